@@ -1,0 +1,106 @@
+/**
+ * Builds the command tree, runs it, and renders errors once: the only place that turns an
+ * exception into a message and an exit code.
+ */
+import { Command, CommanderError } from "@commander-js/extra-typings";
+import { createContext, type Host } from "./context.ts";
+import { SregistryError } from "./errors.ts";
+import { VERSION } from "./version.ts";
+import { registerCommands } from "./commands/all.ts";
+
+/** Exit codes, appended to every command's help. */
+export const EXIT_CODES = `
+Exit codes:
+  0    success
+  1    the work failed (not found, conflict, network, integrity, configuration)
+  2    bad usage or invalid input (unknown flag, invalid image name)
+  130  interrupted (Ctrl-C); a partial download is kept and the next pull resumes it`;
+
+/** Runs sregistry with `args` and returns the exit code. */
+export async function run(args: string[], host: Host): Promise<number> {
+  const ctx = createContext(host);
+  const program = buildProgram(host, ctx);
+  const json = args.includes("--json");
+  try {
+    if (args.length === 0) {
+      host.io.out.write(program.helpInformation());
+      return 0;
+    }
+    await program.parseAsync(args, { from: "user" });
+    return 0;
+  } catch (error) {
+    return renderError(host, error, { json, debug: ctx.flags.debug || args.includes("--debug") });
+  }
+}
+
+/** Builds a fresh command tree wired to one context. */
+export function buildProgram(host: Host, ctx: ReturnType<typeof createContext>): Command {
+  const program = new Command();
+  program
+    .name("sregistry")
+    .description(
+      "Singularity Registry Global Client: keep, find and fetch container images.\n" +
+        "Images live in a storage folder, records in a SQLite database; clients pull from\n" +
+        "Singularity Hub, Singularity Registry Server and plain URLs.",
+    )
+    .version(VERSION, "-V, --version", "print the version")
+    .option("--debug", "show details and stack traces (never tokens)")
+    .option("-q, --quiet", "no banner and no progress on stderr")
+    .option("--database <folder>", "folder holding sregistry.db (overrides SREGISTRY_DATABASE)")
+    .option("--storage <folder>", "image storage folder (overrides SREGISTRY_STORAGE)")
+    .exitOverride()
+    .showSuggestionAfterError()
+    .configureOutput({
+      writeOut: (text) => host.io.out.write(text),
+      writeErr: (text) => host.io.err.write(text),
+      outputError: (text, write) => write(text.replace(/^error: /, "sregistry: ")),
+    })
+    .addHelpText("afterAll", EXIT_CODES)
+    .hook("preAction", () => {
+      const options = program.opts() as Record<string, unknown>;
+      ctx.flags = {
+        debug: options.debug === true,
+        quiet: options.quiet === true,
+        database: typeof options.database === "string" ? options.database : undefined,
+        storage: typeof options.storage === "string" ? options.storage : undefined,
+      };
+    });
+  registerCommands(
+    program,
+    ctx,
+    (args, client) =>
+      run(args, client ? { ...host, env: { ...host.env, SREGISTRY_CLIENT: client } } : host),
+  );
+  return program;
+}
+
+function renderError(
+  host: Host,
+  error: unknown,
+  options: { json: boolean; debug: boolean },
+): number {
+  const err = host.io.err;
+  if (error instanceof CommanderError) {
+    // Commander has already written help, the version or its message through our streams.
+    return error.exitCode === 0 ? 0 : 2;
+  }
+  if (error instanceof SregistryError) {
+    if (options.json) {
+      err.line(
+        JSON.stringify({ error: { code: error.code, message: error.message, hint: error.hint } }),
+      );
+    } else {
+      err.line(`sregistry: ${error.message}${error.hint ? `; ${error.hint}` : ""}`);
+    }
+    if (options.debug && error.cause instanceof Error) {
+      err.line(error.cause.stack ?? String(error.cause));
+    }
+    return error.exitCode;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  err.line(
+    `sregistry: unexpected error: ${message.split("\n")[0]} (run with --debug for the stack)`,
+  );
+  if (options.debug && error instanceof Error) err.line(error.stack ?? "");
+  return 1;
+}

@@ -1,0 +1,70 @@
+/** `sregistry add <file> --name <uri>`: move (or copy) an image file into storage and record it. */
+import type { Command } from "@commander-js/extra-typings";
+import type { Context } from "../context.ts";
+import { addImage } from "../core/add.ts";
+import { containerRecord, renderJson } from "../output/records.ts";
+import { progressDisplay, progressMode } from "../output/progress_bar.ts";
+import { activeClient, nameArgument, readMetadata } from "./common.ts";
+
+/** Options of `add`. */
+export interface AddCommandOptions {
+  file: string;
+  name: string;
+  copy: boolean;
+  metadata?: string;
+  url?: string;
+  json: boolean;
+}
+
+/** Registers `add`. */
+export function registerAdd(program: Command, ctx: Context): void {
+  program.command("add").description("add an image file to storage and the database")
+    .argument("<file>", "the image file")
+    .requiredOption("--name <uri>", "collection/name[:tag][@version] to record it under")
+    .option("--copy", "copy the file instead of moving it", false)
+    .option("--metadata <file>", "a JSON file of metadata to keep with the record")
+    .option("--url <url>", "where the image came from")
+    .option("--json", "print the new record as JSON on stdout", false)
+    .addHelpText(
+      "after",
+      "\nThe version is the MD5 of the file unless the name gives one.\n\nExamples:\n" +
+        "  sregistry add hello.sif --name vsoch/hello-world:latest\n" +
+        "  sregistry add --copy lolcow.sif --name library/lolcow --metadata lolcow.json",
+    )
+    .action((file, options) => runAdd(ctx, { file, ...options }));
+}
+
+/** Runs `add`. */
+export async function runAdd(ctx: Context, options: AddCommandOptions): Promise<void> {
+  const name = nameArgument(options.name);
+  const metadata = readMetadata(options.metadata);
+  using registry = ctx.openRegistry();
+  const size = fileSize(options.file);
+  const progress = progressDisplay(
+    ctx.io.err,
+    size >= 64 * 1024 * 1024
+      ? progressMode(ctx.io.err, { quiet: ctx.flags.quiet, json: options.json })
+      : "none",
+    "add",
+  );
+  const placed = await addImage(registry, {
+    file: options.file,
+    name,
+    copy: options.copy,
+    metadata,
+    url: options.url ?? null,
+    client: activeClient(ctx),
+    onProgress: (done) => progress.update(done, size),
+  });
+  progress.finish();
+  ctx.io.err.line(`[container][${placed.action}] ${placed.container.uri}`);
+  if (options.json) ctx.io.out.write(renderJson(containerRecord(registry, placed.container)));
+}
+
+function fileSize(path: string): number {
+  try {
+    return Deno.statSync(path).size;
+  } catch {
+    return 0; // addImage reports the missing or unreadable file
+  }
+}

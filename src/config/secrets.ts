@@ -1,0 +1,327 @@
+/**
+ * The secrets/settings JSON file (`~/.sregistry`): a tolerant read that never creates it, an atomic
+ * mode-0600 write, and pure edits for `sregistry backend`. Values that came from the environment
+ * are never written back: writers only ever receive what the user explicitly asked to store.
+ */
+import { basename, dirname, join } from "node:path";
+import { ConfigError, ConflictError, NotFoundError, UsageError } from "../errors.ts";
+
+/** The top-level key naming the active backend; every other top-level key is a backend. */
+const ACTIVE_KEY = "SREGISTRY_CLIENT";
+
+/** The secrets file as read: its path, its object (or `{}`), and why it could not be used. */
+export interface Secrets {
+  /** Where the file is (or would be). */
+  path: string;
+  /** The file's top-level object; `{}` when the file is missing or unusable. */
+  data: Record<string, unknown>;
+  /** Why the file could not be used; null when it was read or is simply missing. */
+  problem: ConfigError | null;
+}
+
+/** Reads the secrets file without ever throwing or creating it; a missing file is empty. */
+export function readSecrets(path: string): Secrets {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return { path, data: {}, problem: null };
+    const reason = error instanceof Error ? error.message : String(error);
+    return problem(path, `cannot read secrets file ${path} (${reason})`, "check its permissions");
+  }
+  // An empty file holds no settings; treating it as `{}` loses nothing.
+  if (text.trim() === "") return { path, data: {}, problem: null };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    const reason = jsonReason(error);
+    return problem(path, `secrets file ${path} is not valid JSON (${reason})`, "fix or remove it");
+  }
+  if (!isObject(parsed)) {
+    return problem(path, `secrets file ${path} does not hold a JSON object`, "fix or remove it");
+  }
+  return { path, data: parsed, problem: null };
+}
+
+/** Returns the file's object, or throws why it could not be read (for commands that need it). */
+export function requireSecrets(secrets: Secrets): Record<string, unknown> {
+  if (secrets.problem) throw secrets.problem;
+  return secrets.data;
+}
+
+/** Replaces the secrets file atomically (temp file, fsync, rename) with a mode-0600 file. */
+export function writeSecrets(path: string, data: Record<string, unknown>): void {
+  const target = realTarget(path);
+  const folder = dirname(target);
+  const temp = join(folder, `.${basename(target)}.tmp-${crypto.randomUUID().slice(0, 8)}`);
+  const bytes = new TextEncoder().encode(JSON.stringify(data, null, 4) + "\n");
+  try {
+    Deno.mkdirSync(folder, { recursive: true, mode: 0o700 });
+    const file = Deno.openSync(temp, { write: true, createNew: true, mode: 0o600 });
+    try {
+      // The open mode is filtered by the umask; chmod makes 0600 exact whatever the umask is.
+      Deno.chmodSync(temp, 0o600);
+      let written = 0;
+      while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
+      file.syncSync();
+    } finally {
+      file.close();
+    }
+    Deno.renameSync(temp, target);
+  } catch (error) {
+    try {
+      Deno.removeSync(temp);
+    } catch {
+      // The temp file was never created, or is already gone.
+    }
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError(`cannot write secrets file ${path} (${reason})`, {
+      hint: `check that ${folder} is writable`,
+      cause: error,
+    });
+  }
+}
+
+/** The settings of one backend as strings; `{}` when it has none. */
+export function clientSection(
+  data: Record<string, unknown>,
+  client: string,
+): Record<string, string> {
+  const key = findBackendKey(data, client);
+  const section = key === undefined ? undefined : data[key];
+  if (!isObject(section)) return {};
+  const settings: Record<string, string> = {};
+  for (const [name, value] of Object.entries(section)) {
+    if (value === null || value === undefined) continue;
+    settings[name] = typeof value === "string"
+      ? value
+      : typeof value === "object"
+      ? JSON.stringify(value)
+      : String(value);
+  }
+  return settings;
+}
+
+/** What `addBackendSetting` did: the new file object and the stored variable name. */
+export interface AddedSetting {
+  /** The whole file object after the change. */
+  data: Record<string, unknown>;
+  /** The backend, lower-cased. */
+  backend: string;
+  /** The full upper-cased name, e.g. `SREGISTRY_REGISTRY_BASE`. */
+  name: string;
+  /** False when the same value was already stored. */
+  changed: boolean;
+}
+
+/** Stores `SREGISTRY_<BACKEND>_<VAR>` for a backend; a different existing value needs `force`. */
+export function addBackendSetting(
+  data: Record<string, unknown>,
+  backend: string,
+  variable: string,
+  value: string,
+  options: { force?: boolean } = {},
+): AddedSetting {
+  const client = backendName(backend);
+  const name = settingName(client, variable);
+  const key = findBackendKey(data, client);
+  const section = { ...existingSection(data, key) };
+  const existing = Object.keys(section).filter((stored) => stored.toUpperCase() === name);
+  const same = existing.length === 1 && existing[0] === name && section[name] === value;
+  if (same) return { data, backend: client, name, changed: false };
+  if (existing.length > 0 && !options.force) {
+    // The old value is not shown: it may be a token.
+    throw new ConflictError(`${name} is already set`, { hint: "use --force to replace it" });
+  }
+  for (const stored of existing) delete section[stored];
+  section[name] = value;
+  return { data: withSection(data, key, client, section), backend: client, name, changed: true };
+}
+
+/** What `removeBackendSetting` did: the new file object and the keys it removed. */
+export interface RemovedSetting {
+  /** The whole file object after the change. */
+  data: Record<string, unknown>;
+  /** The backend, lower-cased. */
+  backend: string;
+  /** The stored keys that were removed, as they were spelled in the file. */
+  removed: string[];
+}
+
+/** Removes `VAR` and `SREGISTRY_<BACKEND>_VAR` (any case, so legacy `token` goes too). */
+export function removeBackendSetting(
+  data: Record<string, unknown>,
+  backend: string,
+  variable: string,
+): RemovedSetting {
+  const client = backendName(backend);
+  const key = findBackendKey(data, client);
+  if (key === undefined) throw unknownBackend(client);
+  const wanted = variable.trim().toUpperCase();
+  if (wanted === "") throw new UsageError("no setting name given");
+  const names = new Set([wanted, settingName(client, wanted)]);
+  const section = { ...existingSection(data, key) };
+  const removed = Object.keys(section).filter((stored) => names.has(stored.toUpperCase()));
+  if (removed.length === 0) {
+    throw new NotFoundError(`backend ${client} has no setting ${settingName(client, wanted)}`, {
+      hint: `run 'sregistry backend ls ${client}' to see its settings`,
+    });
+  }
+  for (const stored of removed) delete section[stored];
+  return { data: withSection(data, key, client, section), backend: client, removed };
+}
+
+/** What activating or deactivating did: the new file object and the backend active before. */
+export interface Activation {
+  /** The whole file object after the change. */
+  data: Record<string, unknown>;
+  /** The backend that was active before, lower-cased; null when none was. */
+  previous: string | null;
+}
+
+/** Makes a backend the active one (top-level `SREGISTRY_CLIENT`). */
+export function activateBackend(data: Record<string, unknown>, backend: string): Activation {
+  const client = backendName(backend);
+  const previous = activeBackend(data);
+  // Spreading keeps an existing exact key where it is; other spellings of it are dropped.
+  const next = { ...data };
+  for (const key of Object.keys(next)) {
+    if (key !== ACTIVE_KEY && key.toUpperCase() === ACTIVE_KEY) delete next[key];
+  }
+  next[ACTIVE_KEY] = client;
+  return { data: next, previous };
+}
+
+/** Clears the active backend; `previous` is null when there was none. */
+export function deactivateBackend(data: Record<string, unknown>): Activation {
+  const previous = activeBackend(data);
+  const hasKey = Object.keys(data).some((key) => key.toUpperCase() === ACTIVE_KEY);
+  return { data: hasKey ? withoutActiveKey(data) : data, previous };
+}
+
+/** What `deleteBackend` did: the new file object and whether the backend was the active one. */
+export interface DeletedBackend {
+  /** The whole file object after the change. */
+  data: Record<string, unknown>;
+  /** The backend, lower-cased. */
+  backend: string;
+  /** True when `SREGISTRY_CLIENT` pointed at it and was removed too. */
+  deactivated: boolean;
+}
+
+/** Removes a backend's settings, and `SREGISTRY_CLIENT` when it pointed at that backend. */
+export function deleteBackend(data: Record<string, unknown>, backend: string): DeletedBackend {
+  const client = backendName(backend);
+  const deactivated = activeBackend(data) === client;
+  const keys = Object.keys(data).filter((key) =>
+    key.toUpperCase() !== ACTIVE_KEY && key.toLowerCase() === client
+  );
+  if (keys.length === 0 && !deactivated) throw unknownBackend(client);
+  const next = deactivated ? withoutActiveKey(data) : { ...data };
+  for (const key of keys) delete next[key];
+  return { data: next, backend: client, deactivated };
+}
+
+/** The backends that have settings in the file, in file order; `SREGISTRY_CLIENT` is not one. */
+export function listBackends(data: Record<string, unknown>): string[] {
+  return Object.keys(data).filter((key) => key.toUpperCase() !== ACTIVE_KEY && isObject(data[key]));
+}
+
+/** The backend named by the file's `SREGISTRY_CLIENT`, lower-cased; null when none is. */
+export function activeBackend(data: Record<string, unknown>): string | null {
+  const key = Object.keys(data).find((stored) => stored === ACTIVE_KEY) ??
+    Object.keys(data).find((stored) => stored.toUpperCase() === ACTIVE_KEY);
+  const value = key === undefined ? undefined : data[key];
+  return typeof value === "string" && value.trim() !== "" ? value.trim().toLowerCase() : null;
+}
+
+/** Whether a value is a plain JSON object (not null, not an array). */
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function problem(path: string, message: string, hint: string): Secrets {
+  return { path, data: {}, problem: new ConfigError(message, { hint }) };
+}
+
+/** The parser's complaint without the excerpt of the file V8 quotes, which may hold a token. */
+function jsonReason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const line = /line (\d+) column (\d+)/.exec(message);
+  const what = message.replace(/, ".*is not valid JSON$/s, "").replace(/ in JSON at .*$/s, "");
+  return line ? `${what} at line ${line[1]}, column ${line[2]}` : what;
+}
+
+/** Writes through a symlink (e.g. into a dotfiles folder) instead of replacing it. */
+function realTarget(path: string): string {
+  try {
+    return Deno.realPathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+/** Lower-cases and checks a backend name, which becomes part of variable names. */
+function backendName(backend: string): string {
+  const client = backend.trim().toLowerCase();
+  if (client === "") throw new UsageError("no backend name given");
+  if (client.toUpperCase() === ACTIVE_KEY || !/^[a-z0-9][a-z0-9._-]*$/.test(client)) {
+    throw new UsageError(`'${backend}' is not a valid backend name`, {
+      hint: "use letters, digits, '.', '-' and '_'",
+    });
+  }
+  return client;
+}
+
+/** `SREGISTRY_<BACKEND>_<VAR>`, upper-cased; a variable that already has the prefix keeps it. */
+function settingName(client: string, variable: string): string {
+  const upper = variable.trim().toUpperCase();
+  if (upper === "") throw new UsageError("no setting name given");
+  const prefix = `SREGISTRY_${client.toUpperCase()}_`;
+  return upper.startsWith(prefix) ? upper : prefix + upper;
+}
+
+/** The stored key of a backend: the exact lower-case name first, then any case. */
+function findBackendKey(data: Record<string, unknown>, backend: string): string | undefined {
+  const client = backend.toLowerCase();
+  if (Object.hasOwn(data, client) && client.toUpperCase() !== ACTIVE_KEY) return client;
+  return Object.keys(data).find((key) =>
+    key.toUpperCase() !== ACTIVE_KEY && key.toLowerCase() === client
+  );
+}
+
+function existingSection(
+  data: Record<string, unknown>,
+  key: string | undefined,
+): Record<string, unknown> {
+  if (key === undefined) return {};
+  const section = data[key];
+  if (isObject(section)) return section;
+  throw new ConfigError(`the secrets file entry "${key}" is not an object of settings`, {
+    hint: "fix or remove it",
+  });
+}
+
+function withSection(
+  data: Record<string, unknown>,
+  key: string | undefined,
+  client: string,
+  section: Record<string, unknown>,
+): Record<string, unknown> {
+  return { ...data, [key ?? client]: section };
+}
+
+function withoutActiveKey(data: Record<string, unknown>): Record<string, unknown> {
+  const next = { ...data };
+  for (const key of Object.keys(next)) {
+    if (key.toUpperCase() === ACTIVE_KEY) delete next[key];
+  }
+  return next;
+}
+
+function unknownBackend(client: string): NotFoundError {
+  return new NotFoundError(`${client} is not a known backend`, {
+    hint: "run 'sregistry backend ls' to see the backends in the secrets file",
+  });
+}

@@ -1,0 +1,240 @@
+/**
+ * Resolves each setting from flag, then environment, then secrets file, then default, and keeps
+ * where the value came from. Resolving only reads: nothing here writes the secrets file.
+ */
+import { join, resolve } from "node:path";
+import { ConfigError } from "../errors.ts";
+import { activeBackend, clientSection, type Secrets } from "./secrets.ts";
+
+/** Where a setting's value came from, strongest first. */
+export type Origin = "flag" | "environment" | "secrets" | "default";
+
+/** A resolved value and where it came from. */
+export interface Setting<T> {
+  /** The value in effect. */
+  value: T;
+  /** Which layer supplied it. */
+  origin: Origin;
+  /** The flag, environment variable or secrets key that supplied it; absent for defaults. */
+  source?: string;
+}
+
+/** The settings every command may need, each with its origin. */
+export interface Settings {
+  /** The backend used when a name has no `scheme://`, lower-cased (default `hub`). */
+  client: Setting<string>;
+  /** The folder holding `sregistry.db`. */
+  database: Setting<string>;
+  /** The root folder of image files. */
+  storage: Setting<string>;
+  /** True when the database and storage are disabled. */
+  disable: Setting<boolean>;
+  /** The path of the secrets file. */
+  secrets: Setting<string>;
+  /** The folder for temporary files; null when unset. */
+  tmpdir: Setting<string | null>;
+}
+
+/** The process environment as passed in by the host; never read from `Deno.env` here. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Global flags that override the environment. */
+export interface SettingFlags {
+  /** `--database`: the folder holding `sregistry.db`. */
+  database?: string;
+  /** `--storage`: the root folder of image files. */
+  storage?: string;
+  /** `--client`: the default backend. */
+  client?: string;
+}
+
+/** What `resolveSettings` reads; `secrets` defaults to an empty, problem-free file. */
+export interface SettingsInput {
+  /** The process environment. */
+  env: Env;
+  /** Global flags from the command line. */
+  flags: SettingFlags;
+  /** The secrets file, already read from `secretsPath(env, cwd)`. */
+  secrets?: Secrets;
+  /** The folder relative paths are resolved against. */
+  cwd: string;
+}
+
+/** The name of the database file inside the database folder. */
+export const DATABASE_FILE = "sregistry.db";
+
+/** Whether a value is one of `yes`, `true`, `t`, `1`, `y` (any case); unset is false. */
+export function isTruthy(value: string | undefined): boolean {
+  return value !== undefined && ["yes", "true", "t", "1", "y"].includes(value.trim().toLowerCase());
+}
+
+/** The secrets file path (`$SREGISTRY_CLIENT_SECRETS`, else `$HOME/.sregistry`), read before it. */
+export function secretsPath(env: Env, cwd: string): Setting<string> {
+  const fromEnv = present(env.SREGISTRY_CLIENT_SECRETS);
+  if (fromEnv !== undefined) {
+    return {
+      value: resolve(cwd, fromEnv),
+      origin: "environment",
+      source: "SREGISTRY_CLIENT_SECRETS",
+    };
+  }
+  return {
+    value: join(home(env, cwd, "SREGISTRY_CLIENT_SECRETS"), ".sregistry"),
+    origin: "default",
+  };
+}
+
+/** Resolves every global setting; throws ConfigError only when a needed default lacks `$HOME`. */
+export function resolveSettings(input: SettingsInput): Settings {
+  const { env, flags, cwd } = input;
+  const secrets = input.secrets ?? { path: "", data: {}, problem: null };
+  return {
+    client: resolveClient(env, flags, secrets),
+    database: pathSetting(env, cwd, {
+      flag: flags.database,
+      flagName: "--database",
+      variable: "SREGISTRY_DATABASE",
+      fallback: (root) => join(root, ".singularity"),
+    }),
+    // The original's default is under $HOME, not under SREGISTRY_DATABASE; kept for compatibility.
+    storage: pathSetting(env, cwd, {
+      flag: flags.storage,
+      flagName: "--storage",
+      variable: "SREGISTRY_STORAGE",
+      fallback: (root) => join(root, ".singularity", "shub"),
+    }),
+    disable: resolveDisable(env),
+    secrets: secretsPath(env, cwd),
+    tmpdir: resolveTmpdir(env, cwd),
+  };
+}
+
+/** What `clientSetting` looks up: one backend variable and its legacy spellings. */
+export interface ClientSettingInput {
+  /** The process environment. */
+  env: Env;
+  /** The secrets file; an unusable one counts as empty. */
+  secrets: Secrets;
+  /** The backend whose section is read, e.g. `registry`. */
+  client: string;
+  /** The full variable name, e.g. `SREGISTRY_REGISTRY_BASE`. */
+  name: string;
+  /** Older keys of the same section read as fallbacks, e.g. `["base"]`. */
+  legacy?: string[];
+}
+
+/** One backend variable from the environment, else the backend's secrets section, else null. */
+export function clientSetting(input: ClientSettingInput): Setting<string | null> {
+  const fromEnv = present(input.env[input.name]);
+  if (fromEnv !== undefined) return { value: fromEnv, origin: "environment", source: input.name };
+  const client = input.client.toLowerCase();
+  const section = clientSection(input.secrets.data, client);
+  for (const key of [input.name, ...(input.legacy ?? [])]) {
+    const stored = sectionKey(section, key);
+    if (stored !== undefined) {
+      return { value: section[stored], origin: "secrets", source: `${client}.${stored}` };
+    }
+  }
+  return { value: null, origin: "default" };
+}
+
+/** One row of `sregistry config`: a setting's name, printable value and origin. */
+export interface SettingRow {
+  /** The variable name, or a description such as `database file`. */
+  name: string;
+  /** The value as printed; empty when the setting is unset. */
+  value: string;
+  /** Which layer supplied it. */
+  origin: Origin;
+  /** The flag, environment variable or secrets key that supplied it. */
+  source?: string;
+}
+
+/** The rows `sregistry config` shows, in a fixed order. */
+export function settingsReport(settings: Settings): SettingRow[] {
+  const row = <T>(name: string, setting: Setting<T>, value: string): SettingRow =>
+    setting.source === undefined
+      ? { name, value, origin: setting.origin }
+      : { name, value, origin: setting.origin, source: setting.source };
+  return [
+    row("SREGISTRY_CLIENT", settings.client, settings.client.value),
+    row("SREGISTRY_DATABASE", settings.database, settings.database.value),
+    row("database file", settings.database, join(settings.database.value, DATABASE_FILE)),
+    row("SREGISTRY_STORAGE", settings.storage, settings.storage.value),
+    row("SREGISTRY_DISABLE", settings.disable, String(settings.disable.value)),
+    row("SREGISTRY_CLIENT_SECRETS", settings.secrets, settings.secrets.value),
+    row("SREGISTRY_TMPDIR", settings.tmpdir, settings.tmpdir.value ?? ""),
+  ];
+}
+
+/** An environment or flag value, with empty strings counted as unset. */
+function present(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value;
+}
+
+/** `$HOME`, resolved against cwd; a ConfigError naming the variable that would avoid it. */
+function home(env: Env, cwd: string, variable: string): string {
+  const value = present(env.HOME);
+  if (value === undefined) {
+    throw new ConfigError(`HOME is not set, so ${variable} has no default`, {
+      hint: `set HOME or ${variable}`,
+    });
+  }
+  return resolve(cwd, value);
+}
+
+function resolveClient(env: Env, flags: SettingFlags, secrets: Secrets): Setting<string> {
+  const flag = present(flags.client);
+  if (flag !== undefined) return { value: normalClient(flag), origin: "flag", source: "--client" };
+  const fromEnv = present(env.SREGISTRY_CLIENT);
+  if (fromEnv !== undefined) {
+    return { value: normalClient(fromEnv), origin: "environment", source: "SREGISTRY_CLIENT" };
+  }
+  const fromFile = activeBackend(secrets.data);
+  if (fromFile !== null) return { value: fromFile, origin: "secrets", source: "SREGISTRY_CLIENT" };
+  return { value: "hub", origin: "default" };
+}
+
+function normalClient(value: string): string {
+  return value.trim().toLowerCase();
+}
+
+function pathSetting(
+  env: Env,
+  cwd: string,
+  spec: { flag?: string; flagName: string; variable: string; fallback: (home: string) => string },
+): Setting<string> {
+  const flag = present(spec.flag);
+  if (flag !== undefined) {
+    return { value: resolve(cwd, flag), origin: "flag", source: spec.flagName };
+  }
+  const fromEnv = present(env[spec.variable]);
+  if (fromEnv !== undefined) {
+    return { value: resolve(cwd, fromEnv), origin: "environment", source: spec.variable };
+  }
+  return { value: spec.fallback(home(env, cwd, spec.variable)), origin: "default" };
+}
+
+function resolveDisable(env: Env): Setting<boolean> {
+  const names = ["SREGISTRY_DISABLE", "SINGULARITY_DISABLE_CACHE"];
+  const truthy = names.find((name) => isTruthy(env[name]));
+  if (truthy !== undefined) return { value: true, origin: "environment", source: truthy };
+  // An explicit "false" or "0" is still where the value came from.
+  const set = names.find((name) => present(env[name]) !== undefined);
+  if (set !== undefined) return { value: false, origin: "environment", source: set };
+  return { value: false, origin: "default" };
+}
+
+function resolveTmpdir(env: Env, cwd: string): Setting<string | null> {
+  const fromEnv = present(env.SREGISTRY_TMPDIR);
+  if (fromEnv === undefined) return { value: null, origin: "default" };
+  return { value: resolve(cwd, fromEnv), origin: "environment", source: "SREGISTRY_TMPDIR" };
+}
+
+/** The stored spelling of a key: exact first, then any case; skips empty values. */
+function sectionKey(section: Record<string, string>, name: string): string | undefined {
+  const usable = (key: string) => section[key].trim() !== "";
+  if (Object.hasOwn(section, name) && usable(name)) return name;
+  const upper = name.toUpperCase();
+  return Object.keys(section).find((key) => key.toUpperCase() === upper && usable(key));
+}

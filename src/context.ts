@@ -1,0 +1,147 @@
+/**
+ * The context every command runs in: streams, environment, global flags, and lazy access to
+ * settings and the registry. `systemHost()` is the only code that touches Deno.env, Deno.stdout
+ * and Deno.stderr, so tests run commands in-process with buffers and a plain env object.
+ */
+import { ConfigError } from "./errors.ts";
+import { type Io, lineReader, outputStream } from "./output/io.ts";
+import { readSecrets, type Secrets } from "./config/secrets.ts";
+import { type Env, resolveSettings, secretsPath, type Settings } from "./config/settings.ts";
+import { openRegistry, type Registry } from "./core/registry.ts";
+
+/** What the outside world provides to a run. */
+export interface Host {
+  /** Standard streams. */
+  io: Io;
+  /** Environment variables. */
+  env: Env;
+  /** Working directory for relative paths. */
+  cwd: string;
+  /** A signal that aborts on Ctrl-C; installing it stops Ctrl-C from killing the process. */
+  interrupts(): AbortSignal;
+}
+
+/** Flags accepted by every command. */
+export interface GlobalFlags {
+  /** Show stack traces and request details (never tokens). */
+  debug: boolean;
+  /** No banner, no progress. */
+  quiet: boolean;
+  /** Database folder override. */
+  database?: string;
+  /** Storage folder override. */
+  storage?: string;
+}
+
+/** Everything a command body needs. */
+export interface Context {
+  /** Standard streams. */
+  readonly io: Io;
+  /** Environment variables. */
+  readonly env: Env;
+  /** Working directory. */
+  readonly cwd: string;
+  /** Global flags, set before a command's action runs. */
+  flags: GlobalFlags;
+  /** The secrets file, read on first use; a corrupt one is reported only to commands that need it. */
+  secrets(): Secrets;
+  /** Effective settings, resolved on first use. */
+  settings(): Settings;
+  /** Opens the local registry; throws when SREGISTRY_DISABLE is set. */
+  openRegistry(): Registry;
+  /** Aborts on Ctrl-C, for long transfers that keep a partial file to resume. */
+  interrupts(): AbortSignal;
+}
+
+/** Builds a fresh context over a host. */
+export function createContext(host: Host): Context {
+  let secrets: Secrets | undefined;
+  let settings: Settings | undefined;
+  const context: Context = {
+    io: host.io,
+    env: host.env,
+    cwd: host.cwd,
+    flags: { debug: false, quiet: false },
+    secrets() {
+      secrets ??= readSecrets(secretsPath(host.env, host.cwd).value);
+      return secrets;
+    },
+    settings() {
+      settings ??= resolveSettings({
+        env: host.env,
+        flags: { database: context.flags.database, storage: context.flags.storage },
+        secrets: context.secrets(),
+        cwd: host.cwd,
+      });
+      return settings;
+    },
+    openRegistry() {
+      const current = context.settings();
+      if (current.disable.value) {
+        throw new ConfigError(
+          `this command needs the database, which ${current.disable.source} disables`,
+          { hint: `unset ${current.disable.source} to use it` },
+        );
+      }
+      return openRegistry({
+        databaseFolder: current.database.value,
+        storageRoot: current.storage.value,
+      });
+    },
+    interrupts: () => host.interrupts(),
+  };
+  return context;
+}
+
+/** The real process: Deno's streams and environment. */
+export function systemHost(): Host {
+  let controller: AbortController | undefined;
+  const encoder = new TextEncoder();
+  const writer = (stream: typeof Deno.stdout) => (text: string) => {
+    const bytes = encoder.encode(text);
+    let written = 0;
+    while (written < bytes.byteLength) written += stream.writeSync(bytes.subarray(written));
+  };
+  const columns = () => {
+    try {
+      return Deno.consoleSize().columns;
+    } catch {
+      return 80;
+    }
+  };
+  return {
+    io: {
+      out: outputStream(writer(Deno.stdout), {
+        isTerminal: Deno.stdout.isTerminal(),
+        columns: columns(),
+      }),
+      err: outputStream(writer(Deno.stderr), {
+        isTerminal: Deno.stderr.isTerminal(),
+        columns: columns(),
+      }),
+      in: { isTerminal: Deno.stdin.isTerminal(), readLine: lazyLineReader() },
+    },
+    env: Deno.env.toObject(),
+    cwd: Deno.cwd(),
+    interrupts() {
+      if (!controller) {
+        const current = new AbortController();
+        controller = current;
+        Deno.addSignalListener("SIGINT", () => {
+          // A second Ctrl-C does not wait for the transfer to wind down.
+          if (current.signal.aborted) Deno.exit(130);
+          current.abort();
+        });
+      }
+      return controller.signal;
+    },
+  };
+}
+
+function lazyLineReader(): () => Promise<string | null> {
+  let read: (() => Promise<string | null>) | undefined;
+  return () => {
+    read ??= lineReader(Deno.stdin.readable);
+    return read();
+  };
+}

@@ -1,0 +1,253 @@
+/**
+ * Adding an image file: hash it while copying into a temporary file in its destination folder
+ * (or, for a move on the same filesystem, hash it in place), then place the file and write its
+ * record in one immediate transaction. Nothing existing is overwritten unless asked.
+ */
+import {
+  ConfigError,
+  ConflictError,
+  NotFoundError,
+  reason,
+  SregistryError,
+  UsageError,
+} from "../errors.ts";
+import {
+  type Container,
+  type ContainerFields,
+  findByFile,
+  findContainers,
+  insertContainer,
+  updateContainer,
+} from "./containers.ts";
+import { immediate } from "./database.ts";
+import { copyAndHash, type Digest, hashFile, type ProgressCallback } from "./ingest.ts";
+import { formatImageName, type ImageName, withVersion } from "./names.ts";
+import { findContainer, type Registry } from "./registry.ts";
+import { ensureFolder, exists, placeFile, removeIfPresent } from "./storage.ts";
+
+/** Whether a record was created or an existing one updated. */
+export type RecordAction = "new" | "update";
+
+/** The outcome of adding or pulling an image. */
+export interface PlacedImage {
+  /** The record as now stored. */
+  container: Container;
+  /** Whether the record is new. */
+  action: RecordAction;
+  /** Absolute path of the image file. */
+  path: string;
+}
+
+/** What to add. */
+export interface AddOptions {
+  /** The image file to add. */
+  file: string;
+  /** The name to record it under; its version, when given, wins over the MD5. */
+  name: ImageName;
+  /** Copy instead of moving the file into storage. */
+  copy?: boolean;
+  /** Metadata to keep with the record. */
+  metadata?: unknown;
+  /** Where the image came from. */
+  url?: string | null;
+  /** Client name recorded with it. */
+  client: string;
+  /** Reports bytes hashed or copied. */
+  onProgress?: ProgressCallback;
+}
+
+/** Adds a local image file to storage and the database. */
+export async function addImage(registry: Registry, options: AddOptions): Promise<PlacedImage> {
+  const source = checkSourceFile(options.file);
+  const folder = registry.storage.imageFolder(options.name);
+  prepareFolder(registry, folder);
+
+  // A move within one filesystem needs no copy: hash in place, then link into storage.
+  const inPlace = !options.copy && sameFilesystem(source, folder);
+  const temp = inPlace ? null : registry.storage.tempPath(folder);
+  let digest: Digest;
+  try {
+    digest = inPlace
+      ? await hashFile(source, options.onProgress)
+      : await copyAndHash(source, temp!, options.onProgress);
+  } catch (error) {
+    if (temp) removeIfPresent(temp);
+    throw storageWriteError(registry, error);
+  }
+
+  const target = registry.storage.imagePath(
+    withVersion(options.name, options.name.version ?? digest.md5),
+  );
+  const owner = inPlace && source !== target
+    ? findByFile(registry.db, registry.storage.toRecord(source))
+    : undefined;
+  if (owner) {
+    throw new ConflictError(`${source} is the image of ${owner.uri}`, {
+      hint: "use --copy to add it under another name, or 'sregistry rename'",
+    });
+  }
+
+  let placed: PlacedImage;
+  try {
+    placed = commitImage(registry, {
+      file: temp ?? source,
+      keepSource: inPlace,
+      digest,
+      name: options.name,
+      url: options.url ?? null,
+      metadata: options.metadata ?? null,
+      client: options.client,
+    });
+  } catch (error) {
+    throw storageWriteError(registry, error);
+  }
+  // The image is safely recorded; a move then removes the original (or its duplicate).
+  if (!options.copy && source !== placed.path) removeIfPresent(source);
+  return placed;
+}
+
+/** A finished image file to place into storage and record. */
+export interface CommitOptions {
+  /** The file to place: a temporary file in the destination folder, or the user's file. */
+  file: string;
+  /** False when `file` is a temporary file that must go away whatever happens. */
+  keepSource: boolean;
+  /** Its size and MD5. */
+  digest: Digest;
+  /** The name; a missing version becomes the MD5. */
+  name: ImageName;
+  /** Source URL. */
+  url: string | null;
+  /** Metadata to keep. */
+  metadata: unknown;
+  /** Client name. */
+  client: string;
+  /** Replace an existing different file of the same version (pull --force). */
+  replace?: boolean;
+}
+
+/**
+ * Renames a finished file into place and writes its record in one transaction; if the database
+ * write fails, the placed file is taken back out. A temporary file never survives.
+ */
+export function commitImage(registry: Registry, options: CommitOptions): PlacedImage {
+  const name = withVersion(options.name, options.name.version ?? options.digest.md5);
+  const path = registry.storage.imagePath(name);
+  const isTemp = !options.keepSource;
+  try {
+    return immediate(registry.db, () => {
+      const existing = findContainers(registry.db, name)[0];
+      let placedHere = false;
+      if (realPath(options.file) !== path) {
+        if (exists(path) && !options.replace) {
+          if (!sameContent(existing, name, options.digest)) {
+            throw new ConflictError(
+              `${formatImageName(name)} already holds a different file (${path})`,
+              { hint: "choose another version, or remove the old one with 'sregistry rmi'" },
+            );
+          }
+          // Same content is already in place: keep the stored file, drop the new copy.
+          if (isTemp) removeIfPresent(options.file);
+        } else {
+          placeFile(options.file, path, { replace: options.replace });
+          placedHere = true;
+        }
+      }
+      const fields: ContainerFields = {
+        image: name,
+        uri: formatImageName(name),
+        file: registry.storage.toRecord(path),
+        url: options.url ?? existing?.url ?? null,
+        client: options.client,
+        metadata: options.metadata ?? existing?.metadata ?? null,
+        size: options.digest.size,
+        md5: options.digest.md5,
+      };
+      try {
+        if (existing) updateContainer(registry.db, existing.id, fields);
+        else insertContainer(registry.db, fields);
+      } catch (error) {
+        if (placedHere && isTemp) removeIfPresent(path);
+        throw error;
+      }
+      return {
+        container: findContainer(registry, name),
+        action: existing ? "update" : "new",
+        path,
+      } satisfies PlacedImage;
+    });
+  } finally {
+    if (isTemp) removeIfPresent(options.file);
+  }
+}
+
+// Two files of one name hold the same content when the name's version is the MD5 itself, or
+// when the record says the stored file has this MD5.
+function sameContent(existing: Container | undefined, name: ImageName, digest: Digest): boolean {
+  return name.version === digest.md5 || existing?.md5 === digest.md5;
+}
+
+/** Checks that `file` is a readable regular file and returns its absolute path. */
+export function checkSourceFile(file: string): string {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(file);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new NotFoundError(`${file} does not exist`);
+    }
+    throw new ConfigError(`cannot read ${file}: ${reason(error)}`);
+  }
+  if (info.isDirectory) throw new UsageError(`${file} is a folder, not an image file`);
+  if (!info.isFile) throw new UsageError(`${file} is not a regular file`);
+  try {
+    Deno.openSync(file, { read: true }).close();
+  } catch (error) {
+    throw new ConfigError(`cannot read ${file}: ${reason(error)}`);
+  }
+  return realPath(file);
+}
+
+/** Creates an image folder, turning failures into one clear error. */
+export function prepareFolder(registry: Registry, folder: string): void {
+  try {
+    ensureFolder(folder);
+  } catch (error) {
+    throw storageWriteError(registry, error);
+  }
+}
+
+/** A failure writing into storage (read-only, full, no permission) as a one-line error. */
+export function storageWriteError(registry: Registry, error: unknown): unknown {
+  if (!(error instanceof Error) || error instanceof SregistryError) return error;
+  if (/no space left/i.test(error.message)) {
+    return new ConfigError(`storage ${registry.storage.root} is full: no space left on device`, {
+      hint: "free space or set SREGISTRY_STORAGE to a larger filesystem; nothing was added",
+      cause: error,
+    });
+  }
+  if (error instanceof Deno.errors.PermissionDenied || /read-only|denied/i.test(error.message)) {
+    return new ConfigError(`cannot write to storage ${registry.storage.root}: ${reason(error)}`, {
+      hint: "check its permissions, or set SREGISTRY_STORAGE to a folder you can write",
+      cause: error,
+    });
+  }
+  return error;
+}
+
+function sameFilesystem(file: string, folder: string): boolean {
+  try {
+    return Deno.statSync(file).dev === Deno.statSync(folder).dev;
+  } catch {
+    return false;
+  }
+}
+
+/** The canonical absolute path of a file, or the path itself when it does not exist. */
+export function realPath(path: string): string {
+  try {
+    return Deno.realPathSync(path);
+  } catch {
+    return path;
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * Every SQL statement on the `collection` and `container` tables, and the Container row type.
+ * A lookup without a version returns the most recently added match (highest id), never an
+ * arbitrary one.
+ */
+import type { DatabaseSync, SQLInputValue } from "node:sqlite";
+import { collectionKey, type ImageName } from "./names.ts";
+
+/** One container record. */
+export interface Container {
+  /** Row id; higher means added later. */
+  id: number;
+  /** Row id of the collection. */
+  collectionId: number;
+  /** Collection name, with the registry host in front when the name had one. */
+  collection: string;
+  /** Image name. */
+  name: string;
+  /** Tag. */
+  tag: string;
+  /** Version (MD5 of the file for local images), or null. */
+  version: string | null;
+  /** Full name, `collection/name:tag@version`. */
+  uri: string;
+  /** Image file as recorded (relative to storage when inside it), null for a remote-only record. */
+  image: string | null;
+  /** Where the image came from or can be fetched. */
+  url: string | null;
+  /** Client that added or last updated the record. */
+  client: string;
+  /** When the record was created, UTC `YYYY-MM-DD HH:MM:SS`. */
+  createdAt: string;
+  /** The original client's metrics column, parsed. */
+  metrics: unknown;
+  /** Metadata kept with the record (a remote's manifest, or the user's JSON), parsed. */
+  metadata: unknown;
+  /** Size of the image file in bytes, when known. */
+  size: number | null;
+  /** MD5 of the image file, when known. */
+  md5: string | null;
+}
+
+/** Fields written when a container is created or updated. */
+export interface ContainerFields {
+  /** Full name; its version is the record's version. */
+  image: ImageName;
+  /** The uri column. */
+  uri: string;
+  /** Recorded image path, or null for a remote-only record. */
+  file: string | null;
+  /** Source URL. */
+  url: string | null;
+  /** Client name. */
+  client: string;
+  /** Metadata to keep, or null. */
+  metadata: unknown;
+  /** File size in bytes, or null. */
+  size: number | null;
+  /** File MD5, or null. */
+  md5: string | null;
+}
+
+const SELECT = `
+  SELECT container.id, container.collection_id, collection.name AS collection, container.name,
+    container.tag, container.version, container.uri, container.image, container.url,
+    container.client, container.created_at, container.metrics, container.metadata,
+    container.size, container.md5
+  FROM container JOIN collection ON collection.id = container.collection_id`;
+
+/** All records of a name (all versions unless it carries one), newest first. */
+export function findContainers(db: DatabaseSync, image: ImageName): Container[] {
+  const params: SQLInputValue[] = [collectionKey(image), image.name, image.tag];
+  let sql = `${SELECT} WHERE collection.name = ? AND container.name = ? AND container.tag = ?`;
+  if (image.version) {
+    sql += " AND container.version = ?";
+    params.push(image.version);
+  }
+  return db.prepare(`${sql} ORDER BY container.id DESC`).all(...params).map(toContainer);
+}
+
+/** The record whose file is `recorded`, if any. */
+export function findByFile(db: DatabaseSync, recorded: string): Container | undefined {
+  const row = db.prepare(`${SELECT} WHERE container.image = ? LIMIT 1`).get(recorded);
+  return row ? toContainer(row) : undefined;
+}
+
+/**
+ * Records matching any query (substring of collection, name, tag or uri, case-insensitive),
+ * oldest first. No query lists everything.
+ */
+export function listContainers(db: DatabaseSync, queries: string[]): Container[] {
+  const terms = queries.filter((query) => query !== "" && query !== "*");
+  const match = "(instr(lower(collection.name), ?) OR instr(lower(container.name), ?) " +
+    "OR instr(lower(container.tag), ?) OR instr(lower(container.uri), ?))";
+  const where = terms.length ? ` WHERE ${terms.map(() => match).join(" OR ")}` : "";
+  const params = terms.flatMap((term) => Array(4).fill(term.toLowerCase()));
+  return db.prepare(`${SELECT}${where} ORDER BY container.id`).all(...params).map(toContainer);
+}
+
+/** The id of a collection, created when missing. */
+export function collectionId(db: DatabaseSync, name: string): number {
+  const found = db.prepare("SELECT id FROM collection WHERE name = ?").get(name) as
+    | { id: number }
+    | undefined;
+  if (found) return found.id;
+  const result = db.prepare(
+    "INSERT INTO collection (name, token, created_at) VALUES (?, ?, datetime('now'))",
+  ).run(name, crypto.randomUUID());
+  return Number(result.lastInsertRowid);
+}
+
+/** Inserts a record and returns its id. */
+export function insertContainer(db: DatabaseSync, fields: ContainerFields): number {
+  const result = db.prepare(`
+    INSERT INTO container (created_at, metrics, name, tag, image, url, uri, client, version,
+      collection_id, size, md5, metadata)
+    VALUES (datetime('now'), '{}', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+    fields.image.name,
+    fields.image.tag,
+    fields.file,
+    fields.url,
+    fields.uri,
+    fields.client,
+    fields.image.version,
+    collectionId(db, collectionKey(fields.image)),
+    fields.size,
+    fields.md5,
+    jsonOrNull(fields.metadata),
+  );
+  return Number(result.lastInsertRowid);
+}
+
+/** Rewrites a record's fields, keeping its id and creation time. */
+export function updateContainer(db: DatabaseSync, id: number, fields: ContainerFields): void {
+  db.prepare(`
+    UPDATE container SET name = ?, tag = ?, image = ?, url = ?, uri = ?, client = ?, version = ?,
+      collection_id = ?, size = ?, md5 = ?, metadata = ?
+    WHERE id = ?`).run(
+    fields.image.name,
+    fields.image.tag,
+    fields.file,
+    fields.url,
+    fields.uri,
+    fields.client,
+    fields.image.version,
+    collectionId(db, collectionKey(fields.image)),
+    fields.size,
+    fields.md5,
+    jsonOrNull(fields.metadata),
+    id,
+  );
+}
+
+/** Deletes a record, and its collection when that becomes empty. */
+export function deleteContainer(db: DatabaseSync, container: Container): void {
+  db.prepare("DELETE FROM container WHERE id = ?").run(container.id);
+  pruneCollection(db, container.collectionId);
+}
+
+/** Deletes a collection row that no container refers to any more. */
+export function pruneCollection(db: DatabaseSync, id: number): void {
+  db.prepare(
+    "DELETE FROM collection WHERE id = ? AND NOT EXISTS " +
+      "(SELECT 1 FROM container WHERE collection_id = ?)",
+  ).run(id, id);
+}
+
+/** The fields of an existing record, for an update that changes only some of them. */
+export function fieldsOf(container: Container, image: ImageName): ContainerFields {
+  return {
+    image,
+    uri: container.uri,
+    file: container.image,
+    url: container.url,
+    client: container.client,
+    metadata: container.metadata,
+    size: container.size,
+    md5: container.md5,
+  };
+}
+
+function jsonOrNull(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value);
+}
+
+function parseJson(text: unknown): unknown {
+  if (typeof text !== "string" || text === "") return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function toContainer(row: Record<string, SQLInputValue>): Container {
+  return {
+    id: Number(row.id),
+    collectionId: Number(row.collection_id),
+    collection: String(row.collection),
+    name: String(row.name),
+    tag: String(row.tag),
+    version: row.version === null || row.version === "" ? null : String(row.version),
+    uri: String(row.uri ?? ""),
+    image: row.image === null || row.image === "" ? null : String(row.image),
+    url: row.url === null ? null : String(row.url),
+    client: String(row.client),
+    createdAt: String(row.created_at ?? ""),
+    metrics: parseJson(row.metrics),
+    metadata: parseJson(row.metadata),
+    size: row.size === null || row.size === undefined ? null : Number(row.size),
+    md5: row.md5 === null || row.md5 === undefined ? null : String(row.md5),
+  };
+}

@@ -1,0 +1,165 @@
+/**
+ * `mv` (move an image file anywhere, storage or not, and update its record) and `rename`
+ * (re-file a record and its image under a new name in storage). Neither overwrites an existing
+ * record or file; the file move and the record update commit together.
+ */
+import { basename, dirname, join, resolve } from "node:path";
+import { ConflictError, NotFoundError, UsageError } from "../errors.ts";
+import {
+  type Container,
+  fieldsOf,
+  findContainers,
+  pruneCollection,
+  updateContainer,
+} from "./containers.ts";
+import { immediate } from "./database.ts";
+import { formatImageName, type ImageName, withVersion } from "./names.ts";
+import { findContainer, imageFile, type Registry } from "./registry.ts";
+import { exists, placeFile, pruneEmptyFolders, removeIfPresent } from "./storage.ts";
+import { copyAndHash } from "./ingest.ts";
+import { realPath, storageWriteError } from "./add.ts";
+
+/** Where an image file went. */
+export interface Move {
+  /** The updated record. */
+  container: Container;
+  /** Previous absolute path. */
+  from: string;
+  /** New absolute path. */
+  to: string;
+}
+
+/** Moves a record's image file to `target` (a file path, or an existing folder to move into). */
+export async function moveImage(
+  registry: Registry,
+  image: ImageName,
+  target: string,
+): Promise<Move> {
+  const container = findContainer(registry, image);
+  const from = localFile(registry, container);
+  let to = resolve(target);
+  if (isFolder(to)) to = join(to, basename(from));
+  if (realPath(to) === from) throw new UsageError(`${from} is already where the image is`);
+  if (!isFolder(dirname(to))) {
+    throw new NotFoundError(`folder ${dirname(to)} does not exist`, {
+      hint: "create it first",
+    });
+  }
+  if (exists(to)) throw new ConflictError(`${to} already exists; nothing was overwritten`);
+  const name = nameOf(container);
+  await relocate(registry, container, from, to, () => fieldsOf(container, name));
+  return {
+    container: findContainers(registry.db, name).find((c) => c.id === container.id)!,
+    from,
+    to,
+  };
+}
+
+/** Re-files a record and its image under a new name; the version is kept unless given. */
+export async function renameContainer(
+  registry: Registry,
+  image: ImageName,
+  newName: ImageName,
+): Promise<Move | { container: Container; from: null; to: null }> {
+  const container = findContainer(registry, image);
+  const renamed = withVersion(newName, newName.version ?? container.version);
+  if (findContainers(registry.db, renamed).length > 0) {
+    throw new ConflictError(`a record of ${formatImageName(renamed)} already exists`, {
+      hint: "remove it first, or choose another name",
+    });
+  }
+  const fields = () => ({
+    ...fieldsOf(container, renamed),
+    uri: formatImageName(renamed),
+  });
+  const from = imageFile(registry, container);
+  if (from === null) {
+    // A remote-only record has no file to move: only the record changes.
+    immediate(registry.db, () => {
+      updateContainer(registry.db, container.id, fields());
+      pruneCollection(registry.db, container.collectionId);
+    });
+    return { container: findContainer(registry, renamed), from: null, to: null };
+  }
+  localFile(registry, container);
+  const to = registry.storage.imagePath(renamed);
+  if (exists(to)) throw new ConflictError(`${to} already exists; nothing was overwritten`);
+  await relocate(registry, container, from, to, fields);
+  return { container: findContainer(registry, renamed), from, to };
+}
+
+// Moves the file and updates the record together. Across filesystems the file is first copied
+// next to its destination, so the database lock is held only for renames.
+async function relocate(
+  registry: Registry,
+  container: Container,
+  from: string,
+  to: string,
+  fields: () => ReturnType<typeof fieldsOf>,
+): Promise<void> {
+  try {
+    Deno.mkdirSync(dirname(to), { recursive: true });
+    let staged = from;
+    if (Deno.statSync(from).dev !== Deno.statSync(dirname(to)).dev) {
+      staged = registry.storage.tempPath(dirname(to));
+      try {
+        await copyAndHash(from, staged);
+      } catch (error) {
+        removeIfPresent(staged);
+        throw error;
+      }
+    }
+    try {
+      immediate(registry.db, () => {
+        updateContainer(registry.db, container.id, {
+          ...fields(),
+          file: registry.storage.toRecord(to),
+        });
+        pruneCollection(registry.db, container.collectionId);
+        placeFile(staged, to);
+      });
+    } finally {
+      if (staged !== from) removeIfPresent(staged);
+    }
+    if (staged !== from) removeIfPresent(from);
+  } catch (error) {
+    throw storageWriteError(registry, error);
+  }
+  if (registry.storage.contains(from)) pruneEmptyFolders(dirname(from), registry.storage.root);
+}
+
+function localFile(registry: Registry, container: Container): string {
+  const file = imageFile(registry, container);
+  if (file === null) {
+    throw new UsageError(`${container.uri} is a remote-only record with no image file`, {
+      hint: "pull it first",
+    });
+  }
+  if (!exists(file)) {
+    throw new NotFoundError(`the image file of ${container.uri} is missing: ${file}`, {
+      hint: "'sregistry rm' removes the stale record",
+    });
+  }
+  return file;
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/** The ImageName of a stored record. */
+export function nameOf(container: Container): ImageName {
+  const segments = container.collection.split("/");
+  const hasRegistry = segments.length > 1 && /[.:]|^localhost$/.test(segments[0]);
+  return {
+    registry: hasRegistry ? segments[0] : null,
+    collection: hasRegistry ? segments.slice(1).join("/") : container.collection,
+    name: container.name,
+    tag: container.tag,
+    version: container.version,
+  };
+}

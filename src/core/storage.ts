@@ -1,0 +1,130 @@
+/**
+ * The storage folder of image files: `<root>/[registry/]<collection>/<name>/<tag>@<version>.sif`.
+ * Every path handed out is checked to stay inside the root; files arrive under a recognisable
+ * temporary name in their destination folder and are renamed into place, never overwritten.
+ */
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { ConflictError, InvalidNameError } from "../errors.ts";
+import { collectionKey, type ImageName } from "./names.ts";
+
+/** Prefix of every temporary file sregistry leaves in storage while writing. */
+export const TEMP_PREFIX = ".sregistry-tmp-";
+/** Prefix of partial downloads that a later pull resumes. */
+export const PART_PREFIX = ".sregistry-part-";
+
+/** The storage root and the rules for paths inside it. */
+export class Storage {
+  /** Absolute path of the storage root. */
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = resolve(root);
+  }
+
+  /** The folder that holds every tag and version of an image. */
+  imageFolder(image: ImageName): string {
+    return this.#inside(join(this.root, collectionKey(image), image.name));
+  }
+
+  /** The file of one version of an image. */
+  imagePath(image: ImageName): string {
+    const file = image.version ? `${image.tag}@${image.version}.sif` : `${image.tag}.sif`;
+    return this.#inside(join(this.imageFolder(image), file));
+  }
+
+  /** A fresh temporary path in `folder`, recognisable by its prefix. */
+  tempPath(folder: string): string {
+    const random = crypto.randomUUID().slice(0, 8);
+    return join(folder, `${TEMP_PREFIX}${Deno.pid}-${random}`);
+  }
+
+  /** The path kept for a partial download of `key` in `folder`, stable across runs. */
+  partPath(folder: string, key: string): string {
+    return join(folder, `${PART_PREFIX}${key}`);
+  }
+
+  /** True when `path` is inside the storage root. */
+  contains(path: string): boolean {
+    const rel = relative(this.root, resolve(path));
+    return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
+  }
+
+  /** How a path is recorded: relative to the root when inside it, else absolute. */
+  toRecord(path: string): string {
+    const absolute = resolve(path);
+    return this.contains(absolute) ? relative(this.root, absolute) : absolute;
+  }
+
+  /** The absolute path of a recorded image path. */
+  fromRecord(recorded: string): string {
+    return isAbsolute(recorded) ? recorded : join(this.root, recorded);
+  }
+
+  #inside(path: string): string {
+    if (!this.contains(path)) {
+      throw new InvalidNameError(`the name would place a file outside storage: ${path}`);
+    }
+    return path;
+  }
+}
+
+/** Creates a folder and its parents. */
+export function ensureFolder(path: string): void {
+  Deno.mkdirSync(path, { recursive: true });
+}
+
+/**
+ * Moves `from` to `to` without ever replacing an existing `to` (unless `replace`): a hard link
+ * fails atomically when the target exists. Falls back to rename where links are unsupported.
+ */
+export function placeFile(from: string, to: string, options: { replace?: boolean } = {}): void {
+  ensureFolder(dirname(to));
+  if (options.replace) {
+    Deno.renameSync(from, to);
+    return;
+  }
+  try {
+    Deno.linkSync(from, to);
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) {
+      throw new ConflictError(`${to} already exists; nothing was overwritten`);
+    }
+    if (exists(to)) throw new ConflictError(`${to} already exists; nothing was overwritten`);
+    Deno.renameSync(from, to);
+    return;
+  }
+  Deno.removeSync(from);
+}
+
+/** True when a path exists (file, folder or link). */
+export function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes a file if it is there; missing files are fine. */
+export function removeIfPresent(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+/** Removes empty folders from `folder` up to (not including) `stop`. */
+export function pruneEmptyFolders(folder: string, stop: string): void {
+  let current = resolve(folder);
+  const root = resolve(stop);
+  while (current.startsWith(root + sep) && current !== root) {
+    try {
+      Deno.removeSync(current);
+    } catch {
+      return;
+    }
+    current = dirname(current);
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * The streams a command writes to: `out` carries data only (paths, tables, JSON), `err` carries
+ * everything else. Tests substitute string buffers that can pretend to be a terminal.
+ */
+
+/** One output stream with what a renderer needs to know about it. */
+export interface OutputStream {
+  /** Writes text as is. */
+  write(text: string): void;
+  /** Writes text followed by a newline. */
+  line(text?: string): void;
+  /** True when the stream is an interactive terminal. */
+  readonly isTerminal: boolean;
+  /** Terminal width in columns (80 when unknown). */
+  readonly columns: number;
+}
+
+/** The input side: interactive answers and the shell's lines. */
+export interface InputStream {
+  /** True when standard input is an interactive terminal. */
+  readonly isTerminal: boolean;
+  /** Reads one line without its newline, or null at end of input. */
+  readLine(): Promise<string | null>;
+}
+
+/** Standard streams of one run. */
+export interface Io {
+  /** Data: a path, a table, JSON. */
+  out: OutputStream;
+  /** Status: messages, banners, progress bars, errors. */
+  err: OutputStream;
+  /** Standard input. */
+  in: InputStream;
+}
+
+/** Builds an OutputStream over a sink of text. */
+export function outputStream(
+  sink: (text: string) => void,
+  options: { isTerminal?: boolean; columns?: number } = {},
+): OutputStream {
+  return {
+    write: sink,
+    line: (text = "") => sink(text + "\n"),
+    isTerminal: options.isTerminal ?? false,
+    columns: options.columns ?? 80,
+  };
+}
+
+/** Reads lines from a byte stream, one at a time, keeping the rest buffered. */
+export function lineReader(stream: ReadableStream<Uint8Array>): () => Promise<string | null> {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  let ended = false;
+  return async () => {
+    while (!buffered.includes("\n") && !ended) {
+      const { value, done } = await reader.read();
+      if (done) ended = true;
+      else buffered += value;
+    }
+    if (buffered === "" && ended) return null;
+    const newline = buffered.indexOf("\n");
+    const line = newline === -1 ? buffered : buffered.slice(0, newline);
+    buffered = newline === -1 ? "" : buffered.slice(newline + 1);
+    return line.replace(/\r$/, "");
+  };
+}

@@ -1,0 +1,375 @@
+/**
+ * Downloading one image into a part file: hashed while written, resumed with a validated Range
+ * request after an interruption, and checked against the announced length and the expected MD5
+ * before it is handed back. A per-target lock keeps two processes from writing the same file.
+ */
+import { ImageWriter } from "../core/ingest.ts";
+import { IntegrityError, InterruptedError, NotFoundError, RemoteError } from "../errors.ts";
+import {
+  BodyReadError,
+  discard,
+  type HttpOptions,
+  readBody,
+  redactUrl,
+  request,
+  retryDelayMs,
+  sleep,
+  statusLine,
+} from "./http.ts";
+import type { ProgressListener } from "./progress.ts";
+
+/** How to download and what to check. */
+export interface DownloadOptions {
+  /** Timeouts, retries, User-Agent and the interrupt signal. */
+  http: HttpOptions;
+  /** Extra request headers, e.g. Authorization (dropped if a redirect leaves the origin). */
+  headers?: Record<string, string>;
+  /** MD5 the remote announced; a different file is deleted and reported. */
+  expectedMd5?: string | null;
+  /** Called after every chunk; throttling is the listener's job. */
+  onProgress?: ProgressListener;
+}
+
+/** A finished, verified download sitting at the part path. */
+export interface DownloadResult {
+  /** Bytes in the file. */
+  size: number;
+  /** Lower-case hex MD5 of the file. */
+  md5: string;
+  /** The URL the bytes came from, after redirects. */
+  url: string;
+  /** Content-Type the remote sent, if any. */
+  contentType: string | null;
+}
+
+/** What the sidecar `<part>.json` remembers so a later run can resume safely. */
+interface Validator {
+  url: string;
+  etag: string | null;
+  lastModified: string | null;
+}
+
+const LOCK_POLL_MS = 200;
+const LOCK_STALE_MS = 10 * 60 * 1000;
+const LOCK_HEARTBEAT_MS = 60 * 1000;
+
+/**
+ * Streams `url` into `partPath`, resuming a part file left by an interrupted run. On success the
+ * sidecar is removed and the caller renames `partPath` into place; on interruption or a stall
+ * the part file is kept for the next run; a file that fails verification is deleted.
+ */
+export async function downloadToFile(
+  url: string,
+  partPath: string,
+  options: DownloadOptions,
+): Promise<DownloadResult> {
+  const sidecarPath = `${partPath}.json`;
+  const retries = options.http.retries ?? 4;
+  let losses = 0;
+  let mayResume = true;
+  let startedAt = performance.now();
+  let resumedFrom = 0;
+  let firstResponse = true;
+  while (true) {
+    const existing = await fileSize(partPath);
+    const saved = mayResume && existing > 0 ? await readValidator(sidecarPath) : null;
+    const validator = saved ? ifRangeValue(saved) : null;
+    const offset = validator !== null ? existing : 0;
+    const headers: Record<string, string> = { ...options.headers, "accept-encoding": "identity" };
+    if (offset > 0 && validator !== null) {
+      headers["range"] = `bytes=${offset}-`;
+      headers["if-range"] = validator;
+    }
+    const response = await request(url, { method: "GET", headers }, options.http);
+    const finalUrl = response.url || url;
+
+    if (response.status === 416 && offset > 0) {
+      const total = contentRangeTotal(response.headers.get("content-range"));
+      await discard(response);
+      // The part file may already be complete (a run died between download and rename).
+      if (total === offset) {
+        const writer = await ImageWriter.create(partPath, { resume: true });
+        const digest = await writer.close();
+        return await finish(digest, finalUrl, null);
+      }
+      mayResume = false;
+      continue;
+    }
+    if (!response.ok) {
+      await discard(response);
+      const message = `GET ${redactUrl(url)}: ${statusLine(response)}`;
+      if (response.status === 404) throw new NotFoundError(message);
+      throw new RemoteError(message, { status: response.status });
+    }
+
+    let append = false;
+    let total: number | null;
+    if (response.status === 206) {
+      const range = parseContentRange(response.headers.get("content-range"));
+      if (offset === 0 || range === null || range.start !== offset) {
+        // A range we did not ask for: start again with a plain request.
+        await discard(response);
+        mayResume = false;
+        continue;
+      }
+      append = true;
+      total = range.total ?? null;
+    } else {
+      total = response.headers.has("content-encoding")
+        ? null
+        : parseLength(response.headers.get("content-length"));
+      await writeValidator(sidecarPath, {
+        url,
+        etag: response.headers.get("etag"),
+        lastModified: response.headers.get("last-modified"),
+      });
+    }
+    if (!append || firstResponse) {
+      startedAt = performance.now();
+      resumedFrom = append ? offset : 0;
+    }
+    firstResponse = false;
+    const contentType = response.headers.get("content-type");
+
+    let writer: ImageWriter;
+    try {
+      writer = await ImageWriter.create(partPath, { resume: append });
+    } catch (error) {
+      await discard(response);
+      throw error;
+    }
+    if (append && writer.size !== offset) {
+      // The part file changed under us; nothing it holds can be trusted.
+      await discard(response);
+      await writer.abandon();
+      await removeQuietly(partPath);
+      mayResume = false;
+      continue;
+    }
+    options.onProgress?.({ done: writer.size, total, startedAt, resumedFrom });
+    try {
+      for await (const chunk of readBody(response, options.http)) {
+        await writer.write(chunk);
+        options.onProgress?.({ done: writer.size, total, startedAt, resumedFrom });
+      }
+    } catch (error) {
+      await keep(writer);
+      if (error instanceof InterruptedError) throw error;
+      if (!(error instanceof BodyReadError)) {
+        await removeQuietly(partPath, sidecarPath);
+        throw error;
+      }
+      if (error.stalled) {
+        throw new RemoteError(`download of ${redactUrl(url)} stalled: ${error.message}`, {
+          cause: error,
+          hint: "run the command again to resume it",
+        });
+      }
+      if (losses < retries) {
+        // With a validator the next round resumes from the part file; without one it restarts.
+        const delay = retryDelayMs(losses, options.http);
+        losses++;
+        options.http.onRetry?.(
+          `${error.message} after ${writer.size} bytes; retrying in ${delay}ms (${losses}/${retries})`,
+        );
+        await sleep(delay, options.http.signal);
+        continue;
+      }
+      const resumable = ifRangeValue(await readValidator(sidecarPath)) !== null;
+      if (!resumable) await removeQuietly(partPath, sidecarPath);
+      throw new IntegrityError(
+        `download of ${redactUrl(url)} was cut short: got ${writer.size} of ${total ?? "?"} ` +
+          `bytes (${error.message})`,
+        {
+          cause: error,
+          hint: resumable ? "run the command again to resume it" : "run the command again",
+        },
+      );
+    }
+    const digest = await writer.close();
+    if (total !== null && digest.size !== total) {
+      await removeQuietly(partPath, sidecarPath);
+      throw new IntegrityError(
+        `download of ${redactUrl(url)} was cut short: got ${digest.size} of ${total} bytes`,
+        { hint: "the download was deleted; run the command again" },
+      );
+    }
+    return await finish(digest, finalUrl, contentType);
+  }
+
+  async function finish(
+    digest: { size: number; md5: string },
+    finalUrl: string,
+    contentType: string | null,
+  ): Promise<DownloadResult> {
+    const expected = options.expectedMd5?.toLowerCase();
+    if (expected && digest.md5 !== expected) {
+      await removeQuietly(partPath, sidecarPath);
+      throw new IntegrityError(
+        `${redactUrl(url)}: MD5 is ${digest.md5}, expected ${expected}; the download was deleted`,
+      );
+    }
+    await removeQuietly(sidecarPath);
+    return { size: digest.size, md5: digest.md5, url: finalUrl, contentType };
+  }
+}
+
+/**
+ * Runs `fn` while holding `<partPath>.lock`. If another live process holds it, waits until it is
+ * released (the caller should then look for the finished image before downloading); locks
+ * left by dead processes are removed.
+ */
+export async function withDownloadLock<T>(
+  partPath: string,
+  fn: () => Promise<T>,
+  options: { onWait?: () => void; signal?: AbortSignal } = {},
+): Promise<T> {
+  const lockPath = `${partPath}.lock`;
+  const host = await hostName();
+  let waited = false;
+  while (true) {
+    if (await createLock(lockPath, `${Deno.pid} ${host}\n`)) break;
+    if (await isStaleLock(lockPath, host)) {
+      await removeQuietly(lockPath);
+      continue;
+    }
+    if (!waited) {
+      waited = true;
+      options.onWait?.();
+    }
+    await sleep(LOCK_POLL_MS, options.signal);
+  }
+  // Keep the lock's mtime fresh so a process on another node sees it is in use.
+  const heartbeat = setInterval(() => {
+    const now = new Date();
+    Deno.utime(lockPath, now, now).catch(() => {});
+  }, LOCK_HEARTBEAT_MS);
+  Deno.unrefTimer(heartbeat);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(heartbeat);
+    await removeQuietly(lockPath);
+  }
+}
+
+async function createLock(lockPath: string, content: string): Promise<boolean> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(lockPath, { write: true, createNew: true, mode: 0o644 });
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) return false;
+    throw error;
+  }
+  try {
+    await file.write(new TextEncoder().encode(content));
+  } finally {
+    file.close();
+  }
+  return true;
+}
+
+async function isStaleLock(lockPath: string, host: string): Promise<boolean> {
+  let text: string;
+  let mtime: Date | null;
+  try {
+    text = await Deno.readTextFile(lockPath);
+    mtime = (await Deno.stat(lockPath)).mtime;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false; // released meanwhile: retry now
+    throw error;
+  }
+  const [pidText, owner] = text.trim().split(/\s+/);
+  const pid = Number(pidText);
+  if (Number.isInteger(pid) && pid > 0 && owner === host && Deno.build.os === "linux") {
+    if (pid === Deno.pid) return false;
+    try {
+      await Deno.stat(`/proc/${pid}`);
+      return false;
+    } catch {
+      return true;
+    }
+  }
+  // Another host, no /proc, or a lock still being written: trust its heartbeat.
+  return mtime === null || Date.now() - mtime.getTime() > LOCK_STALE_MS;
+}
+
+async function hostName(): Promise<string> {
+  // Deno.hostname() needs --allow-sys, which the binary does not have.
+  try {
+    return (await Deno.readTextFile("/proc/sys/kernel/hostname")).trim() || "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+async function keep(writer: ImageWriter): Promise<void> {
+  // close() flushes the buffered block too, so the part file keeps every byte received.
+  try {
+    await writer.close();
+  } catch {
+    await writer.abandon();
+  }
+}
+
+async function fileSize(path: string): Promise<number> {
+  try {
+    return (await Deno.stat(path)).size;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return 0;
+    throw error;
+  }
+}
+
+async function readValidator(path: string): Promise<Validator | null> {
+  try {
+    const value = JSON.parse(await Deno.readTextFile(path));
+    if (typeof value !== "object" || value === null) return null;
+    return {
+      url: typeof value.url === "string" ? value.url : "",
+      etag: typeof value.etag === "string" ? value.etag : null,
+      lastModified: typeof value.lastModified === "string" ? value.lastModified : null,
+    };
+  } catch {
+    return null;
+  }
+}
+
+async function writeValidator(path: string, validator: Validator): Promise<void> {
+  await Deno.writeTextFile(path, JSON.stringify(validator) + "\n", { mode: 0o600 });
+}
+
+// If-Range needs a strong validator: a weak ETag would make the server ignore the Range.
+function ifRangeValue(validator: Validator | null): string | null {
+  if (validator === null) return null;
+  if (validator.etag && !validator.etag.startsWith("W/")) return validator.etag;
+  return validator.lastModified;
+}
+
+function parseContentRange(
+  value: string | null,
+): { start: number; end: number; total: number | null } | null {
+  const match = value?.match(/^bytes\s+(\d+)-(\d+)\/(\d+|\*)$/i);
+  if (!match) return null;
+  return {
+    start: Number(match[1]),
+    end: Number(match[2]),
+    total: match[3] === "*" ? null : Number(match[3]),
+  };
+}
+
+function contentRangeTotal(value: string | null): number | null {
+  const match = value?.match(/^bytes\s+\*\/(\d+)$/i);
+  return match ? Number(match[1]) : null;
+}
+
+function parseLength(value: string | null): number | null {
+  if (value === null || !/^\d+$/.test(value.trim())) return null;
+  return Number(value.trim());
+}
+
+async function removeQuietly(...paths: string[]): Promise<void> {
+  for (const path of paths) {
+    await Deno.remove(path).catch(() => {});
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * A multipart/form-data upload streamed from disk with an exact Content-Length. fetch sends a
+ * stream body chunked, which nginx's upload module rejects with 400, so this goes through
+ * node:http and pipes the file; the file is never held in memory.
+ */
+import type { ClientRequest, IncomingMessage, RequestOptions } from "node:http";
+import { InterruptedError, NotFoundError, RemoteError } from "../errors.ts";
+
+/** The file part of a multipart upload. */
+export interface UploadFile {
+  /** Form field name, e.g. `file1`. */
+  field: string;
+  /** Path of the file on disk, streamed as the part's body. */
+  path: string;
+  /** File name announced to the server in Content-Disposition. */
+  filename: string;
+  /** Content-Type of the file part. */
+  contentType: string;
+}
+
+/** What to send in a multipart upload and how to report it. */
+export interface UploadOptions {
+  /** Text fields, sent in this order before the file. */
+  fields: [string, string][];
+  /** The file, sent last. */
+  file: UploadFile;
+  /** Extra request headers, e.g. Authorization; Content-Type and Content-Length are ours. */
+  headers?: Record<string, string>;
+  /** User-Agent header value. */
+  userAgent: string;
+  /** Called with file bytes handed to the connection so far and the file's size. */
+  onProgress?: (sent: number, total: number) => void;
+  /** Aborting stops the upload with an InterruptedError. */
+  signal?: AbortSignal;
+  /** Fail when the connection is idle this long (no bytes sent or received); none by default. */
+  timeoutMs?: number;
+}
+
+/** The server's answer to an upload; redirects are returned, not followed. */
+export interface UploadResponse {
+  /** HTTP status code. */
+  status: number;
+  /** HTTP reason phrase. */
+  statusText: string;
+  /** Response headers with lower-case names; repeated headers joined with ", ". */
+  headers: Record<string, string>;
+  /** The whole response body as text. */
+  body: string;
+}
+
+const READ_BLOCK = 1024 * 1024;
+const encoder = new TextEncoder();
+// Connection-level failures that mean the server was never reached.
+const UNREACHABLE = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EADDRNOTAVAIL",
+  "ConnectionRefused",
+]);
+
+/** Sends fields and a file as multipart/form-data in one request with an exact Content-Length. */
+export async function uploadMultipart(
+  url: string,
+  options: UploadOptions,
+): Promise<UploadResponse> {
+  const target = new URL(url);
+  if (target.protocol !== "http:" && target.protocol !== "https:") {
+    throw new RemoteError(`cannot upload to ${target.protocol} URL ${target.origin}`);
+  }
+  const { signal } = options;
+  if (signal?.aborted) throw new InterruptedError("upload interrupted");
+
+  // Loaded lazily: node:fs and node:http cost start-up time for every other command.
+  const fs = await import("node:fs");
+  const { pipeline } = await import("node:stream/promises");
+  const { request } = target.protocol === "https:"
+    ? await import("node:https")
+    : await import("node:http");
+
+  const size = await fileSize(fs, options.file.path);
+  const boundary = randomBoundary();
+  const head = encoder.encode(multipartHead(boundary, options.fields, options.file));
+  const tail = encoder.encode(`\r\n--${boundary}--\r\n`);
+  const contentLength = head.byteLength + size + tail.byteLength;
+
+  const headers: Record<string, string> = { "User-Agent": options.userAgent };
+  for (const [key, value] of Object.entries(options.headers ?? {})) {
+    if (!/^(content-type|content-length|transfer-encoding)$/i.test(key)) headers[key] = value;
+  }
+  headers["Content-Type"] = `multipart/form-data; boundary=${boundary}`;
+  headers["Content-Length"] = String(contentLength);
+
+  const requestOptions: RequestOptions = { method: "POST", headers, agent: false };
+  const req: ClientRequest = request(target, requestOptions);
+  const host = target.host;
+
+  let aborted = false;
+  const onAbort = () => {
+    aborted = true;
+    req.destroy(new Error("aborted"));
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
+  if (options.timeoutMs !== undefined) {
+    const ms = options.timeoutMs;
+    req.setTimeout(ms, () => req.destroy(new TimeoutError(`no activity for ${ms / 1000} s`)));
+  }
+
+  const responded = new Promise<IncomingMessage>((resolve, reject) => {
+    req.once("response", resolve);
+    req.once("error", reject);
+  });
+
+  let sent = 0;
+  let bodyDone = false;
+  let readError: unknown;
+  const onProgress = options.onProgress;
+  onProgress?.(0, size);
+  async function* body(): AsyncGenerator<Uint8Array> {
+    yield head;
+    const stream = fs.createReadStream(options.file.path, { highWaterMark: READ_BLOCK });
+    try {
+      for await (const chunk of stream as AsyncIterable<Uint8Array>) {
+        sent += chunk.byteLength;
+        if (sent > size) throw new Error(`${options.file.path} grew while it was being uploaded`);
+        yield chunk;
+        onProgress?.(sent, size);
+      }
+    } catch (error) {
+      readError = error;
+      throw error;
+    } finally {
+      stream.destroy();
+    }
+    if (sent !== size) {
+      throw (readError = new Error(`${options.file.path} shrank while it was being uploaded`));
+    }
+    yield tail;
+  }
+  const sending = pipeline(body(), req).then(() => {
+    bodyDone = true;
+  });
+  // A server may answer (413, 403) before the body is sent and close; the answer wins.
+  sending.catch(() => {});
+
+  try {
+    const response = await responded;
+    const text = await readText(response);
+    if (!bodyDone) req.destroy();
+    return {
+      status: response.statusCode ?? 0,
+      statusText: response.statusMessage ?? "",
+      headers: flattenHeaders(response.headers),
+      body: text,
+    };
+  } catch (error) {
+    req.destroy();
+    if (aborted || signal?.aborted) throw new InterruptedError("upload interrupted");
+    if (readError !== undefined) throw readError;
+    throw networkError(host, error, sent, size);
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+class TimeoutError extends Error {}
+
+async function fileSize(fs: typeof import("node:fs"), path: string): Promise<number> {
+  try {
+    const stat = await fs.promises.stat(path);
+    if (!stat.isFile()) throw new NotFoundError(`${path} is not a file`);
+    return stat.size;
+  } catch (error) {
+    if ((error as { code?: string }).code === "ENOENT") {
+      throw new NotFoundError(`no such file: ${path}`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+function randomBoundary(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+// Quotes and line breaks in names are percent-encoded as browsers do (WHATWG form encoding).
+function quoted(value: string): string {
+  return value.replace(/"/g, "%22").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
+}
+
+function multipartHead(boundary: string, fields: [string, string][], file: UploadFile): string {
+  let text = "";
+  for (const [name, value] of fields) {
+    text += `--${boundary}\r\nContent-Disposition: form-data; name="${quoted(name)}"\r\n\r\n` +
+      `${value}\r\n`;
+  }
+  text += `--${boundary}\r\nContent-Disposition: form-data; name="${quoted(file.field)}"; ` +
+    `filename="${quoted(file.filename)}"\r\nContent-Type: ${file.contentType}\r\n\r\n`;
+  return text;
+}
+
+function readText(response: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Uint8Array[] = [];
+    response.on("data", (chunk: Uint8Array) => chunks.push(chunk));
+    response.once("end", () => {
+      const decoder = new TextDecoder();
+      resolve(
+        chunks.map((chunk) => decoder.decode(chunk, { stream: true })).join("") +
+          decoder.decode(),
+      );
+    });
+    response.once("error", reject);
+  });
+}
+
+function flattenHeaders(headers: IncomingMessage["headers"]): Record<string, string> {
+  const flat: Record<string, string> = {};
+  for (const [key, value] of Object.entries(headers)) {
+    if (value !== undefined) {
+      flat[key.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
+    }
+  }
+  return flat;
+}
+
+function networkError(host: string, error: unknown, sent: number, size: number): RemoteError {
+  const code = (error as { code?: string }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof TimeoutError) {
+    return new RemoteError(`upload to ${host} timed out: ${message}`, { cause: error });
+  }
+  if ((code !== undefined && UNREACHABLE.has(code)) || sent === 0) {
+    return new RemoteError(`could not reach ${host}: ${message}`, { cause: error });
+  }
+  return new RemoteError(
+    `connection to ${host} was lost after sending ${sent} of ${size} bytes: ${message}`,
+    { cause: error, hint: "the server may limit upload size; check its logs or try again" },
+  );
+}
