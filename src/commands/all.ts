@@ -9,8 +9,10 @@ import { registerGet } from "./get.ts";
 import { registerImages } from "./images.ts";
 import { registerInspect } from "./inspect.ts";
 import { registerMove } from "./move.ts";
+import { registerPull } from "./pull.ts";
 import { registerRecord } from "./record.ts";
 import { registerRemove } from "./remove.ts";
+import { registerSearch } from "./search.ts";
 import { type LineRunner, registerShell } from "./shell.ts";
 import { registerVersion } from "./version.ts";
 
@@ -25,6 +27,8 @@ export function registerCommands(program: Command, ctx: Context, runLine: LineRu
   registerGet(program, ctx);
   registerAdd(program, ctx);
   registerRecord(program, ctx);
+  registerPull(program, ctx);
+  registerSearch(program, ctx);
   registerMove(program, ctx);
   registerRemove(program, ctx);
   registerCompletions(program, ctx);

@@ -4,6 +4,9 @@ import type { Context } from "../context.ts";
 import { recordImage } from "../core/record.ts";
 import { containerRecord, renderJson } from "../output/records.ts";
 import { activeClient, nameArgument, printBanner, readMetadata } from "./common.ts";
+import { remoteFor } from "./remote.ts";
+import { recordRemote } from "../remotes/pull.ts";
+import { UsageError } from "../errors.ts";
 
 /** Options of `record`. */
 export interface RecordCommandOptions {
@@ -17,24 +20,53 @@ export interface RecordCommandOptions {
 export function registerRecord(program: Command, ctx: Context): void {
   program.command("record").description("record a remote image (URL and metadata) without a file")
     .argument("<uri>", "collection/name[:tag][@version]")
-    .option("--url <url>", "where the image can be downloaded")
+    .option("--url <url>", "where the image can be downloaded (else the client asks the remote)")
     .option("--metadata <file>", "a JSON file of metadata to keep with the record")
     .option("--json", "print the record as JSON on stdout", false)
     .addHelpText(
       "after",
-      "\nExample:\n  sregistry record vsoch/hello-world@ed9755a0 --url https://example.org/hello.sif",
+      "\nExamples:\n  sregistry record hub://vsoch/hello-world\n" +
+        "  sregistry record lab/tool:v1 --url https://example.org/tool.sif --metadata tool.json",
     )
     .action((uri, options) => runRecord(ctx, { uri, ...options }));
 }
 
 /** Runs `record`. */
-export function runRecord(ctx: Context, options: RecordCommandOptions): void {
+export async function runRecord(ctx: Context, options: RecordCommandOptions): Promise<void> {
+  const recorded = options.url === undefined
+    ? await recordFromRemote(ctx, options)
+    : recordLocally(ctx, options, options.url);
+  using registry = recorded.registry;
+  ctx.io.err.line(`[container][${recorded.action}] ${recorded.container.uri}`);
+  if (options.json) ctx.io.out.write(renderJson(containerRecord(registry, recorded.container)));
+}
+
+// `--url` given: the user says where the image is; no remote is asked.
+function recordLocally(ctx: Context, options: RecordCommandOptions, url: string) {
   const name = nameArgument(options.uri);
   const metadata = readMetadata(options.metadata);
   const client = activeClient(ctx);
-  printBanner(ctx, client);
-  using registry = ctx.openRegistry();
-  const recorded = recordImage(registry, { name, url: options.url!, metadata, client });
-  ctx.io.err.line(`[container][${recorded.action}] ${recorded.container.uri}`);
-  if (options.json) ctx.io.out.write(renderJson(containerRecord(registry, recorded.container)));
+  if (!options.json) printBanner(ctx, client);
+  const registry = ctx.openRegistry();
+  try {
+    return { registry, ...recordImage(registry, { name, url, metadata, client }) };
+  } catch (error) {
+    registry[Symbol.dispose]();
+    throw error;
+  }
+}
+
+// No `--url`: the client fetches the manifest and the record keeps its URL and metadata.
+async function recordFromRemote(ctx: Context, options: RecordCommandOptions) {
+  if (options.metadata !== undefined) {
+    throw new UsageError("--metadata goes with --url; a remote record keeps the remote's manifest");
+  }
+  const { client, rest } = remoteFor(ctx, options.uri, options);
+  const registry = ctx.openRegistry();
+  try {
+    return { registry, ...await recordRemote(registry, client, rest) };
+  } catch (error) {
+    registry[Symbol.dispose]();
+    throw error;
+  }
 }

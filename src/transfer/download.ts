@@ -90,6 +90,7 @@ export async function downloadToFile(
       if (total === offset) {
         const writer = await ImageWriter.create(partPath, { resume: true });
         const digest = await writer.close();
+        options.onProgress?.({ done: total, total, startedAt, resumedFrom: total });
         return await finish(digest, finalUrl, null);
       }
       mayResume = false;
@@ -105,19 +106,27 @@ export async function downloadToFile(
     let append = false;
     let total: number | null;
     if (response.status === 206) {
-      const range = parseContentRange(response.headers.get("content-range"));
-      if (offset === 0 || range === null || range.start !== offset) {
-        // A range we did not ask for: start again with a plain request.
+      const contentRange = response.headers.get("content-range");
+      const range = parseContentRange(contentRange);
+      if (range === null || range.start !== offset) {
         await discard(response);
+        if (offset === 0) {
+          throw new RemoteError(
+            `GET ${redactUrl(url)}: answered with a range that was not asked for (${contentRange})`,
+          );
+        }
+        // Not the range we asked for: start again with a plain request.
         mayResume = false;
         continue;
       }
-      append = true;
-      total = range.total ?? null;
+      append = offset > 0;
+      total = range.total;
     } else {
       total = response.headers.has("content-encoding")
         ? null
         : parseLength(response.headers.get("content-length"));
+    }
+    if (!append) {
       await writeValidator(sidecarPath, {
         url,
         etag: response.headers.get("etag"),

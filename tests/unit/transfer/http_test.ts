@@ -315,10 +315,14 @@ Deno.test("the fake hub paginates collections with absolute next links", async (
 
 Deno.test("the fake hub answers unknown routes with 500 and records them", async () => {
   await using hub = await startFakeHub();
-  const response = await request(`${hub.url}/nowhere`, {}, { ...FAST, retries: 0 });
+  await assert.rejects(request(`${hub.url}/nowhere`, {}, { ...FAST, retries: 0 }), /HTTP 500/);
+  const response = await request(`${hub.url}/download/1`, { method: "POST" }, FAST);
   await response.body?.cancel();
   assert.equal(response.status, 500);
-  assert.deepEqual(hub.unexpected.map((seen) => seen.path), ["/nowhere"]);
+  assert.deepEqual(hub.unexpected.map((seen) => `${seen.method} ${seen.path}`), [
+    "GET /nowhere",
+    "POST /download/1",
+  ]);
 });
 
 Deno.test("readBody fails a body that stops sending", async () => {

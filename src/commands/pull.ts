@@ -1,0 +1,92 @@
+/** `sregistry pull <uri>`: download an image (verified, resumable) into storage and record it. */
+import type { Command } from "@commander-js/extra-typings";
+import type { Context } from "../context.ts";
+import { pullImage, pullToFile } from "../remotes/pull.ts";
+import { progressDisplay, progressMode } from "../output/progress_bar.ts";
+import { containerRecord, renderJson } from "../output/records.ts";
+import { httpOptions, remoteFor } from "./remote.ts";
+import { resolve } from "node:path";
+
+/** Options of `pull`. */
+export interface PullCommandOptions {
+  uri: string;
+  name?: string;
+  force: boolean;
+  json: boolean;
+}
+
+/** Registers `pull`. */
+export function registerPull(program: Command, ctx: Context): void {
+  program.command("pull").description("download an image into storage and record it")
+    .argument(
+      "<uri>",
+      "hub://collection/name[:tag][@version], registry://[host/]collection/name[:tag], or a URL",
+    )
+    .option(
+      "--name <name>",
+      "hub/registry: save to this file instead of storage (no record); URL: the name to record",
+    )
+    .option("-f, --force", "download again and replace an existing image", false)
+    .option("--json", "print the record as JSON on stdout (no progress)", false)
+    .addHelpText(
+      "after",
+      "\nAn interrupted pull keeps its partial file; the next pull of the same image resumes it.\n" +
+        "\nExamples:\n  sregistry pull hub://vsoch/hello-world\n" +
+        "  sregistry pull registry://registry.example.org/lab/tools:v1\n" +
+        "  sregistry pull https://example.org/images/lolcow.sif --name demo/lolcow:v1\n" +
+        "  sregistry pull --name hello.sif shub://vsoch/hello-world",
+    )
+    .action((uri, options) => runPull(ctx, { uri, ...options }));
+}
+
+/** Runs `pull`. */
+export async function runPull(ctx: Context, options: PullCommandOptions): Promise<void> {
+  const { client, rest } = remoteFor(ctx, options.uri, options);
+  const progress = progressDisplay(
+    ctx.io.err,
+    progressMode(ctx.io.err, { quiet: ctx.flags.quiet, json: options.json }),
+    "pull",
+  );
+  const isUrl = client.name === "http" || client.name === "https";
+  const common = {
+    force: options.force,
+    http: httpOptions(ctx),
+    onProgress: ({ done, total }: { done: number; total: number | null }) =>
+      progress.update(done, total),
+    onWait: () => ctx.io.err.line("[pull] another sregistry is pulling this image; waiting for it"),
+  };
+  const toFile = !isUrl && options.name !== undefined;
+  if (toFile || ctx.settings().disable.value) {
+    const file = resolve(ctx.cwd, options.name ?? defaultFileName(rest));
+    const pulled = await pullToFile(client, rest, file, common);
+    progress.finish();
+    ctx.io.err.line(`[pull] saved ${pulled.path} (${pulled.size} bytes, MD5 ${pulled.md5})`);
+    if (options.json) ctx.io.out.write(renderJson({ image: pulled.path, ...pulled }));
+    else ctx.io.out.line(pulled.path);
+    return;
+  }
+  using registry = ctx.openRegistry();
+  const pulled = await pullImage(registry, client, rest, {
+    ...common,
+    nameHint: isUrl ? options.name : undefined,
+  });
+  progress.finish();
+  if (isUrl && options.name === undefined) {
+    ctx.io.err.line(`[pull] no --name given; recorded as ${pulled.container.uri}`);
+  }
+  if (!pulled.downloaded) {
+    ctx.io.err.line(
+      `[pull] ${pulled.container.uri} is already in storage; use --force to download it again`,
+    );
+  } else {
+    ctx.io.err.line(`[container][${pulled.action}] ${pulled.container.uri}`);
+  }
+  if (options.json) ctx.io.out.write(renderJson(containerRecord(registry, pulled.container)));
+  else ctx.io.out.line(pulled.path);
+}
+
+// Without a database the image lands in the working folder, named like the original did.
+function defaultFileName(rest: string): string {
+  const base = rest.split("/").pop() ?? "image";
+  return `${base.replace(/\.(sif|simg|img)$/i, "").replace(/[^A-Za-z0-9_.:@-]/g, "-")}.sif`;
+}

@@ -1,0 +1,53 @@
+/**
+ * What remote commands share: the client environment (HTTP options from settings, the interrupt
+ * signal, retry notes on stderr) and choosing the client for a URI.
+ */
+import type { Context } from "../context.ts";
+import { UsageError } from "../errors.ts";
+import type { ClientEnvironment } from "../remotes/client.ts";
+import { chooseClient, type ChosenClient } from "../remotes/clients.ts";
+import type { HttpOptions } from "../transfer/http.ts";
+import { VERSION } from "../version.ts";
+import { activeClient, printBanner } from "./common.ts";
+
+/** HTTP behaviour from the environment: SREGISTRY_TIMEOUT (seconds) and SREGISTRY_RETRIES. */
+export function httpOptions(ctx: Context): HttpOptions {
+  const timeout = numberSetting(ctx, "SREGISTRY_TIMEOUT");
+  const retries = numberSetting(ctx, "SREGISTRY_RETRIES");
+  return {
+    userAgent: `sregistry/${VERSION} (deno ${Deno.version.deno})`,
+    connectTimeoutMs: timeout === null ? undefined : timeout * 1000,
+    stallTimeoutMs: timeout === null ? undefined : timeout * 1000,
+    retries: retries ?? undefined,
+    signal: ctx.interrupts(),
+    onRetry: (message) => {
+      if (!ctx.flags.quiet) ctx.io.err.line(`sregistry: ${message}`);
+    },
+  };
+}
+
+/** The environment remote clients are built over. */
+export function clientEnvironment(ctx: Context): ClientEnvironment {
+  return { env: ctx.env, secrets: () => ctx.secrets(), http: httpOptions(ctx) };
+}
+
+/** Chooses the client for a URI and prints the banner for it. */
+export function remoteFor(
+  ctx: Context,
+  uri: string,
+  options: { json?: boolean } = {},
+): ChosenClient {
+  const chosen = chooseClient(uri, activeClient(ctx), clientEnvironment(ctx));
+  if (!options.json) printBanner(ctx, chosen.client.name);
+  return chosen;
+}
+
+function numberSetting(ctx: Context, name: string): number | null {
+  const value = ctx.env[name];
+  if (value === undefined || value === "") return null;
+  const number = Number(value);
+  if (!Number.isFinite(number) || number < 0) {
+    throw new UsageError(`${name} must be a non-negative number, not '${value}'`);
+  }
+  return number;
+}

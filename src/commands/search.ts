@@ -1,0 +1,41 @@
+/** `sregistry search [query]`: list what a remote holds, following every page. */
+import type { Command } from "@commander-js/extra-typings";
+import type { Context } from "../context.ts";
+import { requireCapability } from "../remotes/clients.ts";
+import { renderTable } from "../output/table.ts";
+import { renderJson } from "../output/records.ts";
+import { remoteFor } from "./remote.ts";
+
+/** Registers `search`. */
+export function registerSearch(program: Command, ctx: Context): void {
+  program.command("search").description("search a remote registry")
+    .argument("[query]", "collection, collection/name[:tag], /name[:tag] (registry), or text (hub)")
+    .option("--json", "print the results as JSON", false)
+    .addHelpText(
+      "after",
+      "\nExamples:\n  sregistry search hub://vsoch\n  sregistry search registry://lab/tools\n" +
+        "  SREGISTRY_CLIENT=registry sregistry search /tools:v1",
+    )
+    .action((query, options) => runSearch(ctx, { query, json: options.json }));
+}
+
+/** Runs `search`. */
+export async function runSearch(
+  ctx: Context,
+  options: { query?: string; json: boolean },
+): Promise<void> {
+  const { client, rest } = remoteFor(ctx, options.query ?? "", options);
+  requireCapability(client, "search");
+  const query = rest === "" || rest === "*" ? null : rest;
+  const results = await client.search!(query);
+  if (options.json) {
+    ctx.io.out.write(renderJson(results.records));
+    return;
+  }
+  if (results.rows.length === 0) {
+    ctx.io.err.line(query ? `No results for ${query}.` : "Nothing found.");
+    return;
+  }
+  ctx.io.err.line(results.title);
+  ctx.io.out.write(renderTable(results.columns, results.rows));
+}

@@ -1,0 +1,87 @@
+/**
+ * What a remote client is: a name, the operations it supports, and those operations. Clients
+ * only talk HTTP (through transfer/) and return data; storing images is pull.ts's job.
+ */
+import type { ImageName } from "../core/names.ts";
+import type { Secrets } from "../config/secrets.ts";
+import type { Env } from "../config/settings.ts";
+import type { HttpOptions } from "../transfer/http.ts";
+
+/** An operation a client may support. */
+export type Capability = "pull" | "push" | "search" | "record" | "delete" | "labels";
+
+/** A remote image, resolved from its manifest and ready to download or record. */
+export interface RemoteImage {
+  /** The name to record it under (with the remote's version when it has one). */
+  name: ImageName;
+  /** Where the image file is downloaded from. */
+  downloadUrl: string;
+  /** The MD5 the remote promises for the file, checked after download. */
+  expectedMd5: string | null;
+  /** The manifest, kept as the record's metadata. */
+  metadata: unknown;
+  /** Headers the download needs (credentials are dropped on a redirect to another host). */
+  headers?: Record<string, string>;
+}
+
+/** A table of search results, with the raw records for `--json`. */
+export interface SearchResults {
+  /** A title for the table, e.g. "Collections". */
+  title: string;
+  /** Column names. */
+  columns: string[];
+  /** Rows of cells. */
+  rows: string[][];
+  /** The records as the remote sent them. */
+  records: unknown[];
+}
+
+/** What a push reports. */
+export interface PushResult {
+  /** The name pushed. */
+  name: ImageName;
+  /** MD5 of the local file. */
+  md5: string;
+  /** Size in bytes. */
+  size: number;
+  /** What the remote reports after the upload (e.g. its version). */
+  remoteMd5: string | null;
+  /** A line from the server, e.g. "Upload Complete". */
+  message: string;
+}
+
+/** Options of a push. */
+export interface PushOptions {
+  /** Called with bytes sent and the total. */
+  onProgress?: (sent: number, total: number) => void;
+}
+
+/** What the environment gives every client. */
+export interface ClientEnvironment {
+  /** Environment variables. */
+  env: Env;
+  /** The secrets file (read lazily by whoever needs it). */
+  secrets: () => Secrets;
+  /** Timeouts, retries, User-Agent, interrupt signal. */
+  http: HttpOptions;
+}
+
+/** A remote registry endpoint. */
+export interface RemoteClient {
+  /** Client name as shown in the banner and recorded with images. */
+  readonly name: string;
+  /** Operations this client supports. */
+  readonly capabilities: ReadonlySet<Capability>;
+  /** The base URL it talks to, for the banner and messages. */
+  describe(): string;
+  /** Resolves a name (without scheme) to a downloadable image (pull, record). */
+  resolve?(uri: string, options: { nameHint?: string }): Promise<RemoteImage>;
+  /** Lists what the remote has, optionally filtered. */
+  search?(query: string | null): Promise<SearchResults>;
+  /** Uploads a file under a name. */
+  push?(file: string, name: ImageName, options: PushOptions): Promise<PushResult>;
+  /** Deletes an image on the remote; returns what was deleted. */
+  delete?(uri: string): Promise<string>;
+  /** Lists labels, optionally by key and value. */
+  labels?(key: string | null, value: string | null): Promise<SearchResults>;
+}

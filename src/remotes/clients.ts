@@ -1,0 +1,90 @@
+/**
+ * Scheme → client: the only file that knows every client. A URI's scheme wins, then
+ * SREGISTRY_CLIENT / the active backend, then `hub`. Adding a client means one entry here.
+ */
+import { UnsupportedError, UsageError } from "../errors.ts";
+import { splitScheme } from "../core/names.ts";
+import type { Capability, ClientEnvironment, RemoteClient } from "./client.ts";
+import { hubClient } from "./hub.ts";
+import { urlClient } from "./url.ts";
+
+const FACTORIES: Record<string, (environment: ClientEnvironment, scheme: string) => RemoteClient> =
+  {
+    hub: hubClient,
+    http: urlClient,
+    https: urlClient,
+  };
+
+// Schemes that name a client differently (`shub://` is Singularity Hub's own).
+const ALIASES: Record<string, string> = { shub: "hub" };
+
+/** The client for a URI and the URI without its scheme. */
+export interface ChosenClient {
+  /** The client. */
+  client: RemoteClient;
+  /** The URI without `scheme://` (for URL clients, the whole URL). */
+  rest: string;
+}
+
+/** Picks the client for `uri`: by scheme, else `fallback` (the active client). */
+export function chooseClient(
+  uri: string,
+  fallback: string,
+  environment: ClientEnvironment,
+): ChosenClient {
+  const { scheme, rest } = splitScheme(uri);
+  if (scheme !== null) {
+    const name = ALIASES[scheme] ?? scheme;
+    const factory = FACTORIES[name];
+    if (!factory) {
+      throw new UsageError(`unknown scheme '${scheme}://'`, {
+        hint: `known schemes: ${knownSchemes().join(", ")}`,
+      });
+    }
+    return {
+      client: factory(environment, scheme),
+      rest: name === "http" || name === "https" ? uri : rest,
+    };
+  }
+  return { client: clientNamed(fallback, environment), rest };
+}
+
+/** The client of a name (SREGISTRY_CLIENT or the active backend). */
+export function clientNamed(name: string, environment: ClientEnvironment): RemoteClient {
+  const key = ALIASES[name] ?? name;
+  const factory = FACTORIES[key];
+  if (!factory || key === "http" || key === "https") {
+    throw new UnsupportedError(`'${name}' is not a client sregistry knows`, {
+      hint: `set SREGISTRY_CLIENT to one of: ${
+        Object.keys(FACTORIES).filter((k) => !k.startsWith("http")).join(", ")
+      }`,
+    });
+  }
+  return factory(environment, key);
+}
+
+/** Throws UnsupportedError unless the client supports `operation`. */
+export function requireCapability(client: RemoteClient, operation: Capability): void {
+  if (client.capabilities.has(operation)) return;
+  const able = Object.entries(FACTORIES)
+    .filter(([name]) => !name.startsWith("http") || operation === "pull")
+    .map(([name, factory]) => ({ name, client: factory(DUMMY_ENVIRONMENT, name) }))
+    .filter((candidate) => candidate.client.capabilities.has(operation))
+    .map((candidate) => candidate.name);
+  throw new UnsupportedError(`the ${client.name} client cannot ${operation}`, {
+    hint: able.length ? `clients that can: ${able.join(", ")}` : undefined,
+  });
+}
+
+/** Every scheme `chooseClient` accepts. */
+export function knownSchemes(): string[] {
+  return [...Object.keys(FACTORIES), ...Object.keys(ALIASES)].map((scheme) => `${scheme}://`);
+}
+
+// Clients are cheap to build and read nothing until used, so capabilities can be asked of one
+// built over an empty environment.
+const DUMMY_ENVIRONMENT: ClientEnvironment = {
+  env: {},
+  secrets: () => ({ path: "", data: {}, problem: null }),
+  http: { userAgent: "" },
+};
