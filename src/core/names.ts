@@ -32,7 +32,7 @@ const FORBIDDEN = /[\u0000-\u0020\u007f-\u009f\\]/;
 /** Parses `[registry/]collection/name[:tag][@version]`; throws InvalidNameError naming the bad part. */
 export function parseImageName(input: string, options: ParseOptions = {}): ImageName {
   const refuse = (why: string) =>
-    new InvalidNameError(`invalid image name ${JSON.stringify(input)}: ${why}`, {
+    new InvalidNameError(`invalid image name ${quote(input)}: ${why}`, {
       hint: "names look like collection/name:tag@version",
     });
   if (input === "") throw refuse("the name is empty");
@@ -43,7 +43,7 @@ export function parseImageName(input: string, options: ParseOptions = {}): Image
       ? "backslashes are"
       : /\s/.test(char) && char >= " "
       ? "spaces are"
-      : `control character ${JSON.stringify(char)} is`;
+      : `control character ${quote(char)} is`;
     throw refuse(`${what} not allowed in a name`);
   }
   if (input.includes("://")) throw refuse("unexpected URI scheme inside the name");
@@ -59,6 +59,7 @@ export function parseImageName(input: string, options: ParseOptions = {}): Image
     if (version.includes("/")) throw refuse("'/' is not allowed in a version");
     checkSegment(version, "version", refuse);
   }
+  if (rest === "") throw refuse("the image name is empty");
 
   const segments = rest.split("/");
   if (segments.some((segment) => segment === "")) {
@@ -91,6 +92,14 @@ export function parseImageName(input: string, options: ParseOptions = {}): Image
     tag: fold(tag),
     version: version === null ? null : version.toLowerCase(),
   };
+}
+
+// JSON quoting, plus the DEL and C1 controls JSON leaves raw, so a message never carries one.
+function quote(text: string): string {
+  return JSON.stringify(text).replace(
+    /[\u007f-\u009f]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 function checkSegment(

@@ -238,10 +238,9 @@ export function redactUrl(url: string): string {
   const hash = parsed.hash.includes("=")
     ? redactParams(parsed.hash.slice(1))
     : parsed.hash.slice(1);
-  const base = `${
-    parsed.origin === "null" ? `${parsed.protocol}//${parsed.host}` : parsed.origin
-  }${parsed.pathname}`;
-  return base + (parsed.search ? `?${search}` : "") + (parsed.hash ? `#${hash}` : "");
+  const origin = parsed.origin === "null" ? `${parsed.protocol}//${parsed.host}` : parsed.origin;
+  return origin + parsed.pathname + (parsed.search ? `?${search}` : "") +
+    (parsed.hash ? `#${hash}` : "");
 }
 
 /** The delay before retry number `attempt` (0-based): exponential, capped, with jitter. */

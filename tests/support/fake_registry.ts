@@ -379,7 +379,11 @@ export class FakeRegistry implements AsyncDisposable {
     }
     const length = image.size - start;
     if (this.#mode !== "no-content-length") headers["content-length"] = String(length);
-    if (request.method === "HEAD") return new Response(null, { status, headers });
+    if (request.method === "HEAD") {
+      // Deno adds `content-length: 0` to a null body; an (unsent) stream body gets none.
+      const body = this.#mode === "no-content-length" ? ReadableStream.from<Uint8Array>([]) : null;
+      return new Response(body, { status, headers });
+    }
     const file = await Deno.open(image.path);
     await file.seek(start, Deno.SeekMode.Start);
     const limit = this.#mode === "truncate" ? Math.floor(length / 2) : length;

@@ -110,7 +110,7 @@ Deno.test("fake registry checks pull signatures on private images like the real 
   }
 });
 
-Deno.test("fake registry imitates the 200-with-429 quirk and download faults", async () => {
+Deno.test("fake registry imitates the 200-with-429 quirk, ranges and download faults", async () => {
   await using registry = await start();
   await registry.addImage("vsoch", "tacos", "latest", TACOS);
   const manifestUrl = `${registry.base}/container/vsoch/tacos:latest`;
@@ -131,6 +131,14 @@ Deno.test("fake registry imitates the 200-with-429 quirk and download faults", a
     `bytes 4-${TACOS.byteLength - 1}/${TACOS.byteLength}`,
   );
   assert.deepEqual(new Uint8Array(await ranged.arrayBuffer()), TACOS.subarray(4));
+  registry.setMode("no-content-length");
+  const unsized = await fetch(manifest.image);
+  assert.equal(unsized.headers.get("content-length"), null);
+  assert.deepEqual(new Uint8Array(await unsized.arrayBuffer()), TACOS);
+  registry.setMode("truncate");
+  const truncated = await fetch(manifest.image);
+  assert.equal(truncated.headers.get("content-length"), String(TACOS.byteLength));
+  await assert.rejects(truncated.arrayBuffer());
 });
 
 Deno.test("fake registry accepts a signed push and stores the upload under its MD5", async () => {

@@ -461,24 +461,32 @@ Deno.test("withDownloadLock removes the lock when fn throws", async () => {
   assert.equal(await exists(`${part}.lock`), false);
 });
 
-Deno.test("withDownloadLock takes over a lock left by a dead process", async () => {
-  if (Deno.build.os !== "linux") return;
+Deno.test("withDownloadLock takes over a lock whose holder stopped refreshing it", async () => {
   await using dir = await tempDir();
   const part = join(dir.path, "image.sif.part");
-  const host = (await Deno.readTextFile("/proc/sys/kernel/hostname")).trim();
-  // A pid above the kernel's pid_max cannot be alive.
-  await Deno.writeTextFile(`${part}.lock`, `99999999 ${host}\n`);
+  await Deno.writeTextFile(`${part}.lock`, "12345 another-node\n");
+  const anHourAgo = new Date(Date.now() - 60 * 60 * 1000);
+  await Deno.utime(`${part}.lock`, anHourAgo, anHourAgo);
   let waited = false;
   const value = await withDownloadLock(part, () => Promise.resolve("ran"), {
     onWait: () => waited = true,
   });
   assert.equal(value, "ran");
   assert.equal(waited, false);
+  assert.equal(await exists(`${part}.lock`), false);
+});
+
+Deno.test("withDownloadLock writes its pid into the lock while fn runs", async () => {
+  await using dir = await tempDir();
+  const part = join(dir.path, "image.sif.part");
+  const content = await withDownloadLock(part, () => Deno.readTextFile(`${part}.lock`));
+  assert.match(content, new RegExp(`^${Deno.pid} \\S+\n$`));
 });
 
 Deno.test("withDownloadLock stops waiting when interrupted", async () => {
   await using dir = await tempDir();
   const part = join(dir.path, "image.sif.part");
+  // A fresh lock of another process: alive, so withDownloadLock waits for it.
   await Deno.writeTextFile(`${part}.lock`, `${Deno.pid} elsewhere\n`);
   const controller = new AbortController();
   const waiting = withDownloadLock(part, () => Promise.resolve("never"), {

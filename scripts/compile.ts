@@ -1,0 +1,49 @@
+/**
+ * `deno task compile [target...]`: builds `dist/sregistry-<target>` with the permission set from
+ * deno.json (the same one `deno task sregistry` and the tests use). Deno downloads the runtime
+ * (`denort`) for each target from its release host; on an air-gapped builder, set DENORT_BIN to
+ * a denort binary of the matching version and build one target at a time.
+ */
+const TARGETS = [
+  "x86_64-unknown-linux-gnu",
+  "aarch64-unknown-linux-gnu",
+  "x86_64-apple-darwin",
+  "aarch64-apple-darwin",
+];
+
+const wanted = Deno.args.length ? Deno.args : TARGETS;
+const unknown = wanted.filter((target) => !TARGETS.includes(target));
+if (unknown.length) {
+  console.error(`unknown target ${unknown.join(", ")}; choose from ${TARGETS.join(", ")}`);
+  Deno.exit(2);
+}
+if (Deno.env.get("DENORT_BIN") && wanted.length > 1) {
+  console.error("DENORT_BIN serves one target: name it, e.g. deno task compile x86_64-unknown-linux-gnu");
+  Deno.exit(2);
+}
+const root = new URL("../", import.meta.url).pathname;
+let failed = false;
+for (const target of wanted) {
+  const output = `${root}dist/sregistry-${target}`;
+  const { code } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "compile",
+      "--no-prompt",
+      "--config",
+      `${root}deno.json`,
+      "-P",
+      "--target",
+      target,
+      "--output",
+      output,
+      `${root}main.ts`,
+    ],
+  }).spawn().status;
+  if (code !== 0) {
+    console.error(`compile for ${target} failed (exit ${code})`);
+    failed = true;
+  } else {
+    console.error(`built ${output}`);
+  }
+}
+Deno.exit(failed ? 1 : 0);

@@ -1,0 +1,196 @@
+/**
+ * Hashing while writing: hashFile, copyAndHash and ImageWriter (with resume) against known MD5
+ * vectors and against `md5sum` for a generated 10 MiB file that spans several 4 MiB blocks.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { copyAndHash, hashFile, ImageWriter } from "../../../src/core/ingest.ts";
+
+// Known vectors (RFC 1321 and coreutils): the reference's hashtest.txt itself is not available.
+const VECTORS: [content: string, md5: string][] = [
+  ["", "d41d8cd98f00b204e9800998ecf8427e"],
+  ["hello\n", "b1946ac92492d2347c6235b4d2611184"],
+  ["The quick brown fox jumps over the lazy dog", "9e107d9d372bb6826bd81d3542a419d6"],
+  ["a", "0cc175b9c0f1b6a831c399e269772661"],
+  ["abc", "900150983cd24fb0d6963f7d28e17f72"],
+];
+
+const MIB = 1024 * 1024;
+
+/** Deterministic pseudo-random bytes (xorshift32), so failures are reproducible. */
+function generated(size: number, seed = 0x2545f491): Uint8Array {
+  const bytes = new Uint8Array(size);
+  const words = new Uint32Array(bytes.buffer, 0, Math.floor(size / 4));
+  let state = seed;
+  for (let i = 0; i < words.length; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    words[i] = state >>> 0;
+  }
+  for (let i = words.length * 4; i < size; i++) bytes[i] = i & 0xff;
+  return bytes;
+}
+
+async function md5sum(path: string): Promise<string> {
+  const output = await new Deno.Command("md5sum", { args: [path], stdout: "piped" }).output();
+  assert.ok(output.success, "md5sum runs");
+  return new TextDecoder().decode(output.stdout).split(" ")[0];
+}
+
+const hasMd5sum = (() => {
+  try {
+    return new Deno.Command("md5sum", { args: ["--version"], stdout: "null" }).outputSync()
+      .success;
+  } catch {
+    return false;
+  }
+})();
+
+interface Folder extends AsyncDisposable {
+  path: string;
+  file(name: string, content: string | Uint8Array): string;
+}
+
+async function tempFolder(): Promise<Folder> {
+  const path = await Deno.makeTempDir({ prefix: "sregistry-ingest-" });
+  return {
+    path,
+    file(name, content) {
+      const target = join(path, name);
+      if (typeof content === "string") Deno.writeTextFileSync(target, content);
+      else Deno.writeFileSync(target, content);
+      return target;
+    },
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
+  };
+}
+
+for (const [content, expected] of VECTORS) {
+  Deno.test(`hashFile gives the known MD5 of ${JSON.stringify(content)}`, async () => {
+    await using folder = await tempFolder();
+    const digest = await hashFile(folder.file("vector", content));
+    assert.deepEqual(digest, { size: new TextEncoder().encode(content).length, md5: expected });
+  });
+
+  Deno.test(`copyAndHash copies ${JSON.stringify(content)} exactly and hashes it`, async () => {
+    await using folder = await tempFolder();
+    const target = join(folder.path, "copy");
+    const digest = await copyAndHash(folder.file("vector", content), target);
+    assert.equal(digest.md5, expected);
+    assert.equal(Deno.readTextFileSync(target), content);
+  });
+}
+
+Deno.test({
+  name: "a 10 MiB file hashes to what md5sum says, by hashFile, copyAndHash and ImageWriter",
+  ignore: !hasMd5sum,
+  async fn() {
+    await using folder = await tempFolder();
+    // 10 MiB + 3 bytes: two full 4 MiB blocks, a partial one, and an odd tail.
+    const bytes = generated(10 * MIB + 3);
+    const source = folder.file("big.sif", bytes);
+    const expected = await md5sum(source);
+    assert.equal(createHash("md5").update(bytes).digest("hex"), expected);
+
+    assert.deepEqual(await hashFile(source), { size: bytes.length, md5: expected });
+
+    const copy = join(folder.path, "copy.sif");
+    assert.deepEqual(await copyAndHash(source, copy), { size: bytes.length, md5: expected });
+    assert.equal(await md5sum(copy), expected, "the copy is byte for byte the same");
+
+    // Uneven chunks, including ones larger than a block and ones that straddle block edges.
+    const written = join(folder.path, "written.sif");
+    const writer = await ImageWriter.create(written);
+    const sizes = [1, 7, 65536, 5 * MIB, 3, 4 * MIB - 1];
+    let offset = 0;
+    for (let i = 0; offset < bytes.length; i++) {
+      const end = Math.min(bytes.length, offset + sizes[i % sizes.length]);
+      await writer.write(bytes.subarray(offset, end));
+      offset = end;
+      assert.equal(writer.size, offset);
+    }
+    assert.deepEqual(await writer.close(), { size: bytes.length, md5: expected });
+    assert.equal(await md5sum(written), expected);
+  },
+});
+
+Deno.test("ImageWriter resumes a partial file: it hashes what is there and appends", async () => {
+  await using folder = await tempFolder();
+  const bytes = generated(6 * MIB + 12345);
+  const split = 4 * MIB + 777;
+  const path = folder.file("partial", bytes.subarray(0, split));
+
+  const writer = await ImageWriter.create(path, { resume: true });
+  assert.equal(writer.size, split, "the resumed bytes count");
+  await writer.write(bytes.subarray(split));
+  const digest = await writer.close();
+
+  assert.deepEqual(digest, {
+    size: bytes.length,
+    md5: createHash("md5").update(bytes).digest("hex"),
+  });
+  assert.deepEqual(Deno.readFileSync(path), bytes);
+});
+
+Deno.test("ImageWriter with resume and no file starts from zero", async () => {
+  await using folder = await tempFolder();
+  const path = join(folder.path, "fresh");
+  const writer = await ImageWriter.create(path, { resume: true });
+  assert.equal(writer.size, 0);
+  await writer.write(new TextEncoder().encode("hello\n"));
+  assert.deepEqual(await writer.close(), { size: 6, md5: "b1946ac92492d2347c6235b4d2611184" });
+});
+
+Deno.test("ImageWriter without resume truncates an existing file", async () => {
+  await using folder = await tempFolder();
+  const path = folder.file("old", "old content that is longer");
+  const writer = await ImageWriter.create(path);
+  await writer.write(new TextEncoder().encode("hello\n"));
+  assert.equal((await writer.close()).md5, "b1946ac92492d2347c6235b4d2611184");
+  assert.equal(Deno.readTextFileSync(path), "hello\n");
+});
+
+Deno.test("a new image file is mode 0644 under the umask", async () => {
+  await using folder = await tempFolder();
+  const target = join(folder.path, "copy");
+  await copyAndHash(folder.file("source", "x"), target);
+  const expected = 0o644 & ~Deno.umask();
+  assert.equal(Deno.statSync(target).mode! & 0o777, expected);
+});
+
+Deno.test("abandon closes the file and keeps what was written", async () => {
+  await using folder = await tempFolder();
+  const path = join(folder.path, "abandoned");
+  const writer = await ImageWriter.create(path);
+  await writer.write(generated(5 * MIB));
+  await writer.abandon();
+  await writer.abandon(); // twice is harmless
+  assert.equal(Deno.statSync(path).size, 4 * MIB, "the full block was written, the rest dropped");
+});
+
+Deno.test("progress reports rise to the file size", async () => {
+  await using folder = await tempFolder();
+  const bytes = generated(9 * MIB);
+  const source = folder.file("source", bytes);
+  for (
+    const run of [
+      (report: (done: number) => void) => hashFile(source, report),
+      (report: (done: number) => void) => copyAndHash(source, join(folder.path, "c"), report),
+    ]
+  ) {
+    const seen: number[] = [];
+    await run((done) => seen.push(done));
+    assert.ok(seen.length >= 3, `several reports, got ${seen.length}`);
+    assert.deepEqual(seen, [...seen].sort((a, b) => a - b), "never decreasing");
+    assert.equal(seen.at(-1), bytes.length);
+  }
+});
+
+Deno.test("hashing or copying a missing file fails with NotFound", async () => {
+  await using folder = await tempFolder();
+  const missing = join(folder.path, "missing");
+  await assert.rejects(hashFile(missing), Deno.errors.NotFound);
+  await assert.rejects(copyAndHash(missing, join(folder.path, "target")), Deno.errors.NotFound);
+});
