@@ -46,11 +46,11 @@ export function readMetadata(path: string | undefined): unknown {
 export async function confirm(
   ctx: Context,
   question: string,
-  options: { yes: boolean; flag: string },
+  options: { yes: boolean; flag: string; action: string },
 ): Promise<boolean> {
   if (options.yes) return true;
   if (!ctx.io.in.isTerminal) {
-    throw new UsageError(`refusing to ${question.replace(/\?$/, "")} without confirmation`, {
+    throw new UsageError(`refusing to ${options.action} without confirmation`, {
       hint: `stdin is not a terminal; add ${options.flag} to proceed`,
     });
   }

@@ -70,7 +70,11 @@ export async function runRemove(ctx: Context, options: RemoveOptions): Promise<v
       ctx.io.err.line("There are no records to remove.");
       removals = [];
     } else if (
-      await confirm(ctx, `Remove all ${count} ${what}?`, { yes: options.yes, flag: "--yes" })
+      await confirm(ctx, `Remove all ${count} ${what}?`, {
+        yes: options.yes,
+        flag: "--yes",
+        action: `remove all ${what}`,
+      })
     ) {
       removals = removeAll(registry, { deleteFile: options.deleteFile });
     } else {

@@ -23,7 +23,8 @@ import { immediate } from "./database.ts";
 import { copyAndHash, type Digest, hashFile, type ProgressCallback } from "./ingest.ts";
 import { formatImageName, type ImageName, withVersion } from "./names.ts";
 import { findContainer, type Registry } from "./registry.ts";
-import { ensureFolder, exists, placeFile, removeIfPresent } from "./storage.ts";
+import { dirname } from "node:path";
+import { ensureFolder, exists, placeFile, pruneEmptyFolders, removeIfPresent } from "./storage.ts";
 
 /** Whether a record was created or an existing one updated. */
 export type RecordAction = "new" | "update";
@@ -60,8 +61,23 @@ export interface AddOptions {
 export async function addImage(registry: Registry, options: AddOptions): Promise<PlacedImage> {
   const source = checkSourceFile(options.file);
   const folder = registry.storage.imageFolder(options.name);
+  const created = firstMissingFolder(folder);
   prepareFolder(registry, folder);
+  try {
+    return await placeImage(registry, source, folder, options);
+  } catch (error) {
+    // A refused or failed add leaves storage as it was: no empty folders of its own making.
+    if (created !== null) pruneEmptyFolders(folder, dirname(created));
+    throw error;
+  }
+}
 
+async function placeImage(
+  registry: Registry,
+  source: string,
+  folder: string,
+  options: AddOptions,
+): Promise<PlacedImage> {
   // A move within one filesystem needs no copy: hash in place, then link into storage.
   const inPlace = !options.copy && sameFilesystem(source, folder);
   const temp = inPlace ? null : registry.storage.tempPath(folder);
@@ -233,6 +249,16 @@ export function storageWriteError(registry: Registry, error: unknown): unknown {
     });
   }
   return error;
+}
+
+/** The outermost folder of `folder`'s path that does not exist yet, or null when it exists. */
+export function firstMissingFolder(folder: string): string | null {
+  let missing: string | null = null;
+  for (let current = folder; !exists(current); current = dirname(current)) {
+    missing = current;
+    if (dirname(current) === current) break;
+  }
+  return missing;
 }
 
 function sameFilesystem(file: string, folder: string): boolean {

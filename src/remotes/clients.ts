@@ -7,10 +7,12 @@ import { splitScheme } from "../core/names.ts";
 import type { Capability, ClientEnvironment, RemoteClient } from "./client.ts";
 import { hubClient } from "./hub.ts";
 import { urlClient } from "./url.ts";
+import { registryClient } from "./registry_server.ts";
 
 const FACTORIES: Record<string, (environment: ClientEnvironment, scheme: string) => RemoteClient> =
   {
     hub: hubClient,
+    registry: registryClient,
     http: urlClient,
     https: urlClient,
   };

@@ -3,7 +3,7 @@
  * `<base>/container/<collection>/<name>:<tag>[@version]`, whose `version` is the image's MD5,
  * and a paginated collection listing. The service is a read-only archive: no push or delete.
  */
-import { RemoteError } from "../errors.ts";
+import { NotFoundError, RemoteError } from "../errors.ts";
 import { parseImageName } from "../core/names.ts";
 import { clientSetting } from "../config/settings.ts";
 import { getJson } from "../transfer/http.ts";
@@ -37,7 +37,15 @@ export function hubClient(environment: ClientEnvironment): RemoteClient {
       const path = `${asked.collection}/${asked.name}:${asked.tag}` +
         (asked.version ? `@${asked.version}` : "");
       const url = `${base()}/container/${path}`;
-      const manifest = await getJson(url, {}, environment.http) as Record<string, unknown>;
+      const manifest = await getJson(url, {}, environment.http).catch((error) => {
+        if (error instanceof RemoteError && error.status === 404) {
+          throw new NotFoundError(`Singularity Hub (${base()}) has no image ${path}`, {
+            hint: "'sregistry search' lists what it has",
+            cause: error,
+          });
+        }
+        throw error;
+      }) as Record<string, unknown>;
       if (typeof manifest !== "object" || manifest === null || typeof manifest.image !== "string") {
         throw new RemoteError(`Singularity Hub answered ${path} without an image URL`);
       }

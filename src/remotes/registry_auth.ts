@@ -3,7 +3,6 @@
  * an HMAC-SHA256 of `kind|collection|timestamp|name|tag|` keyed by the user's token. The
  * timestamp has hour granularity in UTC, so the server accepts a signature only within its hour.
  */
-import { Buffer } from "node:buffer";
 import { createHmac } from "node:crypto";
 
 /** The operation a signature authorizes; the server checks it matches the endpoint. */
@@ -37,12 +36,11 @@ export function registryTimestamp(date: Date): string {
 /** Builds the `SREGISTRY-HMAC-SHA256 Credential=...,Signature=...` header value. */
 export function authorizationHeader(options: AuthorizationOptions): string {
   const timestamp = options.timestamp ?? registryTimestamp(new Date());
-  const user = Buffer.from(options.username, "utf8").toString("base64");
+  const user = btoa(String.fromCharCode(...new TextEncoder().encode(options.username)));
   const credential = `${options.action}/${user}/${timestamp}`;
   const payload =
     `${options.action}|${options.collection}|${timestamp}|${options.name}|${options.tag}|`;
-  const signature = createHmac("sha256", Buffer.from(options.token, "utf8"))
-    .update(Buffer.from(payload, "utf8"))
-    .digest("hex");
+  // String key and message are hashed as UTF-8, as the Python client encodes them.
+  const signature = createHmac("sha256", options.token).update(payload, "utf8").digest("hex");
   return `SREGISTRY-HMAC-SHA256 Credential=${credential},Signature=${signature}`;
 }

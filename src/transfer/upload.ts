@@ -4,7 +4,7 @@
  * node:http and pipes the file; the file is never held in memory.
  */
 import type { ClientRequest, IncomingMessage, RequestOptions } from "node:http";
-import { InterruptedError, NotFoundError, RemoteError } from "../errors.ts";
+import { IntegrityError, InterruptedError, NotFoundError, RemoteError } from "../errors.ts";
 
 /** The file part of a multipart upload. */
 export interface UploadFile {
@@ -28,6 +28,8 @@ export interface UploadOptions {
   headers?: Record<string, string>;
   /** User-Agent header value. */
   userAgent: string;
+  /** Sees every chunk of the file as it is sent, e.g. to hash it in the same pass. */
+  onChunk?: (chunk: Uint8Array) => void;
   /** Called with file bytes handed to the connection so far and the file's size. */
   onProgress?: (sent: number, total: number) => void;
   /** Aborting stops the upload with an InterruptedError. */
@@ -50,16 +52,6 @@ export interface UploadResponse {
 
 const READ_BLOCK = 1024 * 1024;
 const encoder = new TextEncoder();
-// Connection-level failures that mean the server was never reached.
-const UNREACHABLE = new Set([
-  "ECONNREFUSED",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "EADDRNOTAVAIL",
-  "ConnectionRefused",
-]);
 
 /** Sends fields and a file as multipart/form-data in one request with an exact Content-Length. */
 export async function uploadMultipart(
@@ -96,6 +88,12 @@ export async function uploadMultipart(
   const requestOptions: RequestOptions = { method: "POST", headers, agent: false };
   const req: ClientRequest = request(target, requestOptions);
   const host = target.host;
+  // Until the connection (and TLS) is up, a failure means the server was never reached.
+  let established = false;
+  req.once("socket", (socket) => {
+    const ready = target.protocol === "https:" ? "secureConnect" : "connect";
+    socket.once(ready, () => established = true);
+  });
 
   let aborted = false;
   const onAbort = () => {
@@ -124,7 +122,10 @@ export async function uploadMultipart(
     try {
       for await (const chunk of stream as AsyncIterable<Uint8Array>) {
         sent += chunk.byteLength;
-        if (sent > size) throw new Error(`${options.file.path} grew while it was being uploaded`);
+        if (sent > size) {
+          throw new IntegrityError(`${options.file.path} grew while it was being uploaded`);
+        }
+        options.onChunk?.(chunk);
         yield chunk;
         onProgress?.(sent, size);
       }
@@ -135,7 +136,8 @@ export async function uploadMultipart(
       stream.destroy();
     }
     if (sent !== size) {
-      throw (readError = new Error(`${options.file.path} shrank while it was being uploaded`));
+      readError = new IntegrityError(`${options.file.path} shrank while it was being uploaded`);
+      throw readError;
     }
     yield tail;
   }
@@ -159,7 +161,7 @@ export async function uploadMultipart(
     req.destroy();
     if (aborted || signal?.aborted) throw new InterruptedError("upload interrupted");
     if (readError !== undefined) throw readError;
-    throw networkError(host, error, sent, size);
+    throw networkError(host, error, established ? { sent, size } : undefined);
   } finally {
     signal?.removeEventListener("abort", onAbort);
   }
@@ -203,16 +205,18 @@ function multipartHead(boundary: string, fields: [string, string][], file: Uploa
 
 function readText(response: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
-    const chunks: Uint8Array[] = [];
-    response.on("data", (chunk: Uint8Array) => chunks.push(chunk));
+    const decoder = new TextDecoder();
+    let text = "";
+    let ended = false;
+    response.on("data", (chunk: Uint8Array) => text += decoder.decode(chunk, { stream: true }));
     response.once("end", () => {
-      const decoder = new TextDecoder();
-      resolve(
-        chunks.map((chunk) => decoder.decode(chunk, { stream: true })).join("") +
-          decoder.decode(),
-      );
+      ended = true;
+      resolve(text + decoder.decode());
     });
     response.once("error", reject);
+    response.once("close", () => {
+      if (!ended) reject(new Error("the connection closed before the response ended"));
+    });
   });
 }
 
@@ -226,17 +230,21 @@ function flattenHeaders(headers: IncomingMessage["headers"]): Record<string, str
   return flat;
 }
 
-function networkError(host: string, error: unknown, sent: number, size: number): RemoteError {
-  const code = (error as { code?: string }).code;
+function networkError(
+  host: string,
+  error: unknown,
+  progress: { sent: number; size: number } | undefined,
+): RemoteError {
   const message = error instanceof Error ? error.message : String(error);
+  if (progress === undefined) {
+    return new RemoteError(`could not reach ${host}: ${message}`, { cause: error });
+  }
   if (error instanceof TimeoutError) {
     return new RemoteError(`upload to ${host} timed out: ${message}`, { cause: error });
   }
-  if ((code !== undefined && UNREACHABLE.has(code)) || sent === 0) {
-    return new RemoteError(`could not reach ${host}: ${message}`, { cause: error });
-  }
   return new RemoteError(
-    `connection to ${host} was lost after sending ${sent} of ${size} bytes: ${message}`,
-    { cause: error, hint: "the server may limit upload size; check its logs or try again" },
+    `connection to ${host} broke during the upload (${progress.sent} of ${progress.size} ` +
+      `bytes sent): ${message}`,
+    { cause: error, hint: "the server may limit upload size; check its logs, then try again" },
   );
 }

@@ -24,6 +24,8 @@ export interface FakeHubOptions {
   pageSize?: number;
   /** Initial fault mode (default "ok"). */
   mode?: FakeHubMode;
+  /** Serve image bodies at about this many bytes per second (default: as fast as possible). */
+  throttle?: number;
 }
 
 /** Image bytes, given whole or generated on the fly from a seed. */
@@ -85,6 +87,8 @@ export interface FakeHub extends AsyncDisposable {
   ): FakeImage;
   /** Switches the fault mode; "once" modes start over for every route. */
   setMode(mode: FakeHubMode): void;
+  /** Changes the speed of image bodies, also of those being served; null lifts the limit. */
+  setThrottle(bytesPerSecond: number | null): void;
   /** Releases stalled bodies and stops the server. */
   close(): Promise<void>;
 }
@@ -99,12 +103,14 @@ interface StoredImage extends FakeImage {
 
 const GENERATED_BLOCK = 1024 * 1024;
 const SERVED_CHUNK = 64 * 1024;
+const THROTTLED_CHUNK = 64 * 1024;
 const LAST_MODIFIED = "Mon, 01 Jan 2024 00:00:00 GMT";
 
 /** Starts a fake hub on 127.0.0.1 at a free port. */
 export function startFakeHub(options: FakeHubOptions = {}): Promise<FakeHub> {
   const pageSize = options.pageSize ?? 10;
   let mode: FakeHubMode = options.mode ?? "ok";
+  let throttle: number | null = options.throttle ?? null;
   const images: StoredImage[] = [];
   const requests: RecordedRequest[] = [];
   const unexpected: RecordedRequest[] = [];
@@ -259,11 +265,25 @@ export function startFakeHub(options: FakeHubOptions = {}): Promise<FakeHub> {
     const source = byteSource(image.content, start, sendUntil);
     const holdOpen = mode === "stall";
     let release: (() => void) | null = null;
+    let pending: Uint8Array | null = null;
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
-        const next = await source.next();
-        if (!next.done) {
-          controller.enqueue(next.value);
+        if (pending === null) {
+          const next = await source.next();
+          if (!next.done) pending = next.value;
+        }
+        if (pending !== null) {
+          let chunk = pending;
+          pending = null;
+          if (throttle !== null) {
+            // Small slices at the set rate, so a throttled transfer advances steadily.
+            if (chunk.byteLength > THROTTLED_CHUNK) {
+              pending = chunk.subarray(THROTTLED_CHUNK);
+              chunk = chunk.subarray(0, THROTTLED_CHUNK);
+            }
+            await pause(Math.ceil((chunk.byteLength / throttle) * 1000));
+          }
+          controller.enqueue(chunk);
           return;
         }
         if (holdOpen) {
@@ -275,6 +295,7 @@ export function startFakeHub(options: FakeHubOptions = {}): Promise<FakeHub> {
         controller.close();
       },
       cancel() {
+        pending = null;
         if (release !== null) {
           stalled.delete(release);
           release();
@@ -282,6 +303,20 @@ export function startFakeHub(options: FakeHubOptions = {}): Promise<FakeHub> {
       },
     });
     return new Response(body, { status, headers });
+  }
+
+  // A wait that close() cuts short, so no timer outlives the hub.
+  function pause(ms: number): Promise<void> {
+    if (closed !== null) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        stalled.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      stalled.add(done);
+    });
   }
 
   async function versionOf(image: StoredImage): Promise<string> {
@@ -345,6 +380,9 @@ export function startFakeHub(options: FakeHubOptions = {}): Promise<FakeHub> {
     setMode(next: FakeHubMode) {
       mode = next;
       seen.clear();
+    },
+    setThrottle(bytesPerSecond: number | null) {
+      throttle = bytesPerSecond;
     },
     close,
     [Symbol.asyncDispose]: close,

@@ -98,3 +98,20 @@ Deno.test("registryTimestamp formats in UTC whatever the offset of the input", (
   assert.equal(registryTimestamp(new Date("2023-06-20T23:30:00-05:00")), "20230621T04Z");
   assert.equal(registryTimestamp(new Date("2023-06-21T00:10:00+02:00")), "20230620T22Z");
 });
+
+Deno.test("authorizationHeader keys the HMAC with the token's UTF-8 bytes", () => {
+  const header = authorizationHeader({
+    action: "push",
+    collection: "vsoch",
+    name: "tacos",
+    tag: "latest",
+    username: "dino",
+    token: "sëkrit",
+    timestamp: "20230620T17Z",
+  });
+  // Computed with Python's hmac.new("sëkrit".encode(), payload.encode(), hashlib.sha256).
+  assert.equal(
+    header,
+    "SREGISTRY-HMAC-SHA256 Credential=push/ZGlubw==/20230620T17Z,Signature=000b0c6d0d98378dff49aad6e4d9677a710f3aabede1bc245f5033915b4c13d7",
+  );
+});

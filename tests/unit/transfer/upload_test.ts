@@ -277,3 +277,33 @@ Deno.test("uploadMultipart gives up on an idle connection after timeoutMs", asyn
     stalled.resolve();
   }
 });
+
+Deno.test("uploadMultipart says when the connection breaks during the upload", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = (async () => {
+    const connection = await listener.accept();
+    await connection.read(new Uint8Array(65536)); // some of the request, then hang up
+    connection.close();
+  })();
+  await using file = await tempFile(randomBytes(32 * 1024 * 1024));
+  try {
+    await assert.rejects(
+      uploadMultipart(`http://127.0.0.1:${listener.addr.port}/upload`, {
+        fields: [],
+        file: { ...FILE, path: file.path },
+        userAgent: "sregistry-test/1",
+      }),
+      (error) => {
+        assert.ok(error instanceof RemoteError);
+        assert.match(
+          error.message,
+          /^connection to 127\.0\.0\.1:\d+ broke during the upload \(\d+ of 33554432 bytes sent\): /,
+        );
+        return true;
+      },
+    );
+  } finally {
+    await accepted;
+    listener.close();
+  }
+});

@@ -1,0 +1,91 @@
+/**
+ * Start-up: `sregistry --version` and `sregistry images` (empty database) against an empty Deno
+ * script run with the same flags and permission set; then, for information, what importing each
+ * heavy module costs on its own.
+ */
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import {
+  type BenchSettings,
+  denoScriptSpec,
+  infoRow,
+  makeHome,
+  median,
+  note,
+  ratioRow,
+  rounds,
+  type Row,
+  sregistrySpec,
+  timedOk,
+} from "./bench_support.ts";
+import { ROOT } from "../tests/support/cli.ts";
+
+/** Start-up may cost at most this many times an empty script. */
+const MAX_RATIO = 3;
+
+/** Modules whose import cost is shown, with the specifier a script imports. */
+const MODULES: [label: string, specifier: string][] = [
+  ["node:fs", "node:fs"],
+  ["node:process", "node:process"],
+  ["node:child_process", "node:child_process"],
+  ["node:crypto", "node:crypto"],
+  ["node:path", "node:path"],
+  ["node:sqlite", "node:sqlite"],
+  ["node:http", "node:http"],
+  ["commander", "commander"],
+  ["@commander-js/extra-typings", "@commander-js/extra-typings"],
+  ["src/cli.ts (whole command tree)", pathToFileURL(join(ROOT, "src", "cli.ts")).href],
+];
+
+/** Runs the start-up group. */
+export async function benchStartup(
+  settings: BenchSettings,
+  report: (row: Row) => void,
+): Promise<void> {
+  const warmups = settings.quick ? 1 : 2;
+  const runs = settings.quick ? 5 : 15;
+  const home = await makeHome(settings, "startup");
+  const empty = join(settings.root, "empty.ts");
+  await Deno.writeTextFile(empty, "");
+
+  const commands = {
+    empty: denoScriptSpec(empty, home),
+    version: sregistrySpec(["--version"], home),
+    images: sregistrySpec(["images"], home),
+  };
+  const times = { empty: [] as number[], version: [] as number[], images: [] as number[] };
+  note(`  sregistry --version / images vs an empty script: ${warmups} warm-ups, ${runs} runs`);
+  await rounds(warmups, runs, async (_, warmup) => {
+    // Interleaved, so a slow spell of the machine hits all three alike.
+    for (const key of ["empty", "version", "images"] as const) {
+      const result = await timedOk(commands[key]);
+      if (!warmup) times[key].push(result.ms);
+    }
+  });
+  const baseline = median(times.empty);
+  report(ratioRow("startup: sregistry --version", median(times.version), baseline, MAX_RATIO));
+  report(
+    ratioRow("startup: sregistry images (empty db)", median(times.images), baseline, MAX_RATIO),
+  );
+
+  const scripts = await Promise.all(MODULES.map(async ([label, specifier], index) => {
+    const path = join(settings.root, `import_${index}.ts`);
+    await Deno.writeTextFile(path, `import ${JSON.stringify(specifier)};\n`);
+    return { label, spec: denoScriptSpec(path, home), times: [] as number[] };
+  }));
+  const emptyTimes: number[] = [];
+  const importRuns = settings.quick ? 3 : 11;
+  note(`  import costs of ${scripts.length} modules: ${warmups} warm-ups, ${importRuns} runs`);
+  await rounds(warmups, importRuns, async (_, warmup) => {
+    const result = await timedOk(commands.empty);
+    if (!warmup) emptyTimes.push(result.ms);
+    for (const script of scripts) {
+      const timing = await timedOk(script.spec);
+      if (!warmup) script.times.push(timing.ms);
+    }
+  });
+  const importBaseline = median(emptyTimes);
+  for (const script of scripts) {
+    report(infoRow(`startup: import ${script.label}`, median(script.times), importBaseline));
+  }
+}

@@ -1,0 +1,41 @@
+/** `sregistry delete <uri> [--force]`: delete an image on a remote registry. */
+import type { Command } from "@commander-js/extra-typings";
+import type { Context } from "../context.ts";
+import { requireCapability } from "../remotes/clients.ts";
+import { confirm } from "./common.ts";
+import { remoteFor } from "./remote.ts";
+
+/** Registers `delete`. */
+export function registerDelete(program: Command, ctx: Context): void {
+  program.command("delete").description("delete an image on a remote registry")
+    .argument("<uri>", "registry://[host/]collection/name[:tag]")
+    .option("-f, --force", "do not ask for confirmation (required off a terminal)", false)
+    .addHelpText(
+      "after",
+      "\nThe local database is not changed; use 'sregistry rmi' for local images.\n" +
+        "\nExample:\n  sregistry delete registry://lab/lolcow:v1 --force",
+    )
+    .action((uri, options) => runDelete(ctx, { uri, force: options.force }));
+}
+
+/** Runs `delete`. */
+export async function runDelete(
+  ctx: Context,
+  options: { uri: string; force: boolean },
+): Promise<void> {
+  const { client, rest } = remoteFor(ctx, options.uri);
+  requireCapability(client, "delete");
+  if (
+    !await confirm(ctx, `Delete ${rest} on the ${client.name} server?`, {
+      yes: options.force,
+      flag: "--force",
+      action: `delete ${rest}`,
+    })
+  ) {
+    ctx.io.err.line("Delete cancelled.");
+    return;
+  }
+  const deleted = await client.delete!(rest);
+  ctx.io.err.line(`[delete] deleted ${deleted}`);
+  ctx.io.out.line(deleted);
+}

@@ -1,0 +1,46 @@
+/** `sregistry labels [--key k] [--value v]`: search a registry's container labels. */
+import type { Command } from "@commander-js/extra-typings";
+import type { Context } from "../context.ts";
+import { clientNamed, requireCapability } from "../remotes/clients.ts";
+import { renderTable } from "../output/table.ts";
+import { renderJson } from "../output/records.ts";
+import { activeClient, printBanner } from "./common.ts";
+import { clientEnvironment } from "./remote.ts";
+
+/** Registers `labels`. */
+export function registerLabels(program: Command, ctx: Context): void {
+  program.command("labels").description("search container labels on a Singularity Registry Server")
+    .option("-k, --key <key>", "label key")
+    .option("-v, --value <value>", "label value")
+    .option("--client <client>", "the client to ask (default: the active one)")
+    .option("--json", "print the labels as JSON", false)
+    .addHelpText(
+      "after",
+      "\nExamples:\n  sregistry labels --client registry --key maintainer\n" +
+        "  SREGISTRY_CLIENT=registry sregistry labels --value gpu --json",
+    )
+    .action((options) => runLabels(ctx, options));
+}
+
+/** Runs `labels`. */
+export async function runLabels(
+  ctx: Context,
+  options: { key?: string; value?: string; client?: string; json: boolean },
+): Promise<void> {
+  const client = clientNamed(
+    options.client?.replace(/:\/\/$/, "") ?? activeClient(ctx),
+    clientEnvironment(ctx),
+  );
+  if (!options.json) printBanner(ctx, client.name);
+  requireCapability(client, "labels");
+  const results = await client.labels!(options.key ?? null, options.value ?? null);
+  if (options.json) {
+    ctx.io.out.write(renderJson(results.records));
+    return;
+  }
+  if (results.rows.length === 0) {
+    ctx.io.err.line("No labels found.");
+    return;
+  }
+  ctx.io.out.write(renderTable(results.columns, results.rows));
+}

@@ -1,0 +1,71 @@
+/** `sregistry push <file> --name <uri> [--tag t]`: upload an image to a Singularity Registry Server. */
+import type { Command } from "@commander-js/extra-typings";
+import type { Context } from "../context.ts";
+import { checkSourceFile } from "../core/add.ts";
+import { formatImageName, parseImageName, withVersion } from "../core/names.ts";
+import { requireCapability } from "../remotes/clients.ts";
+import { progressDisplay, progressMode } from "../output/progress_bar.ts";
+import { renderJson } from "../output/records.ts";
+import { remoteFor } from "./remote.ts";
+
+/** Options of `push`. */
+export interface PushCommandOptions {
+  file: string;
+  name: string;
+  tag?: string;
+  json: boolean;
+}
+
+/** Registers `push`. */
+export function registerPush(program: Command, ctx: Context): void {
+  program.command("push").description("upload an image to a Singularity Registry Server")
+    .argument("<file>", "the image file")
+    .requiredOption("--name <uri>", "registry://[host/]collection/name[:tag] to push to")
+    .option("--tag <tag>", "tag to push as (overrides the name's tag)")
+    .option("--json", "print the result as JSON on stdout", false)
+    .addHelpText(
+      "after",
+      "\nThe upload is streamed from disk; afterwards the server's MD5 must equal the file's.\n" +
+        "\nExamples:\n  sregistry push lolcow.sif --name registry://lab/lolcow:v1\n" +
+        "  SREGISTRY_CLIENT=registry sregistry push tools.sif --name lab/tools --tag 2.0",
+    )
+    .action((file, options) => runPush(ctx, { file, ...options }));
+}
+
+/** Runs `push`. */
+export async function runPush(ctx: Context, options: PushCommandOptions): Promise<void> {
+  const path = checkSourceFile(options.file);
+  const { client, rest } = remoteFor(ctx, options.name, options);
+  requireCapability(client, "push");
+  let name = parseImageName(rest);
+  // The tag is checked by the same rules as a name's tag.
+  if (options.tag !== undefined) name = { ...name, tag: parseImageName(`x:${options.tag}`).tag };
+  const progress = progressDisplay(
+    ctx.io.err,
+    progressMode(ctx.io.err, { quiet: ctx.flags.quiet, json: options.json }),
+    "push",
+  );
+  const pushed = await client.push!(path, withVersion(name, null), {
+    onProgress: (sent, total) => progress.update(sent, total),
+  });
+  progress.finish();
+  ctx.io.err.line(
+    `[push] ${pushed.message}: ${formatImageName(pushed.name)} (${pushed.size} bytes)`,
+  );
+  ctx.io.err.line(
+    pushed.remoteMd5
+      ? `[push] the server's MD5 ${pushed.remoteMd5} equals the file's`
+      : `[push] MD5 ${pushed.md5} (the server reported none to compare)`,
+  );
+  if (options.json) {
+    ctx.io.out.write(renderJson({
+      uri: formatImageName(pushed.name),
+      md5: pushed.md5,
+      remote_md5: pushed.remoteMd5,
+      size: pushed.size,
+      message: pushed.message,
+    }));
+  } else {
+    ctx.io.out.line(formatImageName(pushed.name));
+  }
+}

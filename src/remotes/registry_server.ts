@@ -1,0 +1,383 @@
+/**
+ * Singularity Registry Server (`registry://`; reference §6.2): pull with a signed retry on 403,
+ * push (collection request, then a streamed multipart upload whose MD5 the server must echo),
+ * delete, search in every form, and label search. Every signed request uses registry_auth.ts.
+ */
+import { ConfigError, IntegrityError, NotFoundError, RemoteError, UsageError } from "../errors.ts";
+import { type ImageName, parseImageName } from "../core/names.ts";
+import {
+  discard,
+  getJson,
+  type HttpOptions,
+  redactUrl,
+  request,
+  statusLine,
+} from "../transfer/http.ts";
+import { uploadMultipart } from "../transfer/upload.ts";
+import { authorizationHeader, type RegistryAction } from "./registry_auth.ts";
+import type {
+  ClientEnvironment,
+  PushOptions,
+  PushResult,
+  RemoteClient,
+  RemoteImage,
+  SearchResults,
+} from "./client.ts";
+import { fetchAllPages } from "./pages.ts";
+import { registryCredentials, registrySettings } from "./registry_settings.ts";
+import { createHash } from "node:crypto";
+
+const MD5 = /^[0-9a-f]{32}$/i;
+
+/** Builds the Singularity Registry Server client. */
+export function registryClient(environment: ClientEnvironment): RemoteClient {
+  const settings = () => registrySettings(environment);
+  const http = environment.http;
+  const sign = (action: RegistryAction, name: ImageName) => {
+    const { username, token } = registryCredentials(environment, action);
+    return authorizationHeader({
+      action,
+      collection: name.collection,
+      name: name.name,
+      tag: name.tag,
+      username,
+      token,
+    });
+  };
+  const baseFor = (name: ImageName | null) => apiBase(settings(), name?.registry ?? null);
+
+  return {
+    name: "registry",
+    capabilities: new Set(["pull", "record", "push", "search", "delete", "labels"]),
+    describe: () => settings().base ?? "(no SREGISTRY_REGISTRY_BASE)",
+
+    async resolve(uri): Promise<RemoteImage> {
+      const asked = parseImageName(uri);
+      const base = baseFor(asked);
+      const manifest = await fetchManifest(base, asked, http, () => sign("pull", asked));
+      const version = typeof manifest.version === "string" && manifest.version !== ""
+        ? manifest.version.toLowerCase()
+        : asked.version;
+      if (typeof manifest.image !== "string") {
+        throw new RemoteError(`the registry's manifest of ${uri} has no image URL`);
+      }
+      const name: ImageName = {
+        ...asked,
+        collection: String(manifest.collection ?? asked.collection).toLowerCase(),
+        name: String(manifest.name ?? asked.name).toLowerCase(),
+        tag: String(manifest.tag ?? asked.tag).toLowerCase(),
+        version,
+      };
+      return {
+        name,
+        downloadUrl: manifest.image,
+        expectedMd5: version && MD5.test(version) ? version : null,
+        metadata: manifest,
+      };
+    },
+
+    async push(file, name, options: PushOptions): Promise<PushResult> {
+      const base = baseFor(name);
+      const collectionUrl = `${base}/upload/chunked_upload`;
+      const response = await request(collectionUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: sign("push", name) },
+        body: JSON.stringify({ collection: name.collection, name: name.name, tag: name.tag }),
+      }, http);
+      const body = await jsonBody(response);
+      if (
+        response.status !== 200 || typeof body?.cid !== "number" && typeof body?.cid !== "string"
+      ) {
+        throw new RemoteError(
+          `the registry refused the collection ${name.collection}: ${detail(response, body)}`,
+          { status: response.status, hint: hintFor(response.status) },
+        );
+      }
+      const hash = createHash("md5");
+      let size = 0;
+      const signature = sign("upload", name);
+      const upload = await uploadMultipart(`${base.replace(/\/api$/, "")}/upload`, {
+        fields: [
+          ["SREGISTRY_EVENT", signature],
+          ["name", name.name],
+          ["collection", String(body.cid)],
+          ["tag", name.tag],
+        ],
+        file: {
+          field: "file1",
+          path: file,
+          filename: `${name.name}:${name.tag}.sif`,
+          contentType: "text/plain",
+        },
+        headers: { authorization: signature },
+        userAgent: http.userAgent,
+        signal: http.signal,
+        onChunk: (chunk) => {
+          hash.update(chunk);
+          size += chunk.byteLength;
+        },
+        onProgress: options.onProgress,
+      });
+      if (upload.status === 413) {
+        throw new RemoteError(
+          `the server's upload limit was hit: the image is ${size} bytes (${gib(size)} GiB)`,
+          { status: 413, hint: "ask the registry's admin to raise nginx's client_max_body_size" },
+        );
+      }
+      const uploaded = parseJson(upload.body);
+      if (upload.status < 200 || upload.status >= 300) {
+        throw new RemoteError(
+          `upload of ${file} failed: HTTP ${upload.status} ${
+            detailOf(uploaded) ?? upload.statusText
+          }`,
+          { status: upload.status, hint: hintFor(upload.status) },
+        );
+      }
+      const md5 = hash.digest("hex");
+      const manifest = await fetchManifest(base, name, http, () => sign("pull", name));
+      const remoteMd5 = typeof manifest.version === "string"
+        ? manifest.version.toLowerCase()
+        : null;
+      if (remoteMd5 !== null && remoteMd5 !== md5) {
+        throw new IntegrityError(
+          `the registry stored ${name.collection}/${name.name}:${name.tag} with MD5 ${remoteMd5}, ` +
+            `but the file sent has MD5 ${md5}`,
+          { hint: "push it again" },
+        );
+      }
+      return {
+        name: { ...name, version: remoteMd5 ?? md5 },
+        md5,
+        size,
+        remoteMd5,
+        message: detailOf(uploaded) ?? "Upload Complete",
+      };
+    },
+
+    async delete(uri): Promise<string> {
+      const name = parseImageName(uri);
+      const base = baseFor(name);
+      const url = `${base}/container/${name.collection}/${name.name}:${name.tag}` +
+        (name.version ? `@${name.version}` : "");
+      const response = await request(url, {
+        method: "DELETE",
+        headers: { authorization: sign("delete", name) },
+      }, http);
+      const body = await jsonBody(response);
+      if (response.status === 404) {
+        throw new NotFoundError(`${displayName(name)} does not exist on ${hostOf(base)}`);
+      }
+      if (response.status === 403) {
+        throw new RemoteError(
+          `the registry refused to delete ${displayName(name)}: ${detail(response, body)}`,
+          { status: 403, hint: "the image may be frozen, or your token may not allow it" },
+        );
+      }
+      if (response.status < 200 || response.status >= 300) {
+        throw new RemoteError(`DELETE ${redactUrl(url)}: ${detail(response, body)}`, {
+          status: response.status,
+        });
+      }
+      return displayName(name);
+    },
+
+    async search(query): Promise<SearchResults> {
+      const form = searchForm(query);
+      const base = baseFor(null);
+      if (form.kind === "all") {
+        const collections = await fetchAllPages(`${base}/collections/`, http);
+        return containerRows("Collections", collections);
+      }
+      if (form.kind === "collection") {
+        // One collection is a single object (`{}` when it does not exist), not a listing.
+        const found = await getJson(`${base}/collection/${encode(form.collection)}`, {}, http)
+          .catch((error) => {
+            if (error instanceof RemoteError && error.status === 404) return {};
+            throw error;
+          });
+        return containerRows(`Collection ${form.collection}`, [found]);
+      }
+      const path = (form.collection ? `collection/${encode(form.collection)}/` : "") +
+        `name/${encode(form.name)}` + (form.tag ? `/tag/${encode(form.tag)}` : "");
+      const containers = await fetchAllPages(`${base}/container/search/${path}`, http);
+      const rows = (containers as Record<string, unknown>[]).map((container) => [
+        `${container.collection}/${container.name}:${container.tag}`,
+        String(container.version ?? ""),
+        String(container.add_date ?? ""),
+      ]);
+      return {
+        title: `Containers ${query}`,
+        columns: ["URI", "VERSION", "ADDED"],
+        rows,
+        records: containers,
+      };
+    },
+
+    async labels(key, value): Promise<SearchResults> {
+      const base = baseFor(null);
+      const path = key && value
+        ? `/${encode(key)}/key/${encode(value)}/value`
+        : key
+        ? `/${encode(key)}/key`
+        : value
+        ? `/${encode(value)}/value`
+        : "";
+      const labels = await fetchAllPages(`${base}/labels/search${path}`, http);
+      const rows = (labels as Record<string, unknown>[]).map((label) => [
+        String(label.key ?? ""),
+        String(label.value ?? ""),
+        Array.isArray(label.containers) ? label.containers.join(", ") : "",
+      ]);
+      return { title: "Labels", columns: ["KEY", "VALUE", "CONTAINERS"], rows, records: labels };
+    },
+  };
+}
+
+/** The API base for a name: its registry host when it has one, else the configured base. */
+function apiBase(settings: { base: string | null; noHttps: boolean }, host: string | null): string {
+  if (host !== null) return `${settings.noHttps ? "http" : "https"}://${host}/api`;
+  if (settings.base === null) {
+    throw new ConfigError("no Singularity Registry Server is configured", {
+      hint: "set SREGISTRY_REGISTRY_BASE, or run 'sregistry backend add registry base <url>'",
+    });
+  }
+  return settings.base;
+}
+
+// GET the manifest; a 403 is retried once with a pull signature (private images).
+async function fetchManifest(
+  base: string,
+  name: ImageName,
+  http: HttpOptions,
+  signPull: () => string,
+): Promise<Record<string, unknown>> {
+  const url = `${base}/container/${name.collection}/${name.name}:${name.tag}` +
+    (name.version ? `@${name.version}` : "");
+  let response = await request(url, { headers: { accept: "application/json" } }, http);
+  if (response.status === 403) {
+    await discard(response);
+    response = await request(url, {
+      headers: { accept: "application/json", authorization: signPull() },
+    }, http);
+  }
+  const body = await jsonBody(response);
+  const shown = displayName(name);
+  if (response.status === 404) {
+    throw new NotFoundError(`${shown} was not found on ${hostOf(base)}`);
+  }
+  if (response.status === 401 || response.status === 403) {
+    throw new RemoteError(`not allowed to pull ${shown} (HTTP ${response.status})`, {
+      status: response.status,
+      hint: "check SREGISTRY_REGISTRY_USERNAME and SREGISTRY_REGISTRY_TOKEN",
+    });
+  }
+  if (response.status !== 200) {
+    throw new RemoteError(`GET ${redactUrl(url)}: ${detail(response, body)}`, {
+      status: response.status,
+    });
+  }
+  // The server's quirk: errors sent as HTTP 200 with a bare status number as the body.
+  if (body === 400) {
+    throw new RemoteError(`the registry rejected the request for ${shown} (400)`, {
+      hint: "is it a private image? check SREGISTRY_REGISTRY_USERNAME and SREGISTRY_REGISTRY_TOKEN",
+    });
+  }
+  if (body === 429) {
+    throw new RemoteError(`the registry is rate limiting requests for ${shown} (429)`, {
+      hint: "wait a while and try again",
+    });
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new RemoteError(`the registry answered ${shown} with an unexpected body`);
+  }
+  return body as Record<string, unknown>;
+}
+
+/** A parsed search query (reference §6.2's table). */
+type SearchForm =
+  | { kind: "all" }
+  | { kind: "collection"; collection: string }
+  | { kind: "container"; collection: string | null; name: string; tag: string | null };
+
+/** Parses a search query: none, `collection[/]`, `collection/name[:tag]`, `/name[:tag]`. */
+export function searchForm(query: string | null): SearchForm {
+  if (query === null || query === "" || query === "*") return { kind: "all" };
+  if (/[\s\\]/.test(query) || query.includes("..")) {
+    throw new UsageError(`invalid search query ${JSON.stringify(query)}`);
+  }
+  const across = query.startsWith("/");
+  const trimmed = query.replace(/^\/+/, "").replace(/\/+$/, "").toLowerCase();
+  if (trimmed === "") return { kind: "all" };
+  const slash = trimmed.lastIndexOf("/");
+  if (!across && slash === -1 && !trimmed.includes(":")) {
+    return { kind: "collection", collection: trimmed };
+  }
+  const collection = across || slash === -1 ? null : trimmed.slice(0, slash);
+  const [name, tag] = trimmed.slice(slash + 1).split(":", 2);
+  if (!name) throw new UsageError(`invalid search query ${JSON.stringify(query)}: no name`);
+  return { kind: "container", collection, name, tag: tag || null };
+}
+
+function containerRows(title: string, collections: unknown[]): SearchResults {
+  const rows: string[][] = [];
+  const records: unknown[] = [];
+  for (const collection of collections as Record<string, unknown>[]) {
+    if (typeof collection !== "object" || collection === null) continue;
+    const containers = Array.isArray(collection.containers) ? collection.containers : [];
+    for (const container of containers as Record<string, unknown>[]) {
+      rows.push([
+        String(container.uri ?? `${collection.name}/${container.name}:${container.tag}`),
+        String(container.detail ?? ""),
+      ]);
+      records.push({ collection: collection.name, ...container });
+    }
+  }
+  return { title, columns: ["URI", "DETAIL"], rows, records };
+}
+
+async function jsonBody(response: Response): Promise<any> {
+  const text = await response.text().catch(() => "");
+  return parseJson(text);
+}
+
+function parseJson(text: string): any {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+function detailOf(body: unknown): string | null {
+  if (typeof body !== "object" || body === null) return null;
+  const record = body as Record<string, unknown>;
+  const value = record.detail ?? record.message ?? record.error;
+  return typeof value === "string" ? value : null;
+}
+
+function detail(response: Response, body: unknown): string {
+  return detailOf(body) ?? statusLine(response);
+}
+
+function hintFor(status: number): string | undefined {
+  if (status === 401 || status === 403) {
+    return "check SREGISTRY_REGISTRY_USERNAME and SREGISTRY_REGISTRY_TOKEN (the server's token page)";
+  }
+  return undefined;
+}
+
+function displayName(name: ImageName): string {
+  return `${name.collection}/${name.name}:${name.tag}${name.version ? `@${name.version}` : ""}`;
+}
+
+function hostOf(base: string): string {
+  return new URL(base).host;
+}
+
+function encode(segment: string): string {
+  return encodeURIComponent(segment);
+}
+
+function gib(bytes: number): string {
+  return (bytes / 1024 ** 3).toFixed(2);
+}

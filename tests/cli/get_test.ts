@@ -1,0 +1,102 @@
+/**
+ * `sregistry get <uri>`: exactly one line on stdout (the absolute path, or the URL of a
+ * remote-only record), the newest version when several, exit 1 with a message when missing,
+ * and never the banner.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { sregistry } from "../support/cli.ts";
+import { tempHome } from "../support/home.ts";
+import { assertFailure, assertUnchanged, md5, snapshot } from "../support/state.ts";
+
+Deno.test("get prints exactly one line, the absolute path, and nothing on stderr", async () => {
+  await using home = await tempHome();
+  await sregistry(["add", home.file("a.sif", "hello\n"), "--name", "vsoch/hello"], {
+    env: home.env,
+  });
+  const got = await sregistry(["get", "vsoch/hello"], { env: home.env });
+  assert.equal(got.code, 0);
+  assert.equal(
+    got.stdout,
+    join(home.storage, "vsoch", "hello", `latest@${md5("hello\n")}.sif`) + "\n",
+  );
+  assert.equal(got.stderr, "", "no banner, no message");
+});
+
+Deno.test("get without @version prints the newest version; with one, that version", async () => {
+  await using home = await tempHome();
+  const env = home.env;
+  for (const content of ["one\n", "two\n", "three\n"]) {
+    const added = await sregistry(["add", home.file("x.sif", content), "--name", "vsoch/x"], {
+      env,
+    });
+    assert.equal(added.code, 0, added.stderr);
+  }
+  const path = (content: string) =>
+    join(home.storage, "vsoch", "x", `latest@${md5(content)}.sif`) + "\n";
+  assert.equal((await sregistry(["get", "vsoch/x"], { env })).stdout, path("three\n"));
+  assert.equal(
+    (await sregistry(["get", `vsoch/x@${md5("one\n")}`], { env })).stdout,
+    path("one\n"),
+  );
+  // Updating an older version does not make it the newest.
+  await sregistry(["add", "--copy", path("one\n").trim(), "--name", "vsoch/x"], { env });
+  assert.equal((await sregistry(["get", "vsoch/x:latest"], { env })).stdout, path("three\n"));
+});
+
+Deno.test("get of a missing record exits 1 with one line and changes nothing", async () => {
+  await using home = await tempHome();
+  await sregistry(["add", home.file("a.sif", "hello\n"), "--name", "vsoch/hello:v1"], {
+    env: home.env,
+  });
+  const before = await snapshot(home);
+  for (
+    const [uri, shown] of [
+      ["vsoch/nothing", "vsoch/nothing:latest"],
+      // No fallback to another tag.
+      ["vsoch/hello", "vsoch/hello:latest"],
+      ["vsoch/hello:v1@0000", "vsoch/hello:v1@0000"],
+    ]
+  ) {
+    const got = await sregistry(["get", uri], { env: home.env });
+    assertFailure(got, 1, new RegExp(`no record of ${shown} in the database`));
+    assert.equal(got.stdout, "");
+  }
+  assertUnchanged(before, await snapshot(home));
+});
+
+Deno.test("get accepts a scheme prefix and any case", async () => {
+  await using home = await tempHome();
+  await sregistry(["add", home.file("a.sif", "hello\n"), "--name", "vsoch/hello"], {
+    env: home.env,
+  });
+  const plain = await sregistry(["get", "vsoch/hello"], { env: home.env });
+  for (const uri of ["shub://vsoch/hello", "VSoch/Hello:Latest", "vsoch/hello.sif"]) {
+    assert.equal((await sregistry(["get", uri], { env: home.env })).stdout, plain.stdout, uri);
+  }
+});
+
+Deno.test("get follows a storage folder that was moved, because paths are kept relative", async () => {
+  await using home = await tempHome();
+  await sregistry(["add", home.file("a.sif", "hello\n"), "--name", "vsoch/hello"], {
+    env: home.env,
+  });
+  const moved = join(home.path, "scratch", "images");
+  Deno.mkdirSync(join(home.path, "scratch"));
+  Deno.renameSync(home.storage, moved);
+  const got = await sregistry(["get", "vsoch/hello"], {
+    env: { ...home.env, SREGISTRY_STORAGE: moved },
+  });
+  assert.equal(got.code, 0, got.stderr);
+  assert.equal(got.stdout, join(moved, "vsoch", "hello", `latest@${md5("hello\n")}.sif`) + "\n");
+  assert.equal(Deno.readTextFileSync(got.stdout.trim()), "hello\n");
+});
+
+Deno.test("get never prints the banner, even when a client is active", async () => {
+  await using home = await tempHome();
+  const env = { ...home.env, SREGISTRY_CLIENT: "registry" };
+  await sregistry(["record", "vsoch/remote", "--url", "https://example.org/r.sif"], { env });
+  const got = await sregistry(["get", "vsoch/remote"], { env });
+  assert.equal(got.stdout, "https://example.org/r.sif\n");
+  assert.equal(got.stderr, "");
+});

@@ -1,0 +1,116 @@
+/**
+ * What the black-box tests of remote commands share: an environment pointing the CLI at a fake
+ * hub, the files a download may leave in storage, and a spawned CLI a test can signal.
+ */
+import { join } from "node:path";
+import { ROOT, sregistryCommand } from "./cli.ts";
+import type { FakeHub, FakeImage, RecordedRequest } from "./fake_hub.ts";
+import type { TempHome } from "./home.ts";
+
+/** HOME's environment plus SREGISTRY_HUB_BASE set to the fake hub. */
+export function hubEnv(
+  home: TempHome,
+  hub: FakeHub,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return { ...home.env, SREGISTRY_HUB_BASE: hub.base, ...extra };
+}
+
+/** Every file under `root`, relative to it, sorted (folders left out). */
+export function filesUnder(root: string): string[] {
+  const found: string[] = [];
+  const walk = (folder: string, prefix: string) => {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(folder)];
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      if (entry.isDirectory) walk(join(folder, entry.name), `${prefix}${entry.name}/`);
+      else found.push(`${prefix}${entry.name}`);
+    }
+  };
+  walk(root, "");
+  return found.sort();
+}
+
+/**
+ * Files a transfer may leave behind: temporary files, partial downloads, their sidecars and
+ * locks, anywhere under `root`.
+ */
+export function leftovers(root: string): string[] {
+  return filesUnder(root).filter((file) =>
+    /(^|\/)\.sregistry-/.test(file) || /\.(lock|json)$/.test(file)
+  );
+}
+
+/** Partial downloads (without sidecars or locks) under `root`, with their sizes. */
+export function partFiles(root: string): { path: string; size: number }[] {
+  return filesUnder(root)
+    .filter((file) => /(^|\/)\.sregistry-part-[^/]*$/.test(file) && !/\.(lock|json)$/.test(file))
+    .map((file) => ({ path: join(root, file), size: Deno.statSync(join(root, file)).size }));
+}
+
+/** The image files (`*.sif`) under `root`. */
+export function imageFiles(root: string): string[] {
+  return filesUnder(root).filter((file) => file.endsWith(".sif") && !file.includes("/.sregistry-"));
+}
+
+/** Requests for an image's bytes (download, redirect hops), in order. */
+export function downloadRequests(hub: FakeHub, image: FakeImage): RecordedRequest[] {
+  return hub.requests.filter((seen) =>
+    new RegExp(`^/(download|hop|files)/${image.id}$`).test(seen.path)
+  );
+}
+
+/** Requests for manifests. */
+export function manifestRequests(hub: FakeHub): RecordedRequest[] {
+  return hub.requests.filter((seen) => seen.path.startsWith("/api/container/"));
+}
+
+/** A CLI process started in the background, for tests that signal or race it. */
+export interface RunningCli {
+  /** The child process. */
+  child: Deno.ChildProcess;
+  /** Exit code, stdout and stderr once it ends. */
+  result: Promise<{ code: number; signal: Deno.Signal | null; stdout: string; stderr: string }>;
+}
+
+/** Spawns the CLI like `sregistry()` does, without waiting for it. */
+export function spawnSregistry(args: string[], env: Record<string, string>): RunningCli {
+  const denoDir = Deno.env.get("DENO_DIR") ??
+    join(Deno.env.get("HOME") ?? "/root", ".cache", "deno");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: sregistryCommand(args),
+    cwd: ROOT,
+    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", DENO_DIR: denoDir, NO_COLOR: "1", ...env },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const result = child.output().then((output) => {
+    const decoder = new TextDecoder();
+    return {
+      code: output.code,
+      signal: output.signal,
+      stdout: decoder.decode(output.stdout),
+      stderr: decoder.decode(output.stderr),
+    };
+  });
+  return { child, result };
+}
+
+/** Polls `probe` every 20 ms until it returns true; fails after `limitMs` (a hang guard only). */
+export async function waitFor(
+  probe: () => boolean,
+  what: string,
+  limitMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
