@@ -77,6 +77,7 @@ async function main(): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", onInterrupt);
 
+  const loadAtStart = loadAverage();
   const rows: Row[] = [];
   const names = args.only.length ? args.only : Object.keys(GROUPS);
   const started = performance.now();
@@ -99,7 +100,11 @@ async function main(): Promise<number> {
   console.log(
     `sregistry benchmarks (${args.quick ? "--quick" : "full"}), deno ${Deno.version.deno}, ` +
       `${navigator.hardwareConcurrency} cores, ${minutes} min; medians of runs in this process, ` +
-      "ratio = sregistry / baseline\n",
+      "ratio = sregistry / baseline",
+  );
+  console.log(
+    `load average at start ${loadAtStart}, at end ${loadAverage()} ` +
+      "(above the core count, other work shared the machine and the numbers are noisy)\n",
   );
   console.log(renderTable(rows));
   const missed = rows.filter((row) => row.verdict === "FAIL" || row.verdict === "ERROR");
@@ -107,6 +112,15 @@ async function main(): Promise<number> {
     console.log(`${missed.length} target(s) missed or failed${args.strict ? "" : " (not fatal)"}`);
   }
   return args.strict && missed.length > 0 ? 1 : 0;
+}
+
+// The 1-minute load average, or "?" where /proc is missing.
+function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
+  } catch {
+    return "?";
+  }
 }
 
 if (import.meta.main) Deno.exit(await main());

@@ -15,6 +15,9 @@ import {
   ratioRow,
   rounds,
   type Row,
+  rssRow,
+  type RunSpec,
+  skippedRow,
   sregistrySpec,
   timedOk,
 } from "./bench_support.ts";
@@ -68,6 +71,23 @@ export async function benchStartup(
     ratioRow("startup: sregistry images (empty db)", median(times.images), baseline, MAX_RATIO),
   );
 
+  // What a process of each kind holds at its peak, as a yardstick for the transfer groups' RSS.
+  // These runs are too short for sampling /proc to catch their end, so GNU time's rusage
+  // figure is used instead, when it is installed.
+  for (
+    const [label, spec] of [["empty script", commands.empty], [
+      "sregistry --version",
+      commands.version,
+    ]] as const
+  ) {
+    const peak = await rusagePeakMb(spec);
+    report(
+      peak === null
+        ? skippedRow(`startup: ${label} peak RSS`, "no /usr/bin/time")
+        : rssRow(`startup: ${label} peak RSS`, peak),
+    );
+  }
+
   const scripts = await Promise.all(MODULES.map(async ([label, specifier], index) => {
     const path = join(settings.root, `import_${index}.ts`);
     await Deno.writeTextFile(path, `import ${JSON.stringify(specifier)};\n`);
@@ -88,4 +108,17 @@ export async function benchStartup(
   for (const script of scripts) {
     report(infoRow(`startup: import ${script.label}`, median(script.times), importBaseline));
   }
+}
+
+// The child's maximum resident set size as GNU time reports it (from wait4's rusage).
+async function rusagePeakMb(spec: RunSpec): Promise<number | null> {
+  const time = "/usr/bin/time";
+  if (!(await Deno.stat(time).then(() => true, () => false))) return null;
+  const result = await timedOk({
+    ...spec,
+    cmd: time,
+    args: ["-f", "maxrss %M", spec.cmd, ...spec.args],
+  });
+  const match = result.stderr.match(/maxrss (\d+)\s*$/);
+  return match ? Number(match[1]) * 1024 / 1_000_000 : null;
 }

@@ -245,8 +245,10 @@ export async function timedOk(spec: RunSpec): Promise<RunResult> {
 }
 
 // VmHWM is the kernel's own high-water mark, so sampling only has to catch the process alive:
-// the last successful read is the peak up to ~20 ms before it exited.
+// the last successful read is the peak up to one interval before it exited. The interval is
+// 20 ms, and 2 ms for the first quarter second so that short runs are caught too.
 async function samplePeakRss(pid: number, done: () => boolean): Promise<number | null> {
+  const started = performance.now();
   let peakKb: number | null = null;
   while (!done()) {
     try {
@@ -256,7 +258,8 @@ async function samplePeakRss(pid: number, done: () => boolean): Promise<number |
     } catch {
       // exited (or not Linux)
     }
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    const interval = performance.now() - started < 250 ? 2 : 20;
+    await new Promise((resolve) => setTimeout(resolve, interval));
   }
   return peakKb === null ? null : peakKb * 1024 / 1_000_000;
 }

@@ -18,7 +18,9 @@ if (unknown.length) {
   Deno.exit(2);
 }
 if (Deno.env.get("DENORT_BIN") && wanted.length > 1) {
-  console.error("DENORT_BIN serves one target: name it, e.g. deno task compile x86_64-unknown-linux-gnu");
+  console.error(
+    "DENORT_BIN serves one target: name it, e.g. deno task compile x86_64-unknown-linux-gnu",
+  );
   Deno.exit(2);
 }
 const root = new URL("../", import.meta.url).pathname;

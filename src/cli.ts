@@ -23,7 +23,7 @@ export async function run(args: string[], host: Host): Promise<number> {
   const json = args.includes("--json");
   try {
     if (args.length === 0) {
-      host.io.out.write(program.helpInformation());
+      program.outputHelp();
       return 0;
     }
     await program.parseAsync(args, { from: "user" });

@@ -127,11 +127,14 @@ export function systemHost(): Host {
       if (!controller) {
         const current = new AbortController();
         controller = current;
-        Deno.addSignalListener("SIGINT", () => {
-          // A second Ctrl-C does not wait for the transfer to wind down.
-          if (current.signal.aborted) Deno.exit(130);
-          current.abort();
-        });
+        // A batch scheduler's SIGTERM winds down like Ctrl-C: the partial download is kept.
+        for (const signal of ["SIGINT", "SIGTERM"] as const) {
+          Deno.addSignalListener(signal, () => {
+            // A second signal does not wait for the transfer to wind down.
+            if (current.signal.aborted) Deno.exit(130);
+            current.abort();
+          });
+        }
       }
       return controller.signal;
     },

@@ -35,12 +35,18 @@ export function registerBackend(program: Command, ctx: Context): void {
   backend.command("ls").description("list backends, or one backend's settings (secrets masked)")
     .argument("[backend]", "the backend to show")
     .option("--json", "print as JSON", false)
+    .addHelpText(
+      "after",
+      "\nExamples:\n  sregistry backend ls\n  sregistry backend ls registry --json",
+    )
     .action((name, options) => runBackendList(ctx, { backend: name, json: options.json }));
   backend.command("status").description("show the active backend and how many have settings")
     .option("--json", "print as JSON", false)
+    .addHelpText("after", "\nExample:\n  sregistry backend status --json")
     .action((options) => runBackendStatus(ctx, options));
   backend.command("activate").description("make a backend the default client")
     .argument("<backend>", "backend name, e.g. registry")
+    .addHelpText("after", "\nExample:\n  sregistry backend activate registry")
     .action((name) =>
       edit(ctx, (data) => {
         const result = activateBackend(data, name);
@@ -49,6 +55,7 @@ export function registerBackend(program: Command, ctx: Context): void {
       })
     );
   backend.command("deactivate").description("clear the active backend (hub becomes the default)")
+    .addHelpText("after", "\nExample:\n  sregistry backend deactivate")
     .action(() =>
       edit(ctx, (data) => {
         const result = deactivateBackend(data);
@@ -63,6 +70,11 @@ export function registerBackend(program: Command, ctx: Context): void {
     .argument("<variable>", "variable, with or without the SREGISTRY_<BACKEND>_ prefix")
     .argument("<value>", "value to store")
     .option("-f, --force", "replace an existing value", false)
+    .addHelpText(
+      "after",
+      "\nExamples:\n  sregistry backend add registry base https://registry.example.org\n" +
+        "  sregistry backend add --force registry token $TOKEN",
+    )
     .action((name, variable, value, options) =>
       edit(ctx, (data) => {
         const result = addBackendSetting(data, name, variable, value, options);
@@ -73,6 +85,7 @@ export function registerBackend(program: Command, ctx: Context): void {
   backend.command("remove").alias("rm").description("remove one setting of a backend")
     .argument("<backend>", "backend name")
     .argument("<variable>", "variable, with or without the SREGISTRY_<BACKEND>_ prefix")
+    .addHelpText("after", "\nExample:\n  sregistry backend remove registry token")
     .action((name, variable) =>
       edit(ctx, (data) => {
         const result = removeBackendSetting(data, name, variable);
@@ -82,6 +95,7 @@ export function registerBackend(program: Command, ctx: Context): void {
     );
   backend.command("delete").description("delete all settings of a backend")
     .argument("<backend>", "backend name")
+    .addHelpText("after", "\nExample:\n  sregistry backend delete registry")
     .action((name) =>
       edit(ctx, (data) => {
         const result = deleteBackend(data, name);

@@ -6,6 +6,7 @@ import { progressDisplay, progressMode } from "../output/progress_bar.ts";
 import { containerRecord, renderJson } from "../output/records.ts";
 import { httpOptions, remoteFor } from "./remote.ts";
 import { resolve } from "node:path";
+import { formatImageName } from "../core/names.ts";
 
 /** Options of `pull`. */
 export interface PullCommandOptions {
@@ -61,8 +62,17 @@ export async function runPull(ctx: Context, options: PullCommandOptions): Promis
     const pulled = await pullToFile(client, rest, file, common);
     progress.finish();
     ctx.io.err.line(`[pull] saved ${pulled.path} (${pulled.size} bytes, MD5 ${pulled.md5})`);
-    if (options.json) ctx.io.out.write(renderJson({ image: pulled.path, ...pulled }));
-    else ctx.io.out.line(pulled.path);
+    // The public fields only: the resolved remote may carry request headers (credentials).
+    if (options.json) {
+      ctx.io.out.write(renderJson({
+        image: pulled.path,
+        uri: formatImageName(pulled.remote.name),
+        url: pulled.remote.downloadUrl,
+        size: pulled.size,
+        md5: pulled.md5,
+        metadata: pulled.remote.metadata,
+      }));
+    } else ctx.io.out.line(pulled.path);
     return;
   }
   using registry = ctx.openRegistry();

@@ -24,7 +24,14 @@ import { copyAndHash, type Digest, hashFile, type ProgressCallback } from "./ing
 import { formatImageName, type ImageName, withVersion } from "./names.ts";
 import { findContainer, type Registry } from "./registry.ts";
 import { dirname } from "node:path";
-import { ensureFolder, exists, placeFile, pruneEmptyFolders, removeIfPresent } from "./storage.ts";
+import {
+  ensureFolder,
+  exists,
+  isCrossDevice,
+  placeFile,
+  pruneEmptyFolders,
+  removeIfPresent,
+} from "./storage.ts";
 
 /** Whether a record was created or an existing one updated. */
 export type RecordAction = "new" | "update";
@@ -80,6 +87,23 @@ async function placeImage(
 ): Promise<PlacedImage> {
   // A move within one filesystem needs no copy: hash in place, then link into storage.
   const inPlace = !options.copy && sameFilesystem(source, folder);
+  try {
+    return await placeFrom(registry, source, folder, options, inPlace);
+  } catch (error) {
+    // One filesystem seen through two mounts (a bind mount) has one st_dev, yet links and
+    // renames between them fail with EXDEV: copy instead.
+    if (!inPlace || !isCrossDevice(error)) throw error;
+    return await placeFrom(registry, source, folder, options, false);
+  }
+}
+
+async function placeFrom(
+  registry: Registry,
+  source: string,
+  folder: string,
+  options: AddOptions,
+  inPlace: boolean,
+): Promise<PlacedImage> {
   const temp = inPlace ? null : registry.storage.tempPath(folder);
   let digest: Digest;
   try {

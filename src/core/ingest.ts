@@ -103,6 +103,9 @@ export class ImageWriter {
     const block = this.#block.subarray(0, this.#filled);
     await this.#pending;
     this.#pending = writeAll(this.#file, block);
+    // Awaited by the next flush or by close(); until then a failure (a full disk) must not
+    // count as an unhandled rejection, which would end the process.
+    this.#pending.catch(() => {});
     this.#hash.update(block);
     // The block in flight is owned by the pending write; fill a fresh one meanwhile.
     this.#block = new Uint8Array(BLOCK_SIZE);

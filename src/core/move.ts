@@ -15,7 +15,7 @@ import {
 import { immediate } from "./database.ts";
 import { formatImageName, type ImageName, withVersion } from "./names.ts";
 import { findContainer, imageFile, type Registry } from "./registry.ts";
-import { exists, placeFile, pruneEmptyFolders, removeIfPresent } from "./storage.ts";
+import { exists, isCrossDevice, placeFile, pruneEmptyFolders, removeIfPresent } from "./storage.ts";
 import { copyAndHash } from "./ingest.ts";
 import { realPath, storageWriteError } from "./add.ts";
 
@@ -99,33 +99,51 @@ async function relocate(
 ): Promise<void> {
   try {
     Deno.mkdirSync(dirname(to), { recursive: true });
-    let staged = from;
-    if (Deno.statSync(from).dev !== Deno.statSync(dirname(to)).dev) {
-      staged = registry.storage.tempPath(dirname(to));
-      try {
-        await copyAndHash(from, staged);
-      } catch (error) {
-        removeIfPresent(staged);
-        throw error;
-      }
-    }
+    const sameDevice = Deno.statSync(from).dev === Deno.statSync(dirname(to)).dev;
     try {
-      immediate(registry.db, () => {
-        updateContainer(registry.db, container.id, {
-          ...fields(),
-          file: registry.storage.toRecord(to),
-        });
-        pruneCollection(registry.db, container.collectionId);
-        placeFile(staged, to);
-      });
-    } finally {
-      if (staged !== from) removeIfPresent(staged);
+      await relocateFile(registry, container, { from, to, copy: !sameDevice }, fields);
+    } catch (error) {
+      // One filesystem seen through two mounts (a bind mount) has one st_dev, yet renames
+      // between them fail with EXDEV: copy instead.
+      if (!sameDevice || !isCrossDevice(error)) throw error;
+      await relocateFile(registry, container, { from, to, copy: true }, fields);
     }
-    if (staged !== from) removeIfPresent(from);
   } catch (error) {
     throw storageWriteError(registry, error);
   }
   if (registry.storage.contains(from)) pruneEmptyFolders(dirname(from), registry.storage.root);
+}
+
+async function relocateFile(
+  registry: Registry,
+  container: Container,
+  move: { from: string; to: string; copy: boolean },
+  fields: () => ReturnType<typeof fieldsOf>,
+): Promise<void> {
+  const { from, to } = move;
+  let staged = from;
+  if (move.copy) {
+    staged = registry.storage.tempPath(dirname(to));
+    try {
+      await copyAndHash(from, staged);
+    } catch (error) {
+      removeIfPresent(staged);
+      throw error;
+    }
+  }
+  try {
+    immediate(registry.db, () => {
+      updateContainer(registry.db, container.id, {
+        ...fields(),
+        file: registry.storage.toRecord(to),
+      });
+      pruneCollection(registry.db, container.collectionId);
+      placeFile(staged, to);
+    });
+  } finally {
+    if (staged !== from) removeIfPresent(staged);
+  }
+  if (staged !== from) removeIfPresent(from);
 }
 
 function localFile(registry: Registry, container: Container): string {

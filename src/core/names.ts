@@ -27,6 +27,7 @@ export interface ParseOptions {
 
 const EXTENSION = /\.(sif|simg|img)$/i;
 // Control characters, whitespace and backslashes would confuse a shell or a path.
+// deno-lint-ignore no-control-regex
 const FORBIDDEN = /[\u0000-\u0020\u007f-\u009f\\]/;
 
 /** Parses `[registry/]collection/name[:tag][@version]`; throws InvalidNameError naming the bad part. */

@@ -96,6 +96,12 @@ export function placeFile(from: string, to: string, options: { replace?: boolean
   Deno.removeSync(from);
 }
 
+/** True for EXDEV: a link or rename between two mounts, even of one filesystem. */
+export function isCrossDevice(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === "EXDEV" ||
+    (error instanceof Error && /cross-device/i.test(error.message));
+}
+
 /** True when a path exists (file, folder or link). */
 export function exists(path: string): boolean {
   try {

@@ -56,6 +56,7 @@ export function progressDisplay(
       lastDraw = at;
       const { size, rate, eta } = describe(done, total);
       if (mode === "lines") {
+        if (done === 0) return; // a line saying nothing happened yet is noise in a log
         const percent = total ? ` ${Math.floor((done / total) * 100)}%` : "";
         err.line(`${label}:${percent} ${size} at ${rate}, ETA ${eta}`);
         return;

@@ -73,7 +73,8 @@ export function requireCapability(client: RemoteClient, operation: Capability): 
     .map(([name, factory]) => ({ name, client: factory(DUMMY_ENVIRONMENT, name) }))
     .filter((candidate) => candidate.client.capabilities.has(operation))
     .map((candidate) => candidate.name);
-  throw new UnsupportedError(`the ${client.name} client cannot ${operation}`, {
+  const verb = operation === "labels" ? "search labels" : operation;
+  throw new UnsupportedError(`the ${client.name} client cannot ${verb}`, {
     hint: able.length ? `clients that can: ${able.join(", ")}` : undefined,
   });
 }

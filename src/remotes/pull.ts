@@ -11,7 +11,7 @@ import { commitImage, type PlacedImage, prepareFolder, storageWriteError } from 
 import type { ImageName } from "../core/names.ts";
 import { recordImage } from "../core/record.ts";
 import { imageFile, type Registry } from "../core/registry.ts";
-import { exists, placeFile, removeIfPresent } from "../core/storage.ts";
+import { exists, placeFile, pruneEmptyFolders, removeIfPresent } from "../core/storage.ts";
 import { downloadToFile, withDownloadLock } from "../transfer/download.ts";
 import type { HttpOptions } from "../transfer/http.ts";
 import type { ProgressListener } from "../transfer/progress.ts";
@@ -55,6 +55,22 @@ export async function pullImage(
   const folder = registry.storage.imageFolder(remote.name);
   prepareFolder(registry, folder);
   const part = registry.storage.partPath(folder, partKey(remote));
+  try {
+    return await lockedPull(registry, client, remote, part, options);
+  } catch (error) {
+    // A failed first pull leaves no empty folders; a kept part file keeps its folder.
+    pruneEmptyFolders(folder, registry.storage.root);
+    throw error;
+  }
+}
+
+async function lockedPull(
+  registry: Registry,
+  client: RemoteClient,
+  remote: RemoteImage,
+  part: string,
+  options: PullOptions,
+): Promise<StoredPull> {
   return await withDownloadLock(part, async () => {
     // Another process may have pulled it while this one waited for the lock.
     const done = storedImage(registry, remote.name);

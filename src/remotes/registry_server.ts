@@ -4,7 +4,7 @@
  * delete, search in every form, and label search. Every signed request uses registry_auth.ts.
  */
 import { ConfigError, IntegrityError, NotFoundError, RemoteError, UsageError } from "../errors.ts";
-import { type ImageName, parseImageName } from "../core/names.ts";
+import { formatImageName, type ImageName, parseImageName } from "../core/names.ts";
 import {
   discard,
   getJson,
@@ -85,9 +85,10 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
         body: JSON.stringify({ collection: name.collection, name: name.name, tag: name.tag }),
       }, http);
       const body = await jsonBody(response);
-      if (
-        response.status !== 200 || typeof body?.cid !== "number" && typeof body?.cid !== "string"
-      ) {
+      const cid = typeof body === "object" && body !== null
+        ? (body as Record<string, unknown>).cid
+        : undefined;
+      if (response.status !== 200 || typeof cid !== "number" && typeof cid !== "string") {
         throw new RemoteError(
           `the registry refused the collection ${name.collection}: ${detail(response, body)}`,
           { status: response.status, hint: hintFor(response.status) },
@@ -95,12 +96,14 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
       }
       const hash = createHash("md5");
       let size = 0;
+      // The file's size as the upload measured it; `size` counts only the bytes sent so far.
+      let fileSize = 0;
       const signature = sign("upload", name);
       const upload = await uploadMultipart(`${base.replace(/\/api$/, "")}/upload`, {
         fields: [
           ["SREGISTRY_EVENT", signature],
           ["name", name.name],
-          ["collection", String(body.cid)],
+          ["collection", String(cid)],
           ["tag", name.tag],
         ],
         file: {
@@ -116,11 +119,16 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
           hash.update(chunk);
           size += chunk.byteLength;
         },
-        onProgress: options.onProgress,
+        onProgress: (sent, total) => {
+          fileSize = total;
+          options.onProgress?.(sent, total);
+        },
       });
       if (upload.status === 413) {
         throw new RemoteError(
-          `the server's upload limit was hit: the image is ${size} bytes (${gib(size)} GiB)`,
+          `the server's upload limit was hit: the image is ${fileSize} bytes (${
+            gib(fileSize)
+          } GiB)`,
           { status: 413, hint: "ask the registry's admin to raise nginx's client_max_body_size" },
         );
       }
@@ -168,10 +176,14 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
         throw new NotFoundError(`${displayName(name)} does not exist on ${hostOf(base)}`);
       }
       if (response.status === 403) {
-        throw new RemoteError(
-          `the registry refused to delete ${displayName(name)}: ${detail(response, body)}`,
-          { status: 403, hint: "the image may be frozen, or your token may not allow it" },
-        );
+        const why = detail(response, body);
+        const hint = /frozen/i.test(why)
+          ? "a frozen image must be unfrozen on the server first"
+          : `${hintFor(403)}; the image may also be frozen`;
+        throw new RemoteError(`the registry refused to delete ${displayName(name)}: ${why}`, {
+          status: 403,
+          hint,
+        });
       }
       if (response.status < 200 || response.status >= 300) {
         throw new RemoteError(`DELETE ${redactUrl(url)}: ${detail(response, body)}`, {
@@ -182,8 +194,11 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
     },
 
     async search(query): Promise<SearchResults> {
-      const form = searchForm(query);
-      const base = baseFor(null);
+      // `registry://host/...` searches that host, as pull, push and delete use it.
+      const host = query?.match(/^([^/]+)\/(.*)$/);
+      const named = host && /[.:]|^localhost$/.test(host[1]) ? host[1] : null;
+      const form = searchForm(named === null ? query : host![2]);
+      const base = apiBase(settings(), named);
       if (form.kind === "all") {
         const collections = await fetchAllPages(`${base}/collections/`, http);
         return containerRows("Collections", collections);
@@ -335,12 +350,12 @@ function containerRows(title: string, collections: unknown[]): SearchResults {
   return { title, columns: ["URI", "DETAIL"], rows, records };
 }
 
-async function jsonBody(response: Response): Promise<any> {
+async function jsonBody(response: Response): Promise<unknown> {
   const text = await response.text().catch(() => "");
   return parseJson(text);
 }
 
-function parseJson(text: string): any {
+function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
@@ -367,7 +382,7 @@ function hintFor(status: number): string | undefined {
 }
 
 function displayName(name: ImageName): string {
-  return `${name.collection}/${name.name}:${name.tag}${name.version ? `@${name.version}` : ""}`;
+  return formatImageName(name);
 }
 
 function hostOf(base: string): string {

@@ -19,17 +19,22 @@ export interface RegistrySettings {
 /** Reads the server settings. */
 export function registrySettings(environment: ClientEnvironment): RegistrySettings {
   const base = setting(environment, "SREGISTRY_REGISTRY_BASE", ["base"]);
-  const noHttps = setting(environment, "SREGISTRY_REGISTRY_NOHTTPS", []);
+  const noHttps = isTruthy(setting(environment, "SREGISTRY_REGISTRY_NOHTTPS", []) ?? undefined);
   return {
-    base: base === null ? null : normaliseBase(base),
-    noHttps: isTruthy(noHttps ?? undefined),
+    base: base === null ? null : normaliseBase(base, { noHttps }),
+    noHttps,
   };
 }
 
-/** Appends `/api` to a base URL unless it ends with it; adds https:// when no scheme is given. */
-export function normaliseBase(base: string): string {
+/**
+ * Appends `/api` to a base URL unless it ends with it; a base without a scheme gets https://,
+ * or http:// when `noHttps`.
+ */
+export function normaliseBase(base: string, options: { noHttps?: boolean } = {}): string {
   let url = base.trim().replace(/\/+$/, "");
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) url = `https://${url}`;
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
+    url = `${options.noHttps ? "http" : "https"}://${url}`;
+  }
   return url.endsWith("/api") ? url : `${url}/api`;
 }
 

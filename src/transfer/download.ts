@@ -3,6 +3,7 @@
  * request after an interruption, and checked against the announced length and the expected MD5
  * before it is handed back. A per-target lock keeps two processes from writing the same file.
  */
+import { dirname } from "node:path";
 import { ImageWriter } from "../core/ingest.ts";
 import { IntegrityError, InterruptedError, NotFoundError, RemoteError } from "../errors.ts";
 import {
@@ -54,6 +55,8 @@ const LOCK_POLL_MS = 200;
 // The margin covers NFS attribute caching (acregmax defaults to 60 s).
 const LOCK_HEARTBEAT_MS = 15 * 1000;
 const LOCK_STALE_MS = 2 * 60 * 1000;
+// A lock younger than this may still be between its creation and its holder's flock.
+const LOCK_GRACE_MS = 2 * 1000;
 
 /**
  * Streams `url` into `partPath`, resuming a part file left by an interrupted run. On success the
@@ -227,8 +230,9 @@ export async function downloadToFile(
 
 /**
  * Runs `fn` while holding `<partPath>.lock`. If another live process holds it, waits until it is
- * released (the caller should then look for the finished image before downloading); a lock
- * whose holder stopped refreshing it for two minutes is taken over.
+ * released (the caller should then look for the finished image before downloading). A lock is
+ * taken over when its holder on this host no longer holds its flock (it died, even by SIGKILL),
+ * or when a holder elsewhere stopped refreshing it for two minutes.
  */
 export async function withDownloadLock<T>(
   partPath: string,
@@ -238,12 +242,11 @@ export async function withDownloadLock<T>(
   const lockPath = `${partPath}.lock`;
   const host = await hostName();
   let waited = false;
+  let held: Deno.FsFile | null;
   while (true) {
-    if (await createLock(lockPath, `${Deno.pid} ${host}\n`)) break;
-    if (await isStaleLock(lockPath, host)) {
-      await removeQuietly(lockPath);
-      continue;
-    }
+    held = await createLock(lockPath, `${Deno.pid} ${host}\n`);
+    if (held !== null) break;
+    if (await takeOverStaleLock(lockPath, host)) continue;
     if (!waited) {
       waited = true;
       options.onWait?.();
@@ -260,30 +263,87 @@ export async function withDownloadLock<T>(
     return await fn();
   } finally {
     clearInterval(heartbeat);
+    // Removed while still flocked, so a waiter that locks the old file sees it is gone.
     await removeQuietly(lockPath);
+    held.close();
   }
 }
 
-async function createLock(lockPath: string, content: string): Promise<boolean> {
+// Creates the lock file and keeps it open with an exclusive flock, which the kernel drops when
+// this process dies however it dies; null when the file exists.
+async function createLock(lockPath: string, content: string): Promise<Deno.FsFile | null> {
   let file: Deno.FsFile;
+  const create = () => Deno.open(lockPath, { write: true, createNew: true, mode: 0o644 });
   try {
-    file = await Deno.open(lockPath, { write: true, createNew: true, mode: 0o644 });
+    file = await create().catch(async (error) => {
+      // A failed pull (or rmi) elsewhere may have pruned the emptied folder meanwhile.
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      await Deno.mkdir(dirname(lockPath), { recursive: true });
+      return await create();
+    });
   } catch (error) {
-    if (error instanceof Deno.errors.AlreadyExists) return false;
+    if (error instanceof Deno.errors.AlreadyExists) return null;
     throw error;
   }
   try {
+    // A waiter may hold the flock for a moment while it looks; wait for it, never for long.
+    await file.lock(true).catch(() => {}); // filesystems without flock: the heartbeat only
     await file.write(new TextEncoder().encode(content));
+  } catch (error) {
+    file.close();
+    await removeQuietly(lockPath);
+    throw error;
+  }
+  return file;
+}
+
+/**
+ * Removes the lock if its holder is gone and says whether it did. On this host a holder is alive
+ * while it holds the lock's flock (the kernel releases it when a process dies, even by SIGKILL);
+ * otherwise, or where flock is unsupported, while it refreshes the lock's mtime.
+ */
+async function takeOverStaleLock(lockPath: string, host: string): Promise<boolean> {
+  let file: Deno.FsFile;
+  try {
+    // NFS emulates flock with POSIX locks, whose exclusive form needs a writable descriptor.
+    file = await Deno.open(lockPath, { read: true, write: true })
+      .catch((error) => {
+        if (error instanceof Deno.errors.PermissionDenied) {
+          return Deno.open(lockPath, { read: true });
+        }
+        throw error;
+      });
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return true; // released meanwhile: retry now
+    throw error;
+  }
+  try {
+    const unlocked = await file.tryLock(true).catch(() => null);
+    if (unlocked === false) return false; // its holder is alive
+    const dead = await isStaleLock(lockPath, host, unlocked === true);
+    // Holding the old file's flock keeps other waiters from judging it at the same time; check
+    // that the path still names that file before removing it.
+    if (!dead || !(await sameFile(file, lockPath))) return false;
+    await removeQuietly(lockPath);
+    return true;
   } finally {
     file.close();
   }
-  return true;
 }
 
-// Liveness comes from the holder's heartbeat, not from its pid: /proc, Deno.hostname() and
-// signals are outside the binary's permission set, and a holder on another node of a shared
-// filesystem has a pid we could not check anyway.
-async function isStaleLock(lockPath: string, host: string): Promise<boolean> {
+async function sameFile(file: Deno.FsFile, path: string): Promise<boolean> {
+  try {
+    const [opened, named] = [await file.stat(), await Deno.stat(path)];
+    return opened.ino === named.ino && opened.dev === named.dev;
+  } catch {
+    return false;
+  }
+}
+
+// Liveness never comes from the holder's pid: /proc, Deno.hostname() and signals are outside the
+// binary's permission set. A free flock proves a holder on this host dead (flock may be local to
+// a node, e.g. Lustre's localflock, so not one on another); else its heartbeat must have stopped.
+async function isStaleLock(lockPath: string, host: string, flockFree: boolean): Promise<boolean> {
   let text: string;
   let mtime: Date | null;
   try {
@@ -295,7 +355,9 @@ async function isStaleLock(lockPath: string, host: string): Promise<boolean> {
   }
   const [pid, owner] = text.trim().split(/\s+/);
   if (pid === String(Deno.pid) && owner === host) return false; // this process holds it
-  return mtime === null || Date.now() - mtime.getTime() > LOCK_STALE_MS;
+  const age = mtime === null ? Infinity : Date.now() - mtime.getTime();
+  if (flockFree && owner === host && host !== "unknown" && age > LOCK_GRACE_MS) return true;
+  return age > LOCK_STALE_MS;
 }
 
 async function hostName(): Promise<string> {

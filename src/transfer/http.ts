@@ -416,6 +416,10 @@ function networkHint(reason: string): string | undefined {
   if (/certificate|UnknownIssuer/i.test(reason)) {
     return "if your site uses its own certificate authority, set DENO_CERT=/path/to/ca.pem";
   }
+  if (/InvalidContentType|corrupt message|wrong version number/i.test(reason)) {
+    return "the server may speak plain http: use an http:// URL (for registry:// hosts, set " +
+      "SREGISTRY_REGISTRY_NOHTTPS=true)";
+  }
   return undefined;
 }
 

@@ -10,6 +10,7 @@ import { tempHome } from "../support/home.ts";
 import {
   assertFailure,
   assertUnchanged,
+  bindMount,
   canMount,
   fileTree,
   lines,
@@ -42,7 +43,7 @@ Deno.test("add moves the file into storage under its MD5 and says [container][ne
   const stored = join(home.storage, "vsoch", "hello-world", `latest@${HELLO_MD5}.sif`);
   assert.equal(Deno.readTextFileSync(stored), "hello\n");
   assert.equal(exists(file), false, "the file was moved");
-  assert.equal(Deno.statSync(stored).mode! & 0o777, 0o644, "mode 0644 under umask 022");
+  assert.equal(Deno.statSync(stored).mode! & 0o777, 0o644 & ~Deno.umask(), "0644 under the umask");
 
   const [record] = records(await sregistry(["images", "--json"], { env: home.env }));
   assert.equal(record.uri, `vsoch/hello-world:latest@${HELLO_MD5}`);
@@ -233,6 +234,31 @@ Deno.test({
     assert.equal(Deno.statSync(stored).size, content.length);
     assert.equal(Deno.statSync(stored).mode! & 0o777, 0o644);
     assert.deepEqual(tempFiles(storage), []);
+  },
+});
+
+Deno.test({
+  name: "add moves a file into storage behind a bind mount of the same filesystem by copying",
+  ignore: !canMount(),
+  async fn() {
+    await using home = await tempHome();
+    const storage = join(home.path, "bound-storage");
+    using _mount = bindMount(join(home.path, "real-storage"), storage);
+    const env = { ...home.env, SREGISTRY_STORAGE: storage };
+    // Same st_dev, different mounts: a link or rename between them fails with EXDEV.
+    const file = home.file("a.sif", "hello\n");
+    const added = await sregistry(["add", file, "--name", "vsoch/x"], { env });
+    assert.equal(added.code, 0, added.stderr);
+    assert.equal(exists(file), false);
+    const stored = join(storage, "vsoch", "x", `latest@${HELLO_MD5}.sif`);
+    assert.equal(Deno.readTextFileSync(stored), "hello\n");
+    assert.deepEqual(tempFiles(home.path), []);
+
+    const moved = await sregistry(["mv", "-q", "vsoch/x", home.path], { env });
+    assert.equal(moved.code, 0, moved.stderr);
+    assert.equal(Deno.readTextFileSync(join(home.path, `latest@${HELLO_MD5}.sif`)), "hello\n");
+    assert.equal(exists(stored), false);
+    assert.deepEqual(tempFiles(home.path), []);
   },
 });
 

@@ -17,6 +17,7 @@ import {
   snapshot,
 } from "../support/state.ts";
 import {
+  assertTransferFailure,
   downloadRequests,
   filesUnder,
   hubEnv,
@@ -41,7 +42,10 @@ Deno.test("pull hub:// asks for the manifest, downloads, verifies and records it
   const path = join(home.storage, "vsoch", "hello-world", `latest@${HELLO_MD5}.sif`);
   assert.equal(pulled.stdout, `${path}\n`);
   assert.match(pulled.stderr, /^\[client\|hub\] \[database\|sqlite:\/\/\//);
-  assert.match(pulled.stderr, new RegExp(`\\[container\\]\\[new\\] vsoch/hello-world:latest@${HELLO_MD5}`));
+  assert.match(
+    pulled.stderr,
+    new RegExp(`\\[container\\]\\[new\\] vsoch/hello-world:latest@${HELLO_MD5}`),
+  );
   assert.deepEqual(Deno.readFileSync(path), HELLO);
   assert.deepEqual(leftovers(home.storage), []);
 
@@ -50,7 +54,11 @@ Deno.test("pull hub:// asks for the manifest, downloads, verifies and records it
     ["GET /api/container/vsoch/hello-world:latest", `GET /download/${image.id}`],
   );
   for (const seen of hub.requests) {
-    assert.match(seen.headers["user-agent"], /^sregistry\/\d+\.\d+\.\d+/, "User-Agent names sregistry");
+    assert.match(
+      seen.headers["user-agent"],
+      /^sregistry\/\d+\.\d+\.\d+/,
+      "User-Agent names sregistry",
+    );
   }
   assert.deepEqual(hub.unexpected, []);
 
@@ -122,12 +130,18 @@ Deno.test("a tag and a version are asked for in the manifest path, and the versi
   assert.equal(newest.code, 0, newest.stderr);
   assert.equal(manifestRequests(hub).at(-1)?.path, "/api/container/lab/tool:v1");
 
-  assert.deepEqual(imageFiles(home.storage), [
-    `lab/tool/v1@${md5(first)}.sif`,
-    `lab/tool/v1@${md5(second)}.sif`,
-  ].sort());
+  assert.deepEqual(
+    imageFiles(home.storage),
+    [
+      `lab/tool/v1@${md5(first)}.sif`,
+      `lab/tool/v1@${md5(second)}.sif`,
+    ].sort(),
+  );
   const recorded = records(await sregistry(["images", "--json"], { env }));
-  assert.deepEqual(recorded.map((record) => record.version).sort(), [md5(first), md5(second)].sort());
+  assert.deepEqual(
+    recorded.map((record) => record.version).sort(),
+    [md5(first), md5(second)].sort(),
+  );
   assert.equal(
     Deno.readTextFileSync(lines(newest.stdout)[0]),
     "v1 build two\n",
@@ -175,7 +189,10 @@ Deno.test("pull --name saves the image to that file and records nothing", async 
   assert.equal(pulled.code, 0, pulled.stderr);
   const file = join(home.path, "hello.sif");
   assert.equal(pulled.stdout, `${file}\n`);
-  assert.match(pulled.stderr, new RegExp(`saved .*hello\\.sif \\(${HELLO.byteLength} bytes, MD5 ${HELLO_MD5}\\)`));
+  assert.match(
+    pulled.stderr,
+    new RegExp(`saved .*hello\\.sif \\(${HELLO.byteLength} bytes, MD5 ${HELLO_MD5}\\)`),
+  );
   assert.deepEqual(Deno.readFileSync(file), HELLO);
   assert.deepEqual(filesUnder(home.storage), [], "nothing in storage");
   assert.deepEqual(leftovers(home.path), []);
@@ -237,14 +254,36 @@ Deno.test("an unknown scheme is a usage error that lists the known ones", async 
     assertFailure(result, 2, /unknown scheme '(ftp|gopher):\/\/'; known schemes: .*hub:\/\//);
     assert.match(result.stderr, /shub:\/\//);
     assert.match(result.stderr, /https:\/\//);
+    assert.match(result.stderr, /registry:\/\//);
   }
   assertUnchanged(before, await snapshot(home, env), "an unknown scheme");
   assert.deepEqual(hub.requests, []);
 });
 
-Deno.test("registry:// pulls from a Singularity Registry Server", {
-  ignore: true, // the registry client is not implemented yet (issue 3 leaves it for later)
-}, () => {});
+Deno.test("registry:// and SREGISTRY_CLIENT=registry choose the registry client, not the hub", async () => {
+  await using hub = await startFakeHub();
+  await using home = await tempHome();
+  hub.addImage("lab", "tool", "latest", HELLO);
+  // The registry client's own behaviour is covered by registry_*_test.ts; here only the choice.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const env = hubEnv(home, hub, {
+    SREGISTRY_REGISTRY_BASE: `http://127.0.0.1:${port}`,
+    SREGISTRY_RETRIES: "0",
+  });
+
+  for (
+    const [uri, extra] of [["registry://lab/tool", {}], ["lab/tool", {
+      SREGISTRY_CLIENT: "registry",
+    }]] as const
+  ) {
+    const result = await sregistry(["pull", uri], { env: { ...env, ...extra } });
+    assert.match(result.stderr, /\[client\|registry\]/, uri);
+    assertTransferFailure(result, 1, new RegExp(`could not reach 127\\.0\\.0\\.1:${port}`));
+  }
+  assert.deepEqual(hub.requests, [], "the hub was not asked");
+});
 
 Deno.test("a client asked for an operation it lacks says so, naming the client", async () => {
   await using hub = await startFakeHub();
@@ -302,4 +341,25 @@ Deno.test("a name the hub does not have is reported as not found, and nothing is
 
   assertFailure(result, 1, /Singularity Hub \(.*\) has no image vsoch\/missing:v9/);
   assertUnchanged(before, await snapshot(home, env), "a pull of a missing image");
+});
+
+Deno.test("pull --name --json prints what was saved, with the remote's name and URL", async () => {
+  await using hub = await startFakeHub();
+  await using home = await tempHome();
+  const image = hub.addImage("vsoch", "hello-world", "latest", HELLO);
+
+  const pulled = await sregistry(
+    ["pull", "--json", "--name", "hello.sif", "hub://vsoch/hello-world"],
+    { env: hubEnv(home, hub), cwd: home.path },
+  );
+
+  assert.equal(pulled.code, 0, pulled.stderr);
+  const saved = JSON.parse(pulled.stdout);
+  assert.deepEqual(Object.keys(saved).sort(), ["image", "md5", "metadata", "size", "uri", "url"]);
+  assert.equal(saved.image, join(home.path, "hello.sif"));
+  assert.equal(saved.uri, `vsoch/hello-world:latest@${HELLO_MD5}`);
+  assert.equal(saved.url, image.downloadUrl);
+  assert.equal(saved.md5, HELLO_MD5);
+  assert.equal(saved.size, HELLO.byteLength);
+  assert.equal(saved.metadata.version, HELLO_MD5);
 });

@@ -10,6 +10,7 @@ import { type FakeHub, type FakeImage, generatedMd5, startFakeHub } from "../sup
 import { type TempHome, tempHome } from "../support/home.ts";
 import { assertFailure, assertUnchanged, md5, records, snapshot } from "../support/state.ts";
 import {
+  assertTransferFailure,
   downloadRequests,
   hubEnv,
   imageFiles,
@@ -73,7 +74,7 @@ Deno.test("truncate: a body cut short fails with exit 1, records nothing, and th
 
   const cut = await sregistry(["pull", "hub://lab/big"], { env });
 
-  assertFailure(cut, 1, /download of .* was cut short: got \d+ of 5247201 bytes/);
+  assertTransferFailure(cut, 1, /download of .* was cut short: got \d+ of 5247201 bytes/);
   assert.match(cut.stderr, /run the command again to resume it/);
   assert.deepEqual(imageFiles(home.storage), [], "no image file");
   await assertNothingRecorded(env);
@@ -97,7 +98,7 @@ Deno.test("wrong-md5: a file that differs from the manifest's MD5 is deleted and
 
   const result = await sregistry(["pull", "hub://lab/big"], { env });
 
-  assertFailure(
+  assertTransferFailure(
     result,
     1,
     new RegExp(`MD5 is ${expected.digest}, expected [0-9a-f]{32}; the download was deleted`),
@@ -132,8 +133,14 @@ for (const mode of ["fail-once", "429-once"] as const) {
 
     assert.equal(pulled.code, 0, pulled.stderr);
     const status = mode === "fail-once" ? "HTTP 500" : "HTTP 429";
-    assert.match(pulled.stderr, new RegExp(`GET .*/api/container/lab/big:latest: ${status}.*; retrying in`));
-    assert.match(pulled.stderr, new RegExp(`GET .*/download/${expected.image.id}: ${status}.*; retrying in`));
+    assert.match(
+      pulled.stderr,
+      new RegExp(`GET .*/api/container/lab/big:latest: ${status}.*; retrying in`),
+    );
+    assert.match(
+      pulled.stderr,
+      new RegExp(`GET .*/download/${expected.image.id}: ${status}.*; retrying in`),
+    );
     assert.equal(manifestRequests(hub).length, 2);
     assert.equal(downloadRequests(hub, expected.image).length, 2);
     await assertPulled(home, env, expected);
@@ -193,7 +200,11 @@ Deno.test("stall: a silent body fails after SREGISTRY_TIMEOUT, keeps the part fi
 
   const stalled = await sregistry(["pull", "hub://lab/big"], { env });
 
-  assertFailure(stalled, 1, /download of .* stalled: .* sent no data for 1s; run the command again to resume it/);
+  assertTransferFailure(
+    stalled,
+    1,
+    /download of .* stalled: .* sent no data for 1s; run the command again to resume it/,
+  );
   assert.deepEqual(imageFiles(home.storage), []);
   await assertNothingRecorded(env);
   const [part] = partFiles(home.storage);
@@ -273,7 +284,7 @@ Deno.test("progress is plain lines off a terminal, and nothing with --quiet or -
     await using home = await tempHome();
     const plain = await sregistry(["pull", "hub://lab/big"], { env: hubEnv(home, hub) });
     assert.equal(plain.code, 0, plain.stderr);
-    assert.doesNotMatch(plain.stderr, /\r|\x1b/);
+    assert.ok(!plain.stderr.includes("\r") && !plain.stderr.includes("\x1b"), "no redrawing");
     assert.match(plain.stderr, /^pull: 100% 5\.0 MiB \/ 5\.0 MiB at .*, ETA /m);
   }
   for (const args of [["--quiet", "pull", "hub://lab/big"], ["pull", "--json", "hub://lab/big"]]) {
@@ -297,7 +308,7 @@ Deno.test("progress is plain lines off a terminal, and nothing with --quiet or -
 Deno.test("two pulls of the same image at once both succeed with one file and one record", async () => {
   const size = 64 * 1024 * 1024;
   // Slow enough that the two processes overlap, so one of them has to wait for the other.
-  await using hub = await startFakeHub({ throttle: 48 * 1024 * 1024 });
+  await using hub = await startFakeHub({ throttle: 16 * 1024 * 1024 });
   await using home = await tempHome();
   const image = hub.addImage("lab", "big", "latest", { size, seed: 9 });
   const digest = await generatedMd5(size, 9);
@@ -321,4 +332,43 @@ Deno.test("two pulls of the same image at once both succeed with one file and on
   assert.equal(listed.length, 1);
   assert.equal(listed[0].md5, digest);
   assert.equal(downloadRequests(hub, image).length, 1, "the image was downloaded once");
+  assert.match(
+    first.stderr + second.stderr,
+    /another sregistry is pulling this image; waiting for it/,
+    "the pulls overlapped",
+  );
+});
+
+Deno.test("with --json a failed pull writes its error as JSON on stderr", async () => {
+  await using hub = await startFakeHub({ mode: "wrong-md5" });
+  await using home = await tempHome();
+  await setup(home, hub);
+
+  const result = await sregistry(["pull", "--json", "hub://lab/big"], { env: hubEnv(home, hub) });
+
+  assert.equal(result.code, 1);
+  assert.equal(result.stdout, "");
+  const error = JSON.parse(result.stderr.trim()).error;
+  assert.equal(error.code, "integrity");
+  assert.match(error.message, /MD5 is [0-9a-f]{32}, expected [0-9a-f]{32}/);
+});
+
+Deno.test("two pulls of a bad image at once both fail cleanly and leave storage empty", async () => {
+  const size = 8 * 1024 * 1024;
+  await using hub = await startFakeHub({ mode: "wrong-md5", throttle: 16 * 1024 * 1024 });
+  await using home = await tempHome();
+  hub.addImage("lab", "big", "latest", { size, seed: 3 });
+  const env = hubEnv(home, hub);
+  assert.equal((await sregistry(["images"], { env })).code, 0, "database created up front");
+  const before = await snapshot(home, env);
+
+  const results = await Promise.all([
+    spawnSregistry(["pull", "hub://lab/big"], env).result,
+    spawnSregistry(["pull", "hub://lab/big"], env).result,
+  ]);
+
+  for (const result of results) {
+    assertTransferFailure(result, 1, /MD5 is [0-9a-f]{32}, expected [0-9a-f]{32}/);
+  }
+  assertUnchanged(before, await snapshot(home, env), "two failed pulls");
 });

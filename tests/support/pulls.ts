@@ -2,6 +2,7 @@
  * What the black-box tests of remote commands share: an environment pointing the CLI at a fake
  * hub, the files a download may leave in storage, and a spawned CLI a test can signal.
  */
+import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ROOT, sregistryCommand } from "./cli.ts";
 import type { FakeHub, FakeImage, RecordedRequest } from "./fake_hub.ts";
@@ -84,7 +85,12 @@ export function spawnSregistry(args: string[], env: Record<string, string>): Run
   const child = new Deno.Command(Deno.execPath(), {
     args: sregistryCommand(args),
     cwd: ROOT,
-    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", DENO_DIR: denoDir, NO_COLOR: "1", ...env },
+    env: {
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      DENO_DIR: denoDir,
+      NO_COLOR: "1",
+      ...env,
+    },
     clearEnv: true,
     stdin: "null",
     stdout: "piped",
@@ -113,4 +119,24 @@ export async function waitFor(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/**
+ * Asserts a failed transfer: the exit code, and one error line, the last on stderr, matching
+ * `message`. Progress lines and retry notes may come before it; a stack trace may not.
+ */
+export function assertTransferFailure(
+  result: { code: number; stderr: string },
+  code: number,
+  message: RegExp,
+): void {
+  assert.equal(result.code, code, `exit code (stderr: ${result.stderr})`);
+  const lines = result.stderr.split("\n").filter((line) => line.trim() !== "");
+  const errors = lines.filter((line) =>
+    line.startsWith("sregistry: ") && !/; retrying in /.test(line)
+  );
+  assert.equal(errors.length, 1, `one error line expected, got:\n${result.stderr}`);
+  assert.equal(lines.at(-1), errors[0], "the error is the last line");
+  assert.match(errors[0], message);
+  assert.doesNotMatch(result.stderr, /unexpected error|\n\s+at /, "no stack trace");
 }

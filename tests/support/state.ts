@@ -152,6 +152,14 @@ export function mountTmpfs(folder: string, size: string): Disposable {
   return { [Symbol.dispose]: () => mustRun("umount", [folder]) };
 }
 
+/** Bind-mounts `source` on `target` (one filesystem, two mounts: renames between them fail). */
+export function bindMount(source: string, target: string): Disposable {
+  Deno.mkdirSync(source, { recursive: true });
+  Deno.mkdirSync(target, { recursive: true });
+  mustRun("mount", ["--bind", source, target]);
+  return { [Symbol.dispose]: () => mustRun("umount", [target]) };
+}
+
 /**
  * Makes `folder` read-only: a read-only bind mount as root (permissions do not stop root),
  * chmod 0555 otherwise. Dispose to undo.

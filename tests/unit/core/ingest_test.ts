@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { copyAndHash, hashFile, ImageWriter } from "../../../src/core/ingest.ts";
+import { canMount, mountTmpfs } from "../../support/state.ts";
 
 // Known vectors (RFC 1321 and coreutils): the reference's hashtest.txt itself is not available.
 const VECTORS: [content: string, md5: string][] = [
@@ -193,4 +194,26 @@ Deno.test("hashing or copying a missing file fails with NotFound", async () => {
   const missing = join(folder.path, "missing");
   await assert.rejects(hashFile(missing), Deno.errors.NotFound);
   await assert.rejects(copyAndHash(missing, join(folder.path, "target")), Deno.errors.NotFound);
+});
+
+Deno.test({
+  name: "a write that fails while nothing awaits it (a full disk) is reported, not fatal",
+  ignore: !canMount(),
+  async fn() {
+    await using folder = await tempFolder();
+    const small = join(folder.path, "small");
+    using _tmpfs = mountTmpfs(small, "1m");
+    const writer = await ImageWriter.create(join(small, "image"));
+    // The first full block starts a write that cannot fit; it fails while nobody awaits it.
+    await writer.write(generated(4 * MIB));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await assert.rejects(
+      async () => {
+        await writer.write(generated(4 * MIB));
+        await writer.close();
+      },
+      /No space left on device/,
+    );
+    await writer.abandon();
+  },
 });

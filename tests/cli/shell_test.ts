@@ -1,0 +1,75 @@
+/**
+ * `sregistry shell [client]`: reads command lines from stdin and runs them without the
+ * `sregistry` word until `exit` or end of input; the banner goes to stderr.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { sregistry, sregistryInProcess } from "../support/cli.ts";
+import { tempHome } from "../support/home.ts";
+import { lines, md5 } from "../support/state.ts";
+import { splitWords } from "../../src/commands/shell.ts";
+
+Deno.test("shell runs 'images', 'get x' and stops at 'exit'", async () => {
+  await using home = await tempHome();
+  await sregistry(["add", home.file("a.sif", "hello\n"), "--name", "vsoch/hello"], {
+    env: home.env,
+  });
+  const path = join(home.storage, "vsoch", "hello", `latest@${md5("hello\n")}.sif`);
+  const session = await sregistry(["shell"], {
+    env: home.env,
+    stdin: "images\nget vsoch/hello\nexit\nget vsoch/hello\n",
+  });
+  assert.equal(session.code, 0, session.stderr);
+  const out = lines(session.stdout);
+  assert.equal(out[0], "Containers:   [date]   [location]  [client]\t[uri]");
+  assert.match(out[1], /^1 {2}.*\tvsoch\/hello:latest@/);
+  assert.deepEqual(out.slice(2), [path], "nothing runs after exit");
+  assert.equal(
+    session.stderr,
+    `[client|hub] [database|sqlite:///${join(home.database, "sregistry.db")}]\n`,
+  );
+});
+
+Deno.test("shell ends at end of input, reports a failing line and goes on", async () => {
+  await using home = await tempHome();
+  await sregistry(["record", "vsoch/r", "--url", "https://example.org/r.sif"], { env: home.env });
+  const session = await sregistry(["--quiet", "shell"], {
+    env: home.env,
+    stdin: "\nsregistry get vsoch/missing\nbogus\nshell\n'unclosed\nget vsoch/r",
+  });
+  assert.equal(session.code, 0, session.stderr);
+  assert.equal(session.stdout, "https://example.org/r.sif\n");
+  const err = lines(session.stderr);
+  assert.match(err[0], /^sregistry: no record of vsoch\/missing:latest/);
+  assert.ok(err.some((line) => /unknown command 'bogus'/.test(line)), session.stderr);
+  assert.ok(err.includes("sregistry: already in the shell"));
+  assert.ok(err.includes("sregistry: unclosed ' quote"));
+  assert.equal(err.some((line) => line.startsWith("[client|")), false, "--quiet: no banner");
+});
+
+Deno.test("shell with a client names it in the banner and shows a prompt on a terminal", async () => {
+  await using home = await tempHome();
+  const session = await sregistryInProcess(["shell", "registry"], {
+    env: home.env,
+    stdinTerminal: true,
+    stderrTerminal: true,
+    stdin: "version\n",
+  });
+  assert.equal(session.code, 0, session.stderr);
+  assert.match(session.stderr, /^\[client\|registry\] \[database\|sqlite:\/\/\/.*\]\n/);
+  assert.equal(session.stderr.split("sregistry> ").length - 1, 2, "a prompt before each line");
+  assert.match(session.stdout, /^\d+\.\d+\.\d+/);
+});
+
+Deno.test("shell lines are split like a shell: quotes and backslashes", () => {
+  assert.deepEqual(splitWords("get  vsoch/hello"), ["get", "vsoch/hello"]);
+  assert.deepEqual(splitWords(`add "my file.sif" --name 'a/b'`), [
+    "add",
+    "my file.sif",
+    "--name",
+    "a/b",
+  ]);
+  assert.deepEqual(splitWords(`a\\ b "c\\"d" ''`), ["a b", 'c"d', ""]);
+  assert.deepEqual(splitWords("   "), []);
+  assert.throws(() => splitWords(`get "x`), /unclosed " quote/);
+});
