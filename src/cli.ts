@@ -19,9 +19,9 @@ Exit codes:
 /** Runs sregistry with `args` and returns the exit code. */
 export async function run(args: string[], host: Host): Promise<number> {
   const ctx = createContext(host);
-  const program = buildProgram(host, ctx);
   const json = args.includes("--json");
   try {
+    const program = await buildProgram(host, ctx, commandWord(args));
     if (args.length === 0) {
       program.outputHelp();
       return 0;
@@ -33,8 +33,15 @@ export async function run(args: string[], host: Host): Promise<number> {
   }
 }
 
-/** Builds a fresh command tree wired to one context. */
-export function buildProgram(host: Host, ctx: ReturnType<typeof createContext>): Command {
+/**
+ * Builds a fresh command tree wired to one context, with only the command `command` when it is
+ * given (see commands/all.ts).
+ */
+export async function buildProgram(
+  host: Host,
+  ctx: ReturnType<typeof createContext>,
+  command?: string,
+): Promise<Command> {
   const program = new Command();
   program
     .name("sregistry")
@@ -65,13 +72,23 @@ export function buildProgram(host: Host, ctx: ReturnType<typeof createContext>):
         storage: typeof options.storage === "string" ? options.storage : undefined,
       };
     });
-  registerCommands(
+  await registerCommands(
     program,
     ctx,
     (args, client) =>
       run(args, client ? { ...host, env: { ...host.env, SREGISTRY_CLIENT: client } } : host),
+    command,
   );
   return program;
+}
+
+// The first word that is not a global option or its value: the command's name.
+function commandWord(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--database" || args[i] === "--storage") i++;
+    else if (!args[i].startsWith("-")) return args[i];
+  }
+  return undefined;
 }
 
 function renderError(

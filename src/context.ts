@@ -100,7 +100,13 @@ export function systemHost(): Host {
   const writer = (stream: typeof Deno.stdout) => (text: string) => {
     const bytes = encoder.encode(text);
     let written = 0;
-    while (written < bytes.byteLength) written += stream.writeSync(bytes.subarray(written));
+    try {
+      while (written < bytes.byteLength) written += stream.writeSync(bytes.subarray(written));
+    } catch (error) {
+      // The reader went away (`sregistry images | head`): stop quietly, as other tools do.
+      if (error instanceof Deno.errors.BrokenPipe) Deno.exit(0);
+      throw error;
+    }
   };
   const columns = () => {
     try {

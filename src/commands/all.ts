@@ -1,41 +1,52 @@
-/** The list of commands: the only file that knows every command. */
+/**
+ * The list of commands: the only file that knows every command. Each is loaded on demand, so
+ * `sregistry get` builds and imports only `get` (start-up is what a script calling `get` in a
+ * loop pays); help, suggestions, `shell` and `completions` load them all.
+ */
 import type { Command } from "@commander-js/extra-typings";
 import type { Context } from "../context.ts";
-import { registerAdd } from "./add.ts";
-import { registerBackend } from "./backend.ts";
-import { registerCompletions } from "./completions.ts";
-import { registerConfig } from "./config.ts";
-import { registerDelete } from "./delete.ts";
-import { registerGet } from "./get.ts";
-import { registerImages } from "./images.ts";
-import { registerInspect } from "./inspect.ts";
-import { registerLabels } from "./labels.ts";
-import { registerMove } from "./move.ts";
-import { registerPull } from "./pull.ts";
-import { registerPush } from "./push.ts";
-import { registerRecord } from "./record.ts";
-import { registerRemove } from "./remove.ts";
-import { registerSearch } from "./search.ts";
-import { type LineRunner, registerShell } from "./shell.ts";
-import { registerVersion } from "./version.ts";
+import type { LineRunner } from "./shell.ts";
 
-/** Registers every command on the root program. */
-export function registerCommands(program: Command, ctx: Context, runLine: LineRunner): void {
-  registerVersion(program, ctx);
-  registerBackend(program, ctx);
-  registerShell(program, ctx, runLine);
-  registerConfig(program, ctx);
-  registerImages(program, ctx);
-  registerInspect(program, ctx);
-  registerGet(program, ctx);
-  registerAdd(program, ctx);
-  registerRecord(program, ctx);
-  registerPull(program, ctx);
-  registerPush(program, ctx);
-  registerSearch(program, ctx);
-  registerDelete(program, ctx);
-  registerLabels(program, ctx);
-  registerMove(program, ctx);
-  registerRemove(program, ctx);
-  registerCompletions(program, ctx);
+type Register = (program: Command, ctx: Context, runLine: LineRunner) => void;
+
+// In the order `--help` lists them. Names sharing a file register together.
+const COMMANDS: [string[], () => Promise<Register>][] = [
+  [["version"], async () => (await import("./version.ts")).registerVersion],
+  [["backend"], async () => (await import("./backend.ts")).registerBackend],
+  [["shell"], async () => (await import("./shell.ts")).registerShell],
+  [["config"], async () => (await import("./config.ts")).registerConfig],
+  [["images"], async () => (await import("./images.ts")).registerImages],
+  [["inspect"], async () => (await import("./inspect.ts")).registerInspect],
+  [["get"], async () => (await import("./get.ts")).registerGet],
+  [["add"], async () => (await import("./add.ts")).registerAdd],
+  [["record"], async () => (await import("./record.ts")).registerRecord],
+  [["pull"], async () => (await import("./pull.ts")).registerPull],
+  [["push"], async () => (await import("./push.ts")).registerPush],
+  [["search"], async () => (await import("./search.ts")).registerSearch],
+  [["delete"], async () => (await import("./delete.ts")).registerDelete],
+  [["labels"], async () => (await import("./labels.ts")).registerLabels],
+  [["mv", "rename"], async () => (await import("./move.ts")).registerMove],
+  [["rm", "rmi"], async () => (await import("./remove.ts")).registerRemove],
+  [["completions"], async () => (await import("./completions.ts")).registerCompletions],
+];
+
+// These need the whole tree.
+const NEEDS_ALL = new Set(["shell", "completions"]);
+
+/**
+ * Registers the command named by `command` (the first word of the command line), or every
+ * command when it is missing, unknown or needs them all.
+ */
+export async function registerCommands(
+  program: Command,
+  ctx: Context,
+  runLine: LineRunner,
+  command: string | undefined,
+): Promise<void> {
+  const one = command !== undefined && !NEEDS_ALL.has(command)
+    ? COMMANDS.find(([names]) => names.includes(command))
+    : undefined;
+  const chosen = one ? [one] : COMMANDS;
+  const registers = await Promise.all(chosen.map(([, load]) => load()));
+  for (const register of registers) register(program, ctx, runLine);
 }

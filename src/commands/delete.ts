@@ -1,9 +1,8 @@
 /** `sregistry delete <uri> [--force]`: delete an image on a remote registry. */
 import type { Command } from "@commander-js/extra-typings";
 import type { Context } from "../context.ts";
-import { requireCapability } from "../remotes/clients.ts";
 import { confirm } from "./common.ts";
-import { remoteFor } from "./remote.ts";
+import { remoteFor, requireCapability } from "./remote.ts";
 
 /** Registers `delete`. */
 export function registerDelete(program: Command, ctx: Context): void {
@@ -23,8 +22,8 @@ export async function runDelete(
   ctx: Context,
   options: { uri: string; force: boolean },
 ): Promise<void> {
-  const { client, rest } = remoteFor(ctx, options.uri);
-  requireCapability(client, "delete");
+  const { client, rest } = await remoteFor(ctx, options.uri);
+  await requireCapability(client, "delete");
   if (
     !await confirm(ctx, `Delete ${rest} on the ${client.name} server?`, {
       yes: options.force,

@@ -2,7 +2,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import type { Context } from "../context.ts";
 import { type Container, listContainers } from "../core/containers.ts";
-import { containerRecord, renderJson } from "../output/records.ts";
+import { writeRecords } from "../output/records.ts";
 
 const MONTHS = [
   "January",
@@ -34,11 +34,11 @@ export function registerImages(program: Command, ctx: Context): void {
 /** Runs `images`. */
 export function runImages(ctx: Context, options: { query: string[]; json: boolean }): void {
   using registry = ctx.openRegistry();
-  const containers = listContainers(registry.db, options.query);
   if (options.json) {
-    ctx.io.out.write(renderJson(containers.map((c) => containerRecord(registry, c))));
+    writeRecords(ctx.io.out, registry, options.query);
     return;
   }
+  const containers = listContainers(registry.db, options.query);
   if (containers.length === 0) {
     ctx.io.err.line(options.query.length ? "No matching containers." : "No containers yet.");
     return;

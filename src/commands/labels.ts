@@ -1,11 +1,10 @@
 /** `sregistry labels [--key k] [--value v]`: search a registry's container labels. */
 import type { Command } from "@commander-js/extra-typings";
 import type { Context } from "../context.ts";
-import { clientNamed, requireCapability } from "../remotes/clients.ts";
 import { renderTable } from "../output/table.ts";
 import { renderJson } from "../output/records.ts";
 import { activeClient, printBanner } from "./common.ts";
-import { clientEnvironment } from "./remote.ts";
+import { namedClient, requireCapability } from "./remote.ts";
 
 /** Registers `labels`. */
 export function registerLabels(program: Command, ctx: Context): void {
@@ -27,12 +26,9 @@ export async function runLabels(
   ctx: Context,
   options: { key?: string; value?: string; client?: string; json: boolean },
 ): Promise<void> {
-  const client = clientNamed(
-    options.client?.replace(/:\/\/$/, "") ?? activeClient(ctx),
-    clientEnvironment(ctx),
-  );
+  const client = await namedClient(ctx, options.client?.replace(/:\/\/$/, "") ?? activeClient(ctx));
   if (!options.json) printBanner(ctx, client.name);
-  requireCapability(client, "labels");
+  await requireCapability(client, "labels");
   const results = await client.labels!(options.key ?? null, options.value ?? null);
   if (options.json) {
     ctx.io.out.write(renderJson(results.records));

@@ -1,7 +1,6 @@
 /** `sregistry pull <uri>`: download an image (verified, resumable) into storage and record it. */
 import type { Command } from "@commander-js/extra-typings";
 import type { Context } from "../context.ts";
-import { pullImage, pullToFile } from "../remotes/pull.ts";
 import { progressDisplay, progressMode } from "../output/progress_bar.ts";
 import { containerRecord, renderJson } from "../output/records.ts";
 import { httpOptions, remoteFor } from "./remote.ts";
@@ -42,7 +41,8 @@ export function registerPull(program: Command, ctx: Context): void {
 
 /** Runs `pull`. */
 export async function runPull(ctx: Context, options: PullCommandOptions): Promise<void> {
-  const { client, rest } = remoteFor(ctx, options.uri, options);
+  const { client, rest } = await remoteFor(ctx, options.uri, options);
+  const { pullImage, pullToFile } = await import("../remotes/pull.ts");
   const progress = progressDisplay(
     ctx.io.err,
     progressMode(ctx.io.err, { quiet: ctx.flags.quiet, json: options.json }),

@@ -3,10 +3,9 @@ import type { Command } from "@commander-js/extra-typings";
 import type { Context } from "../context.ts";
 import { checkSourceFile } from "../core/add.ts";
 import { formatImageName, parseImageName, withVersion } from "../core/names.ts";
-import { requireCapability } from "../remotes/clients.ts";
 import { progressDisplay, progressMode } from "../output/progress_bar.ts";
 import { renderJson } from "../output/records.ts";
-import { remoteFor } from "./remote.ts";
+import { remoteFor, requireCapability } from "./remote.ts";
 
 /** Options of `push`. */
 export interface PushCommandOptions {
@@ -35,8 +34,8 @@ export function registerPush(program: Command, ctx: Context): void {
 /** Runs `push`. */
 export async function runPush(ctx: Context, options: PushCommandOptions): Promise<void> {
   const path = checkSourceFile(options.file);
-  const { client, rest } = remoteFor(ctx, options.name, options);
-  requireCapability(client, "push");
+  const { client, rest } = await remoteFor(ctx, options.name, options);
+  await requireCapability(client, "push");
   let name = parseImageName(rest);
   // The tag is checked by the same rules as a name's tag.
   if (options.tag !== undefined) name = { ...name, tag: parseImageName(`x:${options.tag}`).tag };

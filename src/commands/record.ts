@@ -5,7 +5,6 @@ import { recordImage } from "../core/record.ts";
 import { containerRecord, renderJson } from "../output/records.ts";
 import { activeClient, nameArgument, printBanner, readMetadata } from "./common.ts";
 import { remoteFor } from "./remote.ts";
-import { recordRemote } from "../remotes/pull.ts";
 import { UsageError } from "../errors.ts";
 
 /** Options of `record`. */
@@ -61,7 +60,8 @@ async function recordFromRemote(ctx: Context, options: RecordCommandOptions) {
   if (options.metadata !== undefined) {
     throw new UsageError("--metadata goes with --url; a remote record keeps the remote's manifest");
   }
-  const { client, rest } = remoteFor(ctx, options.uri, options);
+  const { client, rest } = await remoteFor(ctx, options.uri, options);
+  const { recordRemote } = await import("../remotes/pull.ts");
   const registry = ctx.openRegistry();
   try {
     return { registry, ...await recordRemote(registry, client, rest) };

@@ -5,7 +5,8 @@
 import type { Context } from "../context.ts";
 import { UsageError } from "../errors.ts";
 import type { ClientEnvironment } from "../remotes/client.ts";
-import { chooseClient, type ChosenClient } from "../remotes/clients.ts";
+import type { Capability, RemoteClient } from "../remotes/client.ts";
+import type { ChosenClient } from "../remotes/clients.ts";
 import type { HttpOptions } from "../transfer/http.ts";
 import { VERSION } from "../version.ts";
 import { activeClient, printBanner } from "./common.ts";
@@ -31,12 +32,16 @@ export function clientEnvironment(ctx: Context): ClientEnvironment {
   return { env: ctx.env, secrets: () => ctx.secrets(), http: httpOptions(ctx) };
 }
 
-/** Chooses the client for a URI and prints the banner for it. */
-export function remoteFor(
+/**
+ * Chooses the client for a URI and prints the banner for it. The remote side is loaded here, on
+ * first use, so that local commands do not pay its start-up cost.
+ */
+export async function remoteFor(
   ctx: Context,
   uri: string,
   options: { json?: boolean } = {},
-): ChosenClient {
+): Promise<ChosenClient> {
+  const { chooseClient } = await import("../remotes/clients.ts");
   const chosen = chooseClient(uri, activeClient(ctx), clientEnvironment(ctx));
   if (!options.json) printBanner(ctx, chosen.client.name);
   return chosen;
@@ -50,4 +55,18 @@ function numberSetting(ctx: Context, name: string): number | null {
     throw new UsageError(`${name} must be a non-negative number, not '${value}'`);
   }
   return number;
+}
+
+/** The client named `name` (SREGISTRY_CLIENT or the active backend). */
+export async function namedClient(ctx: Context, name: string): Promise<RemoteClient> {
+  const { clientNamed } = await import("../remotes/clients.ts");
+  return clientNamed(name, clientEnvironment(ctx));
+}
+
+/** Throws UnsupportedError unless the client supports `operation`. */
+export async function requireCapability(
+  client: RemoteClient,
+  operation: Capability,
+): Promise<void> {
+  (await import("../remotes/clients.ts")).requireCapability(client, operation);
 }

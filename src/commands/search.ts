@@ -1,10 +1,9 @@
 /** `sregistry search [query]`: list what a remote holds, following every page. */
 import type { Command } from "@commander-js/extra-typings";
 import type { Context } from "../context.ts";
-import { requireCapability } from "../remotes/clients.ts";
 import { renderTable } from "../output/table.ts";
 import { renderJson } from "../output/records.ts";
-import { remoteFor } from "./remote.ts";
+import { remoteFor, requireCapability } from "./remote.ts";
 
 /** Registers `search`. */
 export function registerSearch(program: Command, ctx: Context): void {
@@ -24,8 +23,8 @@ export async function runSearch(
   ctx: Context,
   options: { query?: string; json: boolean },
 ): Promise<void> {
-  const { client, rest } = remoteFor(ctx, options.query ?? "", options);
-  requireCapability(client, "search");
+  const { client, rest } = await remoteFor(ctx, options.query ?? "", options);
+  await requireCapability(client, "search");
   const query = rest === "" || rest === "*" ? null : rest;
   const results = await client.search!(query);
   if (options.json) {

@@ -174,10 +174,10 @@ export function commitImage(registry: Registry, options: CommitOptions): PlacedI
   const name = withVersion(options.name, options.name.version ?? options.digest.md5);
   const path = registry.storage.imagePath(name);
   const isTemp = !options.keepSource;
+  let placedHere = false;
   try {
     return immediate(registry.db, () => {
       const existing = findContainers(registry.db, name)[0];
-      let placedHere = false;
       if (realPath(options.file) !== path) {
         if (exists(path) && !options.replace) {
           if (!sameContent(existing, name, options.digest)) {
@@ -203,19 +203,22 @@ export function commitImage(registry: Registry, options: CommitOptions): PlacedI
         size: options.digest.size,
         md5: options.digest.md5,
       };
-      try {
-        if (existing) updateContainer(registry.db, existing.id, fields);
-        else insertContainer(registry.db, fields);
-      } catch (error) {
-        if (placedHere && isTemp) removeIfPresent(path);
-        throw error;
-      }
+      if (existing) updateContainer(registry.db, existing.id, fields);
+      else insertContainer(registry.db, fields);
       return {
         container: findContainer(registry, name),
         action: existing ? "update" : "new",
         path,
       } satisfies PlacedImage;
     });
+  } catch (error) {
+    // The record was not written (or not committed): take the placed file back out, and
+    // return a moved file of the user's to where it was.
+    if (placedHere) {
+      if (isTemp) removeIfPresent(path);
+      else placeFile(path, options.file);
+    }
+    throw error;
   } finally {
     if (isTemp) removeIfPresent(options.file);
   }

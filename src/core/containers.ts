@@ -89,12 +89,58 @@ export function findByFile(db: DatabaseSync, recorded: string): Container | unde
  * oldest first. No query lists everything.
  */
 export function listContainers(db: DatabaseSync, queries: string[]): Container[] {
+  const filter = queryFilter(queries);
+  return db.prepare(`${SELECT}${filter.where} ORDER BY container.id`).all(...filter.params)
+    .map(toContainer);
+}
+
+// The public JSON shape of a record, built by SQLite: 100,000 records serialise in a fraction of
+// the time that row objects, JSON.parse and JSON.stringify take. `image` becomes absolute.
+const RECORD_JSON = `
+  SELECT json_object(
+    'id', container.id, 'collection', collection.name, 'collection_id', container.collection_id,
+    'name', container.name, 'tag', container.tag, 'version', NULLIF(container.version, ''),
+    'uri', container.uri,
+    'image', CASE WHEN container.image IS NULL OR container.image = '' THEN NULL
+      WHEN substr(container.image, 1, 1) = '/' THEN container.image
+      ELSE :root || '/' || container.image END,
+    'url', container.url, 'client', container.client, 'created_at', container.created_at,
+    'location', CASE WHEN container.image IS NULL OR container.image = '' THEN 'remote'
+      ELSE 'local' END,
+    'size', container.size, 'md5', container.md5,
+    'metadata', CASE WHEN json_valid(container.metadata) THEN json(container.metadata)
+      ELSE container.metadata END,
+    'metrics', CASE WHEN json_valid(container.metrics) THEN json(container.metrics)
+      ELSE container.metrics END) AS record
+  FROM container JOIN collection ON collection.id = container.collection_id`;
+
+/** The JSON text of each record matching the queries (as listContainers), oldest first. */
+export function* containerRecordsJson(
+  db: DatabaseSync,
+  storageRoot: string,
+  queries: string[],
+): Generator<string> {
+  const filter = queryFilter(queries);
+  const statement = db.prepare(`${RECORD_JSON}${filter.where} ORDER BY container.id`);
+  for (const row of statement.iterate({ root: storageRoot }, ...filter.params)) {
+    yield String((row as { record: string }).record);
+  }
+}
+
+/** The JSON text of one record. */
+export function containerRecordJson(db: DatabaseSync, storageRoot: string, id: number): string {
+  const row = db.prepare(`${RECORD_JSON} WHERE container.id = :id`).get({ root: storageRoot, id });
+  return String((row as { record: string }).record);
+}
+
+function queryFilter(queries: string[]): { where: string; params: string[] } {
   const terms = queries.filter((query) => query !== "" && query !== "*");
   const match = "(instr(lower(collection.name), ?) OR instr(lower(container.name), ?) " +
     "OR instr(lower(container.tag), ?) OR instr(lower(container.uri), ?))";
-  const where = terms.length ? ` WHERE ${terms.map(() => match).join(" OR ")}` : "";
-  const params = terms.flatMap((term) => Array(4).fill(term.toLowerCase()));
-  return db.prepare(`${SELECT}${where} ORDER BY container.id`).all(...params).map(toContainer);
+  return {
+    where: terms.length ? ` WHERE ${terms.map(() => match).join(" OR ")}` : "",
+    params: terms.flatMap((term) => Array(4).fill(term.toLowerCase())),
+  };
 }
 
 /** The id of a collection, created when missing. */

@@ -51,8 +51,23 @@ export function immediate<T>(db: DatabaseSync, work: () => T): T {
     result = work();
   } catch (error) {
     db.exec("ROLLBACK");
-    throw error;
+    throw writeError(db, error);
   }
-  db.exec("COMMIT");
+  try {
+    db.exec("COMMIT");
+  } catch (error) {
+    if (db.isTransaction) db.exec("ROLLBACK");
+    throw writeError(db, error);
+  }
   return result;
+}
+
+// A database the user may read but not write (a shared one, a read-only mount) is a
+// configuration problem with one clear line, not an unexpected error.
+function writeError(db: DatabaseSync, error: unknown): unknown {
+  if (!(error instanceof Error) || !/readonly database/i.test(error.message)) return error;
+  return new ConfigError(`cannot write the database ${db.location() ?? ""} (${error.message})`, {
+    hint: "check its permissions, or set SREGISTRY_DATABASE to a folder you can write",
+    cause: error,
+  });
 }

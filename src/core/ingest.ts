@@ -1,11 +1,14 @@
 /**
- * Writing an image file while hashing it: every byte is read once, hashed with MD5 and written
- * to a temporary file. Small chunks are coalesced into large blocks because node:crypto hashes
- * 1-4 MiB blocks about twice as fast as 64 KiB ones.
+ * Writing an image file while hashing it: every byte is read once, written to a temporary file
+ * and hashed with MD5. Bytes move in 4 MiB blocks; from the first full block on, a worker hashes
+ * each block on another core while the next one is read and written, and hands the buffer back.
+ * Smaller images are hashed in this thread (a worker costs more than it saves).
  */
-import { createHash, type Hash } from "node:crypto";
+import type { Hash } from "node:crypto";
 
 const BLOCK_SIZE = 4 * 1024 * 1024;
+// Blocks in flight to the worker; bounds memory at BUFFERS x BLOCK_SIZE.
+const BUFFERS = 4;
 
 /** Size and MD5 of a fully written or read image. */
 export interface Digest {
@@ -18,21 +21,114 @@ export interface Digest {
 /** Called with the running byte count while an image is copied or downloaded. */
 export type ProgressCallback = (done: number) => void;
 
-/**
- * A file being written chunk by chunk with a running MD5. Writes overlap with hashing: a block
- * is hashed while the previous block's write is still in flight.
- */
+/** MD5 over blocks, in a worker once the image proves large. Owns the block buffers. */
+class BlockHasher {
+  #hash: Hash | null = null;
+  #worker: Worker | null = null;
+  #free: Uint8Array[] = [];
+  #allocated = 0;
+  #waiting: ((buffer: Uint8Array) => void)[] = [];
+  #digest: ((md5: string) => void) | null = null;
+  #failure: Error | null = null;
+
+  /** A buffer to fill; waits while every buffer is with the worker. */
+  async buffer(): Promise<Uint8Array> {
+    this.#check();
+    const free = this.#free.pop();
+    if (free) return free;
+    if (this.#allocated < BUFFERS) {
+      this.#allocated++;
+      return new Uint8Array(BLOCK_SIZE);
+    }
+    return await new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  /** Hashes `length` bytes of `block`, which the hasher owns from now on. */
+  update(block: Uint8Array, length: number): void {
+    this.#check();
+    if (length === BLOCK_SIZE && this.#hash === null) this.#startWorker();
+    if (this.#worker === null) {
+      this.#mainHash().update(block.subarray(0, length));
+      this.#release(block);
+      return;
+    }
+    const buffer = block.buffer as ArrayBuffer;
+    this.#worker.postMessage({ buffer, length }, [buffer]);
+  }
+
+  /** The MD5 of everything hashed; ends the worker. */
+  async digest(): Promise<string> {
+    if (this.#worker === null) return this.#mainHash().digest("hex");
+    const worker = this.#worker;
+    try {
+      return await new Promise<string>((resolve, reject) => {
+        this.#digest = resolve;
+        worker.onerror = (event) => {
+          event.preventDefault();
+          reject(new Error(`the hashing worker failed: ${event.message}`));
+        };
+        worker.postMessage("digest");
+      });
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Ends the worker without a digest. */
+  close(): void {
+    this.#worker?.terminate();
+    this.#worker = null;
+  }
+
+  #mainHash(): Hash {
+    // node:crypto is loaded on first use so that commands which never hash don't pay for it.
+    this.#hash ??= nodeCrypto!.createHash("md5");
+    return this.#hash;
+  }
+
+  #startWorker(): void {
+    if (this.#worker !== null || this.#hash !== null) return;
+    const worker = new Worker(new URL("./hash_worker.ts", import.meta.url), { type: "module" });
+    worker.onmessage = (event: MessageEvent<{ buffer?: ArrayBuffer; md5?: string }>) => {
+      if (event.data.md5 !== undefined) this.#digest?.(event.data.md5);
+      else if (event.data.buffer) this.#release(new Uint8Array(event.data.buffer));
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      this.#failure = new Error(`the hashing worker failed: ${event.message}`);
+    };
+    this.#worker = worker;
+  }
+
+  #release(buffer: Uint8Array): void {
+    const waiter = this.#waiting.shift();
+    if (waiter) waiter(buffer);
+    else this.#free.push(buffer);
+  }
+
+  #check(): void {
+    if (this.#failure) throw this.#failure;
+  }
+}
+
+let nodeCrypto: typeof import("node:crypto") | null = null;
+
+async function newHasher(): Promise<BlockHasher> {
+  nodeCrypto ??= await import("node:crypto");
+  return new BlockHasher();
+}
+
+/** A file being written chunk by chunk with a running MD5. */
 export class ImageWriter {
   readonly #file: Deno.FsFile;
-  readonly #hash: Hash;
-  #block = new Uint8Array(BLOCK_SIZE);
+  readonly #hasher: BlockHasher;
+  #block: Uint8Array | null = null;
   #filled = 0;
   #size: number;
-  #pending: Promise<void> = Promise.resolve();
 
-  private constructor(file: Deno.FsFile, hash: Hash, size: number) {
+  private constructor(file: Deno.FsFile, hasher: BlockHasher, size: number) {
     this.#file = file;
-    this.#hash = hash;
+    this.#hasher = hasher;
     this.#size = size;
   }
 
@@ -41,22 +137,30 @@ export class ImageWriter {
    * bytes are hashed first and new chunks are appended.
    */
   static async create(path: string, options: { resume?: boolean } = {}): Promise<ImageWriter> {
-    const hash = createHash("md5");
+    const hasher = await newHasher();
     let size = 0;
     if (options.resume) {
-      size = await hashInto(path, hash).catch((error) => {
-        if (error instanceof Deno.errors.NotFound) return 0;
-        throw error;
-      });
+      try {
+        size = await hashInto(path, hasher);
+      } catch (error) {
+        hasher.close();
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }
     }
-    const file = await Deno.open(path, {
-      write: true,
-      create: true,
-      truncate: !options.resume,
-      append: options.resume,
-      mode: 0o644,
-    });
-    return new ImageWriter(file, hash, size);
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, {
+        write: true,
+        create: true,
+        truncate: !options.resume,
+        append: options.resume,
+        mode: 0o644,
+      });
+    } catch (error) {
+      hasher.close();
+      throw error;
+    }
+    return new ImageWriter(file, hasher, size);
   }
 
   /** Bytes accepted so far, including resumed ones. */
@@ -64,11 +168,12 @@ export class ImageWriter {
     return this.#size;
   }
 
-  /** Accepts a chunk; it is hashed and written in 4 MiB blocks. */
+  /** Accepts a chunk; it is written and hashed in 4 MiB blocks. */
   async write(chunk: Uint8Array): Promise<void> {
     this.#size += chunk.byteLength;
     let offset = 0;
     while (offset < chunk.byteLength) {
+      this.#block ??= await this.#hasher.buffer();
       const take = Math.min(BLOCK_SIZE - this.#filled, chunk.byteLength - offset);
       this.#block.set(chunk.subarray(offset, offset + take), this.#filled);
       this.#filled += take;
@@ -77,39 +182,49 @@ export class ImageWriter {
     }
   }
 
+  /** Copies all of `source` in, reading straight into the block buffers. */
+  async copyFrom(source: Deno.FsFile, onProgress?: ProgressCallback): Promise<void> {
+    while (true) {
+      this.#block ??= await this.#hasher.buffer();
+      const read = await source.read(this.#block.subarray(this.#filled));
+      if (read === null) return;
+      this.#filled += read;
+      this.#size += read;
+      if (this.#filled === BLOCK_SIZE) await this.#flush();
+      onProgress?.(this.#size);
+    }
+  }
+
   /** Writes what is buffered, closes the file and returns its size and MD5. */
   async close(): Promise<Digest> {
     try {
       await this.#flush();
-      await this.#pending;
+      return { size: this.#size, md5: await this.#hasher.digest() };
     } finally {
+      this.#hasher.close();
       this.#file.close();
     }
-    return { size: this.#size, md5: this.#hash.digest("hex") };
   }
 
   /** Closes the file without finishing; the caller decides whether to keep or delete it. */
-  async abandon(): Promise<void> {
-    await this.#pending.catch(() => {});
+  abandon(): Promise<void> {
+    this.#hasher.close();
     try {
       this.#file.close();
     } catch {
       // already closed
     }
+    return Promise.resolve();
   }
 
   async #flush(): Promise<void> {
-    if (this.#filled === 0) return;
-    const block = this.#block.subarray(0, this.#filled);
-    await this.#pending;
-    this.#pending = writeAll(this.#file, block);
-    // Awaited by the next flush or by close(); until then a failure (a full disk) must not
-    // count as an unhandled rejection, which would end the process.
-    this.#pending.catch(() => {});
-    this.#hash.update(block);
-    // The block in flight is owned by the pending write; fill a fresh one meanwhile.
-    this.#block = new Uint8Array(BLOCK_SIZE);
+    if (this.#block === null || this.#filled === 0) return;
+    const block = this.#block;
+    const length = this.#filled;
+    this.#block = null;
     this.#filled = 0;
+    await writeAll(this.#file, block.subarray(0, length));
+    this.#hasher.update(block, length);
   }
 }
 
@@ -120,31 +235,38 @@ async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
   }
 }
 
-async function hashInto(path: string, hash: Hash, onProgress?: ProgressCallback): Promise<number> {
+// Reads a file in full blocks into the hasher; returns its size.
+async function hashInto(
+  path: string,
+  hasher: BlockHasher,
+  onProgress?: ProgressCallback,
+): Promise<number> {
   using file = await Deno.open(path, { read: true });
-  const buffer = new Uint8Array(BLOCK_SIZE);
   let size = 0;
   while (true) {
+    const block = await hasher.buffer();
     let filled = 0;
     while (filled < BLOCK_SIZE) {
-      const read = await file.read(buffer.subarray(filled));
+      const read = await file.read(block.subarray(filled));
       if (read === null) break;
       filled += read;
     }
-    if (filled === 0) break;
-    hash.update(buffer.subarray(0, filled));
     size += filled;
-    onProgress?.(size);
-    if (filled < BLOCK_SIZE) break;
+    hasher.update(block, filled);
+    if (filled > 0) onProgress?.(size);
+    if (filled < BLOCK_SIZE) return size;
   }
-  return size;
 }
 
 /** Reads a file once and returns its size and MD5. */
 export async function hashFile(path: string, onProgress?: ProgressCallback): Promise<Digest> {
-  const hash = createHash("md5");
-  const size = await hashInto(path, hash, onProgress);
-  return { size, md5: hash.digest("hex") };
+  const hasher = await newHasher();
+  try {
+    const size = await hashInto(path, hasher, onProgress);
+    return { size, md5: await hasher.digest() };
+  } finally {
+    hasher.close();
+  }
 }
 
 /** Copies `source` to a new file at `target` while hashing, reading the source once. */
@@ -153,17 +275,10 @@ export async function copyAndHash(
   target: string,
   onProgress?: ProgressCallback,
 ): Promise<Digest> {
+  using file = await Deno.open(source, { read: true });
   const writer = await ImageWriter.create(target);
   try {
-    using file = await Deno.open(source, { read: true });
-    const buffer = new Uint8Array(BLOCK_SIZE);
-    while (true) {
-      const read = await file.read(buffer);
-      if (read === null) break;
-      // write() copies into its own block, so the read buffer can be reused at once.
-      await writer.write(buffer.subarray(0, read));
-      onProgress?.(writer.size);
-    }
+    await writer.copyFrom(file, onProgress);
     return await writer.close();
   } catch (error) {
     await writer.abandon();

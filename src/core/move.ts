@@ -17,7 +17,7 @@ import { formatImageName, type ImageName, withVersion } from "./names.ts";
 import { findContainer, imageFile, type Registry } from "./registry.ts";
 import { exists, isCrossDevice, placeFile, pruneEmptyFolders, removeIfPresent } from "./storage.ts";
 import { copyAndHash } from "./ingest.ts";
-import { realPath, storageWriteError } from "./add.ts";
+import { firstMissingFolder, realPath, storageWriteError } from "./add.ts";
 
 /** Where an image file went. */
 export interface Move {
@@ -97,6 +97,7 @@ async function relocate(
   to: string,
   fields: () => ReturnType<typeof fieldsOf>,
 ): Promise<void> {
+  const created = firstMissingFolder(dirname(to));
   try {
     Deno.mkdirSync(dirname(to), { recursive: true });
     const sameDevice = Deno.statSync(from).dev === Deno.statSync(dirname(to)).dev;
@@ -109,6 +110,8 @@ async function relocate(
       await relocateFile(registry, container, { from, to, copy: true }, fields);
     }
   } catch (error) {
+    // Nothing moved: no empty folders of this command's making are left behind either.
+    if (created !== null) pruneEmptyFolders(dirname(to), dirname(created));
     throw storageWriteError(registry, error);
   }
   if (registry.storage.contains(from)) pruneEmptyFolders(dirname(from), registry.storage.root);

@@ -1,31 +1,33 @@
 /**
  * The public JSON shape of a container record, with the database's field names. `image` is an
- * absolute path (or null for a remote-only record), whatever is stored.
+ * absolute path (or null for a remote-only record), whatever is stored. The shape itself is
+ * defined once, in core/containers.ts's SQL, so one record and 100,000 records agree.
  */
-import type { Container } from "../core/containers.ts";
-import { imageFile, type Registry } from "../core/registry.ts";
+import { type Container, containerRecordJson, containerRecordsJson } from "../core/containers.ts";
+import type { Registry } from "../core/registry.ts";
+import type { OutputStream } from "./io.ts";
 
 /** The JSON object printed for one container. */
 export function containerRecord(registry: Registry, container: Container): Record<string, unknown> {
-  const image = imageFile(registry, container);
-  return {
-    id: container.id,
-    collection: container.collection,
-    collection_id: container.collectionId,
-    name: container.name,
-    tag: container.tag,
-    version: container.version,
-    uri: container.uri,
-    image,
-    url: container.url,
-    client: container.client,
-    created_at: container.createdAt,
-    location: image === null ? "remote" : "local",
-    size: container.size,
-    md5: container.md5,
-    metadata: container.metadata,
-    metrics: container.metrics,
-  };
+  return JSON.parse(containerRecordJson(registry.db, registry.storage.root, container.id));
+}
+
+/** Streams the records matching `queries` as a JSON array, one record per line. */
+export function writeRecords(out: OutputStream, registry: Registry, queries: string[]): void {
+  const BATCH = 1000;
+  let batch: string[] = [];
+  let first = true;
+  out.write("[");
+  for (const record of containerRecordsJson(registry.db, registry.storage.root, queries)) {
+    batch.push(record);
+    if (batch.length === BATCH) {
+      out.write((first ? "\n  " : ",\n  ") + batch.join(",\n  "));
+      first = false;
+      batch = [];
+    }
+  }
+  if (batch.length) out.write((first ? "\n  " : ",\n  ") + batch.join(",\n  "));
+  out.write(first && batch.length === 0 ? "]\n" : "\n]\n");
 }
 
 /** Serialises a value as indented JSON with a trailing newline. */

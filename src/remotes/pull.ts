@@ -3,7 +3,6 @@
  * one writer per target), then place and record the image in one transaction. Also `record`
  * from a remote: the manifest only, no file.
  */
-import { createHash } from "node:crypto";
 import { basename, dirname, resolve } from "node:path";
 import { ConflictError, reason } from "../errors.ts";
 import { findContainers } from "../core/containers.ts";
@@ -54,7 +53,7 @@ export async function pullImage(
 
   const folder = registry.storage.imageFolder(remote.name);
   prepareFolder(registry, folder);
-  const part = registry.storage.partPath(folder, partKey(remote));
+  const part = registry.storage.partPath(folder, await partKey(remote));
   try {
     return await lockedPull(registry, client, remote, part, options);
   } catch (error) {
@@ -172,7 +171,9 @@ function storedImage(registry: Registry, name: ImageName): PlacedImage | null {
 }
 
 // Stable across runs, so an interrupted download is found and resumed.
-function partKey(remote: RemoteImage): string {
+async function partKey(remote: RemoteImage): Promise<string> {
   if (remote.name.version) return `${remote.name.tag}@${remote.name.version}`;
-  return createHash("sha1").update(remote.downloadUrl).digest("hex").slice(0, 16);
+  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(remote.downloadUrl));
+  return Array.from(new Uint8Array(digest).slice(0, 8), (b) => b.toString(16).padStart(2, "0"))
+    .join("");
 }

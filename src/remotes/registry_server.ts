@@ -14,7 +14,7 @@ import {
   statusLine,
 } from "../transfer/http.ts";
 import { uploadMultipart } from "../transfer/upload.ts";
-import { authorizationHeader, type RegistryAction } from "./registry_auth.ts";
+import type { RegistryAction } from "./registry_auth.ts";
 import type {
   ClientEnvironment,
   PushOptions,
@@ -25,7 +25,6 @@ import type {
 } from "./client.ts";
 import { fetchAllPages } from "./pages.ts";
 import { registryCredentials, registrySettings } from "./registry_settings.ts";
-import { createHash } from "node:crypto";
 
 const MD5 = /^[0-9a-f]{32}$/i;
 
@@ -33,7 +32,9 @@ const MD5 = /^[0-9a-f]{32}$/i;
 export function registryClient(environment: ClientEnvironment): RemoteClient {
   const settings = () => registrySettings(environment);
   const http = environment.http;
-  const sign = (action: RegistryAction, name: ImageName) => {
+  // Signing loads node:crypto, which only signed requests should pay for at start-up.
+  const sign = async (action: RegistryAction, name: ImageName) => {
+    const { authorizationHeader } = await import("./registry_auth.ts");
     const { username, token } = registryCredentials(environment, action);
     return authorizationHeader({
       action,
@@ -81,7 +82,7 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
       const collectionUrl = `${base}/upload/chunked_upload`;
       const response = await request(collectionUrl, {
         method: "POST",
-        headers: { "content-type": "application/json", authorization: sign("push", name) },
+        headers: { "content-type": "application/json", authorization: await sign("push", name) },
         body: JSON.stringify({ collection: name.collection, name: name.name, tag: name.tag }),
       }, http);
       const body = await jsonBody(response);
@@ -94,11 +95,11 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
           { status: response.status, hint: hintFor(response.status) },
         );
       }
-      const hash = createHash("md5");
+      const hash = (await import("node:crypto")).createHash("md5");
       let size = 0;
       // The file's size as the upload measured it; `size` counts only the bytes sent so far.
       let fileSize = 0;
-      const signature = sign("upload", name);
+      const signature = await sign("upload", name);
       const upload = await uploadMultipart(`${base.replace(/\/api$/, "")}/upload`, {
         fields: [
           ["SREGISTRY_EVENT", signature],
@@ -169,7 +170,7 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
         (name.version ? `@${name.version}` : "");
       const response = await request(url, {
         method: "DELETE",
-        headers: { authorization: sign("delete", name) },
+        headers: { authorization: await sign("delete", name) },
       }, http);
       const body = await jsonBody(response);
       if (response.status === 404) {
@@ -264,7 +265,7 @@ async function fetchManifest(
   base: string,
   name: ImageName,
   http: HttpOptions,
-  signPull: () => string,
+  signPull: () => Promise<string>,
 ): Promise<Record<string, unknown>> {
   const url = `${base}/container/${name.collection}/${name.name}:${name.tag}` +
     (name.version ? `@${name.version}` : "");
@@ -272,7 +273,7 @@ async function fetchManifest(
   if (response.status === 403) {
     await discard(response);
     response = await request(url, {
-      headers: { accept: "application/json", authorization: signPull() },
+      headers: { accept: "application/json", authorization: await signPull() },
     }, http);
   }
   const body = await jsonBody(response);

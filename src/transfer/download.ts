@@ -162,7 +162,7 @@ export async function downloadToFile(
     }
     options.onProgress?.({ done: writer.size, total, startedAt, resumedFrom });
     try {
-      for await (const chunk of readBody(response, options.http)) {
+      for await (const chunk of readBody(response, options.http, { reuse: true })) {
         await writer.write(chunk);
         options.onProgress?.({ done: writer.size, total, startedAt, resumedFrom });
       }

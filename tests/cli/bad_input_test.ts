@@ -324,3 +324,48 @@ Deno.test({
     assert.equal(records(await sregistry(["images", "--json"], { env: home.env })).length, 2);
   },
 });
+
+Deno.test({
+  name: "a read-only database: listing works, every change fails with one line, nothing moves",
+  ignore: !canMount(),
+  async fn(t) {
+    await using home = await tempHome();
+    const env = { ...home.env, SREGISTRY_STORAGE: join(home.path, "storage") };
+    for (
+      const args of [
+        ["add", home.file("seed.sif", "hello\n"), "--name", "vsoch/hello"],
+        ["record", "vsoch/remote", "--url", "https://example.org/r.sif"],
+      ]
+    ) {
+      assert.equal((await sregistry(args, { env })).code, 0);
+    }
+    const image = home.file("image.sif", "an image\n");
+    const before = await snapshot(home, env);
+    using _readOnly = makeReadOnly(home.database);
+
+    const listed = await sregistry(["images", "--json"], { env });
+    assert.equal(records(listed).length, 2, "reading needs no write access");
+    assert.equal((await sregistry(["get", "vsoch/hello"], { env })).code, 0);
+
+    const message = new RegExp(
+      `cannot write the database ${join(home.database, "sregistry.db")} \\(.*readonly.*\\); ` +
+        "check its permissions, or set SREGISTRY_DATABASE",
+    );
+    await runCases(
+      t,
+      home,
+      [
+        ["add", image, "--name", "vsoch/new"],
+        ["add", "--copy", image, "--name", "vsoch/new"],
+        ["record", "-q", "vsoch/other", "--url", "https://example.org/o.sif"],
+        ["rm", "-q", "vsoch/hello"],
+        ["rmi", "-q", "vsoch/hello"],
+        ["mv", "-q", "vsoch/hello", home.path],
+        ["rename", "-q", "vsoch/hello", "vsoch/renamed"],
+      ].map((args) => ({ name: `${args.join(" ")} fails`, args, code: 1, message })),
+      env,
+    );
+    assertUnchanged(before, await snapshot(home, env));
+    assert.equal(Deno.readTextFileSync(image), "an image\n", "the moved file is put back");
+  },
+});

@@ -48,7 +48,7 @@ Deno.test("an unknown command or flag exits 2 with a suggestion", async () => {
 });
 
 /** Every command and subcommand path, e.g. ["add"], ["backend", "ls"]. */
-function commandPaths(): string[][] {
+async function commandPaths(): Promise<string[][]> {
   let sink = "";
   const stream = outputStream((text) => sink += text);
   const host = {
@@ -61,7 +61,7 @@ function commandPaths(): string[][] {
     cwd: "/",
     interrupts: () => new AbortController().signal,
   };
-  const program = buildProgram(host, createContext(host));
+  const program = await buildProgram(host, createContext(host));
   const paths: string[][] = [];
   const walk = (command: Command, prefix: string[]) => {
     for (const sub of command.commands as Command[]) {
@@ -74,7 +74,7 @@ function commandPaths(): string[][] {
 }
 
 Deno.test("every command's --help has an example and the exit codes", async () => {
-  const paths = commandPaths();
+  const paths = await commandPaths();
   for (const name of ["add", "get", "images", "inspect", "record", "rm", "rmi", "mv", "rename"]) {
     assert.ok(paths.some((path) => path.join(" ") === name), `${name} is a command`);
   }
