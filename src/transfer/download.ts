@@ -7,10 +7,10 @@ import { dirname } from "node:path";
 import { ImageWriter } from "../core/ingest.ts";
 import { IntegrityError, InterruptedError, NotFoundError, RemoteError } from "../errors.ts";
 import {
+  bodyReader,
   BodyReadError,
   discard,
   type HttpOptions,
-  readBody,
   redactUrl,
   request,
   retryDelayMs,
@@ -162,9 +162,14 @@ export async function downloadToFile(
     }
     options.onProgress?.({ done: writer.size, total, startedAt, resumedFrom });
     try {
-      for await (const chunk of readBody(response, options.http, { reuse: true })) {
-        await writer.write(chunk);
-        options.onProgress?.({ done: writer.size, total, startedAt, resumedFrom });
+      const body = bodyReader(response, options.http);
+      try {
+        for (let chunk = await body.read(); chunk !== null; chunk = await body.read()) {
+          await writer.write(chunk);
+          options.onProgress?.({ done: writer.size, total, startedAt, resumedFrom });
+        }
+      } finally {
+        await body.close();
       }
     } catch (error) {
       await keep(writer);

@@ -157,33 +157,34 @@ export async function getJson(
   }
 }
 
-// Large bodies are read into one reused buffer: fresh 64 KiB chunks per read cost about twice
-// the time and most of a download's memory.
+/** A response body read chunk by chunk into one reused buffer. */
+export interface BodyReader {
+  /**
+   * The next chunk, or null at the end. The chunk is a view of a buffer that the next read
+   * reuses: write or copy it first. Throws BodyReadError when no byte arrives for
+   * `stallTimeoutMs` or the connection drops, and InterruptedError when `signal` aborts.
+   */
+  read(): Promise<Uint8Array | null>;
+  /** Stops reading and releases the connection. */
+  close(): Promise<void>;
+}
+
 const BODY_BUFFER = 1024 * 1024;
 
 /**
- * Yields a response body chunk by chunk. Throws BodyReadError when no byte arrives for
- * `stallTimeoutMs` or the connection drops, and InterruptedError when `signal` aborts. With
- * `reuse`, every chunk is a view of one buffer that the next read overwrites: the consumer must
- * copy or write it before asking for the next.
+ * Reads a response body into one reused 1 MiB buffer (a BYOB read): allocating a chunk per read
+ * doubles the cost of a large download and most of its memory.
  */
-export async function* readBody(
-  response: Response,
-  options: HttpOptions,
-  body: { reuse?: boolean } = {},
-): AsyncGenerator<Uint8Array, void, undefined> {
-  if (response.body === null) return;
+export function bodyReader(response: Response, options: HttpOptions): BodyReader {
   const stallMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
   const host = hostOf(response.url);
-  const byob = body.reuse ? response.body.getReader({ mode: "byob" }) : null;
-  const plain = byob ? null : response.body.getReader();
-  const reader = (byob ?? plain)!;
-  let buffer: ArrayBuffer = new ArrayBuffer(byob ? BODY_BUFFER : 0);
-  // One watchdog per body instead of a timer per chunk; only time spent waiting in read()
+  const reader = response.body?.getReader({ mode: "byob" }) ?? null;
+  let buffer: ArrayBuffer = new ArrayBuffer(BODY_BUFFER);
+  // One watchdog per body instead of a timer per read; only time spent waiting in read()
   // counts, so a slow consumer (a busy disk) is not mistaken for a silent server.
   let waitingSince: number | null = null;
   let stalled = false;
-  let finished = false;
+  let finished = reader === null;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const watch = () => {
     if (waitingSince === null) {
@@ -193,20 +194,39 @@ export async function* readBody(
     const idle = performance.now() - waitingSince;
     if (idle >= stallMs) {
       stalled = true;
-      reader.cancel().catch(() => {});
+      reader?.cancel().catch(() => {});
     } else {
       timer = setTimeout(watch, stallMs - idle);
     }
   };
-  timer = setTimeout(watch, stallMs);
-  try {
-    while (true) {
+  if (reader) timer = setTimeout(watch, stallMs);
+  const close = async () => {
+    clearTimeout(timer);
+    if (reader === null) return;
+    if (!finished && !stalled) await reader.cancel().catch(() => {});
+    finished = true;
+    try {
+      reader.releaseLock();
+    } catch {
+      // already released
+    }
+  };
+  return {
+    async read() {
+      if (finished || reader === null) return null;
       waitingSince = performance.now();
       let result: ReadableStreamReadResult<Uint8Array>;
       try {
-        result = byob ? await byob.read(new Uint8Array(buffer)) : await plain!.read();
+        // The read transfers the buffer and hands it back inside the view it returns.
+        result = await reader.read(new Uint8Array(buffer));
       } catch (error) {
+        await close();
         if (options.signal?.aborted) throw new InterruptedError("interrupted", { cause: error });
+        if (stalled) {
+          throw new BodyReadError(`${host} sent no data for ${formatMs(stallMs)}`, {
+            stalled: true,
+          });
+        }
         throw new BodyReadError(`the connection to ${host} was lost: ${networkReason(error)}`, {
           stalled: false,
           cause: error,
@@ -215,23 +235,35 @@ export async function* readBody(
         waitingSince = null;
       }
       if (stalled) {
-        throw new BodyReadError(
-          `${host} sent no data for ${formatMs(stallMs)}`,
-          { stalled: true },
-        );
+        await close();
+        throw new BodyReadError(`${host} sent no data for ${formatMs(stallMs)}`, { stalled: true });
       }
+      if (result.value) buffer = result.value.buffer as ArrayBuffer;
       if (result.done) {
         finished = true;
-        return;
+        await close();
+        return null;
       }
-      // A BYOB read hands the buffer back (transferred) inside the view it returns.
-      if (byob) buffer = result.value.buffer as ArrayBuffer;
-      yield result.value;
+      return result.value;
+    },
+    close,
+  };
+}
+
+/** Yields a response body chunk by chunk (for small bodies; images go through bodyReader). */
+export async function* readBody(
+  response: Response,
+  options: HttpOptions,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  const body = bodyReader(response, options);
+  try {
+    while (true) {
+      const chunk = await body.read();
+      if (chunk === null) return;
+      yield chunk.slice();
     }
   } finally {
-    clearTimeout(timer);
-    if (!finished && !stalled) await reader.cancel().catch(() => {});
-    reader.releaseLock();
+    await body.close();
   }
 }
 
