@@ -178,7 +178,7 @@ export class ImageWriter {
       this.#block.set(chunk.subarray(offset, offset + take), this.#filled);
       this.#filled += take;
       offset += take;
-      if (this.#filled === BLOCK_SIZE) await this.#flush();
+      if (this.#filled === BLOCK_SIZE) this.#flush();
     }
   }
 
@@ -190,7 +190,7 @@ export class ImageWriter {
       if (read === null) return;
       this.#filled += read;
       this.#size += read;
-      if (this.#filled === BLOCK_SIZE) await this.#flush();
+      if (this.#filled === BLOCK_SIZE) this.#flush();
       onProgress?.(this.#size);
     }
   }
@@ -198,7 +198,7 @@ export class ImageWriter {
   /** Writes what is buffered, closes the file and returns its size and MD5. */
   async close(): Promise<Digest> {
     try {
-      await this.#flush();
+      this.#flush();
       return { size: this.#size, md5: await this.#hasher.digest() };
     } finally {
       this.#hasher.close();
@@ -217,7 +217,7 @@ export class ImageWriter {
     return Promise.resolve();
   }
 
-  async #flush(): Promise<void> {
+  #flush(): void {
     if (this.#block === null || this.#filled === 0) return;
     const block = this.#block;
     const length = this.#filled;
