@@ -4,6 +4,9 @@
  * (`denort`) for each target from its release host; on an air-gapped builder, set DENORT_BIN to
  * a denort binary of the matching version and build one target at a time.
  */
+/** Workers are not found by `deno compile` on its own; each must be included by name. */
+export const WORKERS = ["src/core/hash_worker.ts"];
+
 const TARGETS = [
   "x86_64-unknown-linux-gnu",
   "aarch64-unknown-linux-gnu",
@@ -11,41 +14,46 @@ const TARGETS = [
   "aarch64-apple-darwin",
 ];
 
-const wanted = Deno.args.length ? Deno.args : TARGETS;
-const unknown = wanted.filter((target) => !TARGETS.includes(target));
-if (unknown.length) {
-  console.error(`unknown target ${unknown.join(", ")}; choose from ${TARGETS.join(", ")}`);
-  Deno.exit(2);
-}
-if (Deno.env.get("DENORT_BIN") && wanted.length > 1) {
-  console.error(
-    "DENORT_BIN serves one target: name it, e.g. deno task compile x86_64-unknown-linux-gnu",
-  );
-  Deno.exit(2);
-}
-const root = new URL("../", import.meta.url).pathname;
-let failed = false;
-for (const target of wanted) {
-  const output = `${root}dist/sregistry-${target}`;
-  const { code } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "compile",
-      "--no-prompt",
-      "--config",
-      `${root}deno.json`,
-      "-P",
-      "--target",
-      target,
-      "--output",
-      output,
-      `${root}main.ts`,
-    ],
-  }).spawn().status;
-  if (code !== 0) {
-    console.error(`compile for ${target} failed (exit ${code})`);
-    failed = true;
-  } else {
-    console.error(`built ${output}`);
+if (import.meta.main) await compile(Deno.args);
+
+async function compile(args: string[]): Promise<void> {
+  const wanted = args.length ? args : TARGETS;
+  const unknown = wanted.filter((target) => !TARGETS.includes(target));
+  if (unknown.length) {
+    console.error(`unknown target ${unknown.join(", ")}; choose from ${TARGETS.join(", ")}`);
+    Deno.exit(2);
   }
+  if (Deno.env.get("DENORT_BIN") && wanted.length > 1) {
+    console.error(
+      "DENORT_BIN serves one target: name it, e.g. deno task compile x86_64-unknown-linux-gnu",
+    );
+    Deno.exit(2);
+  }
+  const root = new URL("../", import.meta.url).pathname;
+  let failed = false;
+  for (const target of wanted) {
+    const output = `${root}dist/sregistry-${target}`;
+    const { code } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "compile",
+        "--no-prompt",
+        "--config",
+        `${root}deno.json`,
+        "-P",
+        ...WORKERS.flatMap((worker) => ["--include", `${root}${worker}`]),
+        "--target",
+        target,
+        "--output",
+        output,
+        `${root}main.ts`,
+      ],
+    }).spawn().status;
+    if (code !== 0) {
+      console.error(`compile for ${target} failed (exit ${code})`);
+      failed = true;
+    } else {
+      console.error(`built ${output}`);
+    }
+  }
+  Deno.exit(failed ? 1 : 0);
 }
-Deno.exit(failed ? 1 : 0);
