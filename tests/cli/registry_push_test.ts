@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { sregistry, sregistryCommand, sregistryInProcess } from "../support/cli.ts";
+import { sregistry, sregistryInProcess, startSregistry } from "../support/cli.ts";
 import { startFakeRegistry } from "../support/fake_registry.ts";
 import { tempHome } from "../support/home.ts";
 import {
@@ -287,22 +287,9 @@ Deno.test({
     Deno.truncateSync(file, size); // sparse: no disk or memory needed for the zeros
     const local = await md5sum(file);
     assert.equal(local.size, size);
-    const denoDir = Deno.env.get("DENO_DIR") ??
-      join(Deno.env.get("HOME") ?? "/root", ".cache", "deno");
-
-    const child = new Deno.Command(Deno.execPath(), {
-      args: sregistryCommand(["push", file, "--name", "lab/huge:v1"]),
-      env: {
-        PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-        DENO_DIR: denoDir,
-        NO_COLOR: "1",
-        ...registryEnv(home, registry),
-      },
-      clearEnv: true,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    const child = startSregistry(["push", file, "--name", "lab/huge:v1"], {
+      env: registryEnv(home, registry),
+    });
     let running = true;
     let peakKiB = 0;
     const polling = (async () => {

@@ -50,17 +50,32 @@ export function sregistryCommand(args: string[]): string[] {
   ];
 }
 
-/** Spawns the CLI as a separate process, exactly as a user runs it. */
-export async function sregistry(args: string[], options: CliOptions = {}): Promise<CliResult> {
-  const child = new Deno.Command(Deno.execPath(), {
+/**
+ * Starts the CLI as a separate process with a clean environment (only `env`, plus PATH, DENO_DIR
+ * and NO_COLOR), stdout and stderr piped; for tests that watch or signal it while it runs.
+ */
+export function startSregistry(
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string; stdin?: "piped" | "null" } = {},
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
     args: sregistryCommand(args),
     cwd: options.cwd ?? ROOT,
     env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", DENO_DIR, NO_COLOR: "1", ...options.env },
     clearEnv: true,
-    stdin: options.stdin === undefined ? "null" : "piped",
+    stdin: options.stdin ?? "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+}
+
+/** Spawns the CLI as a separate process, exactly as a user runs it. */
+export async function sregistry(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  const child = startSregistry(args, {
+    env: options.env,
+    cwd: options.cwd,
+    stdin: options.stdin === undefined ? "null" : "piped",
+  });
   if (options.stdin !== undefined) {
     const writer = child.stdin.getWriter();
     await writer.write(new TextEncoder().encode(options.stdin));

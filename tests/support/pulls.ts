@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ROOT, sregistryCommand } from "./cli.ts";
+import { startSregistry } from "./cli.ts";
 import type { FakeHub, FakeImage, RecordedRequest } from "./fake_hub.ts";
 import type { TempHome } from "./home.ts";
 
@@ -80,22 +80,7 @@ export interface RunningCli {
 
 /** Spawns the CLI like `sregistry()` does, without waiting for it. */
 export function spawnSregistry(args: string[], env: Record<string, string>): RunningCli {
-  const denoDir = Deno.env.get("DENO_DIR") ??
-    join(Deno.env.get("HOME") ?? "/root", ".cache", "deno");
-  const child = new Deno.Command(Deno.execPath(), {
-    args: sregistryCommand(args),
-    cwd: ROOT,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      DENO_DIR: denoDir,
-      NO_COLOR: "1",
-      ...env,
-    },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = startSregistry(args, { env });
   const result = child.output().then((output) => {
     const decoder = new TextDecoder();
     return {
