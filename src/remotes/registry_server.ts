@@ -3,11 +3,11 @@
  * push (collection request, then a streamed multipart upload whose MD5 the server must echo),
  * delete, search in every form, and label search. Every signed request uses registry_auth.ts.
  */
-import { ConfigError, IntegrityError, NotFoundError, RemoteError, UsageError } from "../errors.ts";
+import { ConfigError, IntegrityError, NotFoundError, RemoteError } from "../errors.ts";
 import { formatImageName, type ImageName, parseImageName } from "../core/names.ts";
 import {
   discard,
-  getJson,
+  hostOf,
   type HttpOptions,
   redactUrl,
   request,
@@ -23,7 +23,7 @@ import type {
   RemoteImage,
   SearchResults,
 } from "./client.ts";
-import { fetchAllPages } from "./pages.ts";
+import { searchLabels, searchRegistry } from "./registry_search.ts";
 import { registryCredentials, registrySettings } from "./registry_settings.ts";
 
 const MD5 = /^[0-9a-f]{32}$/i;
@@ -194,57 +194,15 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
       return displayName(name);
     },
 
-    async search(query): Promise<SearchResults> {
+    search(query): Promise<SearchResults> {
       // `registry://host/...` searches that host, as pull, push and delete use it.
       const host = query?.match(/^([^/]+)\/(.*)$/);
       const named = host && /[.:]|^localhost$/.test(host[1]) ? host[1] : null;
-      const form = searchForm(named === null ? query : host![2]);
-      const base = apiBase(settings(), named);
-      if (form.kind === "all") {
-        const collections = await fetchAllPages(`${base}/collections/`, http);
-        return containerRows("Collections", collections);
-      }
-      if (form.kind === "collection") {
-        // One collection is a single object (`{}` when it does not exist), not a listing.
-        const found = await getJson(`${base}/collection/${encode(form.collection)}`, {}, http)
-          .catch((error) => {
-            if (error instanceof RemoteError && error.status === 404) return {};
-            throw error;
-          });
-        return containerRows(`Collection ${form.collection}`, [found]);
-      }
-      const path = (form.collection ? `collection/${encode(form.collection)}/` : "") +
-        `name/${encode(form.name)}` + (form.tag ? `/tag/${encode(form.tag)}` : "");
-      const containers = await fetchAllPages(`${base}/container/search/${path}`, http);
-      const rows = (containers as Record<string, unknown>[]).map((container) => [
-        `${container.collection}/${container.name}:${container.tag}`,
-        String(container.version ?? ""),
-        String(container.add_date ?? ""),
-      ]);
-      return {
-        title: `Containers ${query}`,
-        columns: ["URI", "VERSION", "ADDED"],
-        rows,
-        records: containers,
-      };
+      return searchRegistry(apiBase(settings(), named), named === null ? query : host![2], http);
     },
 
-    async labels(key, value): Promise<SearchResults> {
-      const base = baseFor(null);
-      const path = key && value
-        ? `/${encode(key)}/key/${encode(value)}/value`
-        : key
-        ? `/${encode(key)}/key`
-        : value
-        ? `/${encode(value)}/value`
-        : "";
-      const labels = await fetchAllPages(`${base}/labels/search${path}`, http);
-      const rows = (labels as Record<string, unknown>[]).map((label) => [
-        String(label.key ?? ""),
-        String(label.value ?? ""),
-        Array.isArray(label.containers) ? label.containers.join(", ") : "",
-      ]);
-      return { title: "Labels", columns: ["KEY", "VALUE", "CONTAINERS"], rows, records: labels };
+    labels(key, value): Promise<SearchResults> {
+      return searchLabels(baseFor(null), key, value, http);
     },
   };
 }
@@ -309,48 +267,6 @@ async function fetchManifest(
   return body as Record<string, unknown>;
 }
 
-/** A parsed search query (reference §6.2's table). */
-type SearchForm =
-  | { kind: "all" }
-  | { kind: "collection"; collection: string }
-  | { kind: "container"; collection: string | null; name: string; tag: string | null };
-
-/** Parses a search query: none, `collection[/]`, `collection/name[:tag]`, `/name[:tag]`. */
-export function searchForm(query: string | null): SearchForm {
-  if (query === null || query === "" || query === "*") return { kind: "all" };
-  if (/[\s\\]/.test(query) || query.includes("..")) {
-    throw new UsageError(`invalid search query ${JSON.stringify(query)}`);
-  }
-  const across = query.startsWith("/");
-  const trimmed = query.replace(/^\/+/, "").replace(/\/+$/, "").toLowerCase();
-  if (trimmed === "") return { kind: "all" };
-  const slash = trimmed.lastIndexOf("/");
-  if (!across && slash === -1 && !trimmed.includes(":")) {
-    return { kind: "collection", collection: trimmed };
-  }
-  const collection = across || slash === -1 ? null : trimmed.slice(0, slash);
-  const [name, tag] = trimmed.slice(slash + 1).split(":", 2);
-  if (!name) throw new UsageError(`invalid search query ${JSON.stringify(query)}: no name`);
-  return { kind: "container", collection, name, tag: tag || null };
-}
-
-function containerRows(title: string, collections: unknown[]): SearchResults {
-  const rows: string[][] = [];
-  const records: unknown[] = [];
-  for (const collection of collections as Record<string, unknown>[]) {
-    if (typeof collection !== "object" || collection === null) continue;
-    const containers = Array.isArray(collection.containers) ? collection.containers : [];
-    for (const container of containers as Record<string, unknown>[]) {
-      rows.push([
-        String(container.uri ?? `${collection.name}/${container.name}:${container.tag}`),
-        String(container.detail ?? ""),
-      ]);
-      records.push({ collection: collection.name, ...container });
-    }
-  }
-  return { title, columns: ["URI", "DETAIL"], rows, records };
-}
-
 async function jsonBody(response: Response): Promise<unknown> {
   const text = await response.text().catch(() => "");
   return parseJson(text);
@@ -384,14 +300,6 @@ function hintFor(status: number): string | undefined {
 
 function displayName(name: ImageName): string {
   return formatImageName(name);
-}
-
-function hostOf(base: string): string {
-  return new URL(base).host;
-}
-
-function encode(segment: string): string {
-  return encodeURIComponent(segment);
 }
 
 function gib(bytes: number): string {

@@ -7,7 +7,8 @@ import {
   NotFoundError,
   RemoteError,
 } from "../../../src/errors.ts";
-import { downloadToFile, withDownloadLock } from "../../../src/transfer/download.ts";
+import { downloadToFile } from "../../../src/transfer/download.ts";
+import { withDownloadLock } from "../../../src/transfer/lock.ts";
 import type { HttpOptions } from "../../../src/transfer/http.ts";
 import type { Progress } from "../../../src/transfer/progress.ts";
 import {
