@@ -204,6 +204,8 @@ export async function timed(spec: RunSpec): Promise<RunResult> {
     NO_COLOR: "1",
     ...spec.env,
   };
+  // Write back what earlier runs left dirty, so no run pays for its predecessor's writes.
+  await new Deno.Command("sync").output();
   const started = performance.now();
   const child = new Deno.Command(spec.cmd, {
     args: spec.args,
