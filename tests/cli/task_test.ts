@@ -1,7 +1,7 @@
 /** `deno task sregistry` runs the CLI in the caller's folder, with the executable's permissions. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ROOT } from "../support/cli.ts";
+import { DENO_DIR, ROOT } from "../support/cli.ts";
 import { tempHome } from "../support/home.ts";
 
 Deno.test("deno task sregistry resolves relative paths against the folder it is run from", async () => {
@@ -22,7 +22,7 @@ Deno.test("deno task sregistry resolves relative paths against the folder it is 
     cwd: join(home.path, "work"),
     env: {
       ...home.env,
-      DENO_DIR: Deno.env.get("DENO_DIR") ?? join(Deno.env.get("HOME") ?? "/root", ".cache", "deno"),
+      DENO_DIR,
       PATH: Deno.env.get("PATH") ?? "",
     },
     clearEnv: true,

@@ -11,7 +11,8 @@ import { outputStream } from "../../src/output/io.ts";
 
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const DENO_DIR = Deno.env.get("DENO_DIR") ??
+/** The Deno cache the spawned CLI shares with the tests (a temporary HOME would start an empty one). */
+export const DENO_DIR = Deno.env.get("DENO_DIR") ??
   join(Deno.env.get("HOME") ?? "/root", ".cache", "deno");
 
 /** What a run printed and returned. */
