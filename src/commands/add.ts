@@ -1,5 +1,6 @@
 /** `sregistry add <file> --name <uri>`: move (or copy) an image file into storage and record it. */
 import type { Command } from "@commander-js/extra-typings";
+import { resolve } from "node:path";
 import type { Context } from "../context.ts";
 import { addImage } from "../core/add.ts";
 import { containerRecord, renderJson } from "../output/records.ts";
@@ -37,9 +38,10 @@ export function registerAdd(program: Command, ctx: Context): void {
 /** Runs `add`. */
 export async function runAdd(ctx: Context, options: AddCommandOptions): Promise<void> {
   const name = nameArgument(options.name);
-  const metadata = readMetadata(options.metadata);
+  const file = resolve(ctx.cwd, options.file);
+  const metadata = readMetadata(options.metadata, ctx.cwd);
   using registry = ctx.openRegistry();
-  const size = fileSize(options.file);
+  const size = fileSize(file);
   const progress = progressDisplay(
     ctx.io.err,
     size >= 64 * 1024 * 1024
@@ -48,7 +50,7 @@ export async function runAdd(ctx: Context, options: AddCommandOptions): Promise<
     "add",
   );
   const placed = await addImage(registry, {
-    file: options.file,
+    file,
     name,
     copy: options.copy,
     metadata,

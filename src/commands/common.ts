@@ -3,9 +3,9 @@
  * reading a metadata file, and asking for confirmation (never off a terminal without --yes).
  */
 import type { Context } from "../context.ts";
-import { ConfigError, UsageError } from "../errors.ts";
+import { ConfigError, reason, UsageError } from "../errors.ts";
 import { type ImageName, parseImageName, splitScheme } from "../core/names.ts";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { DATABASE_FILE } from "../core/registry.ts";
 
 /** Writes the banner on stderr unless --quiet. */
@@ -24,13 +24,13 @@ export function nameArgument(uri: string): ImageName {
 }
 
 /** Reads `--metadata <file>`: a JSON document kept with the record. */
-export function readMetadata(path: string | undefined): unknown {
+export function readMetadata(path: string | undefined, cwd: string): unknown {
   if (path === undefined) return null;
   let text: string;
   try {
-    text = Deno.readTextFileSync(path);
+    text = Deno.readTextFileSync(resolve(cwd, path));
   } catch (error) {
-    throw new ConfigError(`cannot read metadata file ${path}: ${(error as Error).message}`);
+    throw new ConfigError(`cannot read metadata file ${path}: ${reason(error).split(":")[0]}`);
   }
   try {
     return JSON.parse(text);

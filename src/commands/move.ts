@@ -3,6 +3,7 @@
  * `sregistry rename <uri> <new uri>` re-files a record and its image under a new name.
  */
 import type { Command } from "@commander-js/extra-typings";
+import { resolve } from "node:path";
 import type { Context } from "../context.ts";
 import { moveImage, renameContainer } from "../core/move.ts";
 import { activeClient, nameArgument, printBanner } from "./common.ts";
@@ -29,7 +30,7 @@ export async function runMove(ctx: Context, options: { uri: string; path: string
   const name = nameArgument(options.uri);
   printBanner(ctx, activeClient(ctx));
   using registry = ctx.openRegistry();
-  const move = await moveImage(registry, name, options.path);
+  const move = await moveImage(registry, name, resolve(ctx.cwd, options.path));
   ctx.io.err.line(`[move] ${move.from} => ${move.to}`);
   ctx.io.out.line(move.to);
 }

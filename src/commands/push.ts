@@ -1,5 +1,6 @@
 /** `sregistry push <file> --name <uri> [--tag t]`: upload an image to a Singularity Registry Server. */
 import type { Command } from "@commander-js/extra-typings";
+import { resolve } from "node:path";
 import type { Context } from "../context.ts";
 import { checkSourceFile } from "../core/add.ts";
 import { formatImageName, parseImageName, withVersion } from "../core/names.ts";
@@ -33,7 +34,7 @@ export function registerPush(program: Command, ctx: Context): void {
 
 /** Runs `push`. */
 export async function runPush(ctx: Context, options: PushCommandOptions): Promise<void> {
-  const path = checkSourceFile(options.file);
+  const path = checkSourceFile(resolve(ctx.cwd, options.file));
   const { client, rest } = await remoteFor(ctx, options.name, options);
   await requireCapability(client, "push");
   let name = parseImageName(rest);

@@ -43,7 +43,7 @@ export async function runRecord(ctx: Context, options: RecordCommandOptions): Pr
 // `--url` given: the user says where the image is; no remote is asked.
 function recordLocally(ctx: Context, options: RecordCommandOptions, url: string) {
   const name = nameArgument(options.uri);
-  const metadata = readMetadata(options.metadata);
+  const metadata = readMetadata(options.metadata, ctx.cwd);
   const client = activeClient(ctx);
   if (!options.json) printBanner(ctx, client);
   const registry = ctx.openRegistry();

@@ -40,7 +40,8 @@ export async function moveImage(
   let to = resolve(target);
   if (isFolder(to)) to = join(to, basename(from));
   if (realPath(to) === from) throw new UsageError(`${from} is already where the image is`);
-  if (!isFolder(dirname(to))) {
+  // Folders inside storage are sregistry's to make (emptied ones are pruned); elsewhere, the user's.
+  if (!isFolder(dirname(to)) && !registry.storage.contains(to)) {
     throw new NotFoundError(`folder ${dirname(to)} does not exist`, {
       hint: "create it first",
     });
