@@ -156,3 +156,17 @@ Deno.test({
     );
   },
 });
+
+Deno.test("mv back into storage recreates the folder that was pruned when it emptied", async () => {
+  await using home = await tempHome();
+  const stored = await withImage(home);
+  const outside = join(home.path, "hello.sif");
+  assert.equal((await sregistry(["mv", "vsoch/hello", outside], { env: home.env })).code, 0);
+  assert.equal(exists(join(home.storage, "vsoch")), false);
+
+  const back = await sregistry(["mv", "vsoch/hello", stored], { env: home.env });
+  assert.equal(back.code, 0, back.stderr);
+  assert.equal(Deno.readTextFileSync(stored), "hello\n");
+  const [record] = records(await sregistry(["images", "--json"], { env: home.env }));
+  assert.equal(record.image, stored);
+});
