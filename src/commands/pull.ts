@@ -59,8 +59,7 @@ export async function runPull(ctx: Context, options: PullCommandOptions): Promis
   const toFile = !isUrl && options.name !== undefined;
   if (toFile || ctx.settings().disable.value) {
     const file = resolve(ctx.cwd, options.name ?? defaultFileName(rest));
-    const pulled = await pullToFile(client, rest, file, common);
-    progress.finish();
+    const pulled = await pullToFile(client, rest, file, common).finally(() => progress.finish());
     ctx.io.err.line(`[pull] saved ${pulled.path} (${pulled.size} bytes, MD5 ${pulled.md5})`);
     // The public fields only: the resolved remote may carry request headers (credentials).
     if (options.json) {
@@ -76,11 +75,11 @@ export async function runPull(ctx: Context, options: PullCommandOptions): Promis
     return;
   }
   using registry = ctx.openRegistry();
+  // The bar is cleared whatever happens, so an error starts on a line of its own.
   const pulled = await pullImage(registry, client, rest, {
     ...common,
     nameHint: isUrl ? options.name : undefined,
-  });
-  progress.finish();
+  }).finally(() => progress.finish());
   if (isUrl && options.name === undefined) {
     ctx.io.err.line(`[pull] no --name given; recorded as ${pulled.container.uri}`);
   }

@@ -47,8 +47,7 @@ export async function runPush(ctx: Context, options: PushCommandOptions): Promis
   );
   const pushed = await client.push!(path, withVersion(name, null), {
     onProgress: (sent, total) => progress.update(sent, total),
-  });
-  progress.finish();
+  }).finally(() => progress.finish());
   ctx.io.err.line(
     `[push] ${pushed.message}: ${formatImageName(pushed.name)} (${pushed.size} bytes)`,
   );

@@ -276,6 +276,21 @@ Deno.test("progress is a redrawn bar on a terminal", async () => {
   assert.equal(pulled.stdout, `${expected.path}\n`);
 });
 
+Deno.test("a failed pull clears its progress bar, so the error starts its own line", async () => {
+  await using hub = await startFakeHub({ mode: "wrong-md5" });
+  await using home = await tempHome();
+  hub.addImage("lab", "big", "latest", { size: SIZE, seed: 1 });
+
+  const pulled = await sregistryInProcess(["pull", "hub://lab/big"], {
+    env: hubEnv(home, hub),
+    stderrTerminal: true,
+  });
+
+  assert.equal(pulled.code, 1);
+  assert.match(pulled.stderr, /\rpull \[/, "the bar was drawn");
+  assert.match(pulled.stderr, /\r\x1b\[Ksregistry: .*MD5/, "then cleared before the error");
+});
+
 Deno.test("progress is plain lines off a terminal, and nothing with --quiet or --json", async () => {
   await using hub = await startFakeHub();
   const image = hub.addImage("lab", "big", "latest", { size: SIZE, seed: 1 });
