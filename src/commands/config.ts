@@ -1,7 +1,15 @@
 /** `sregistry config`: each effective setting and where it came from. */
 import type { Command } from "@commander-js/extra-typings";
 import type { Context } from "../context.ts";
-import { settingsReport } from "../config/settings.ts";
+import {
+  clientSetting,
+  isTruthy,
+  type Setting,
+  type SettingRow,
+  settingsReport,
+} from "../config/settings.ts";
+import { DEFAULT_HUB_BASE } from "../remotes/hub.ts";
+import { normaliseBase } from "../remotes/registry_settings.ts";
 import { renderTable } from "../output/table.ts";
 import { renderJson } from "../output/records.ts";
 
@@ -15,7 +23,7 @@ export function registerConfig(program: Command, ctx: Context): void {
 
 /** Runs `config`. */
 export function runConfig(ctx: Context, options: { json: boolean }): void {
-  const rows = settingsReport(ctx.settings());
+  const rows = [...settingsReport(ctx.settings()), ...clientRows(ctx)];
   const problem = ctx.secrets().problem;
   if (problem) ctx.io.err.line(`sregistry: warning: ${problem.message}`);
   if (options.json) {
@@ -30,4 +38,44 @@ export function runConfig(ctx: Context, options: { json: boolean }): void {
       row.source && row.origin !== "default" ? `${row.origin} (${row.source})` : row.origin,
     ]),
   ));
+}
+
+// The remote clients' settings, so a user can see which registry and credentials are in effect.
+// A token is only said to be set, never shown.
+function clientRows(ctx: Context): SettingRow[] {
+  const lookup = (client: string, name: string, legacy: string[] = []) =>
+    clientSetting({ env: ctx.env, secrets: ctx.secrets(), client, name, legacy });
+  const row = (name: string, setting: Setting<string | null>, value?: string): SettingRow => ({
+    name,
+    value: value ?? setting.value ?? "",
+    origin: setting.origin,
+    ...(setting.source === undefined ? {} : { source: setting.source }),
+  });
+  const hub = lookup("hub", "SREGISTRY_HUB_BASE", ["base"]);
+  const base = lookup("registry", "SREGISTRY_REGISTRY_BASE", ["base"]);
+  const noHttps = lookup("registry", "SREGISTRY_REGISTRY_NOHTTPS");
+  const token = lookup("registry", "SREGISTRY_REGISTRY_TOKEN", ["token"]);
+  const fromEnv = (name: string, fallback: string): SettingRow =>
+    ctx.env[name]
+      ? { name, value: ctx.env[name]!, origin: "environment", source: name }
+      : { name, value: fallback, origin: "default" };
+  return [
+    row("SREGISTRY_HUB_BASE", hub, hub.value ?? DEFAULT_HUB_BASE),
+    // As the client uses it: with /api appended.
+    row(
+      "SREGISTRY_REGISTRY_BASE",
+      base,
+      base.value === null
+        ? undefined
+        : normaliseBase(base.value, { noHttps: isTruthy(noHttps.value ?? undefined) }),
+    ),
+    row(
+      "SREGISTRY_REGISTRY_USERNAME",
+      lookup("registry", "SREGISTRY_REGISTRY_USERNAME", ["username"]),
+    ),
+    row("SREGISTRY_REGISTRY_TOKEN", token, token.value === null ? "" : "(set, not shown)"),
+    row("SREGISTRY_REGISTRY_NOHTTPS", noHttps),
+    fromEnv("SREGISTRY_TIMEOUT", "30 s to connect, 60 s without data"),
+    fromEnv("SREGISTRY_RETRIES", "4"),
+  ];
 }

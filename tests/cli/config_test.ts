@@ -174,3 +174,24 @@ Deno.test("a corrupt secrets file does not stop get, images or add; config warns
     "the file is left alone",
   );
 });
+
+Deno.test("config shows the registry's base as used (with /api) and never the token", async () => {
+  await using home = await tempHome();
+  home.file(
+    ".sregistry",
+    JSON.stringify({ registry: { base: "https://registry.example.org", token: "t0k3n-s3cret" } }),
+  );
+  const env = { ...home.env, SREGISTRY_REGISTRY_USERNAME: "dino" };
+  const rows = await config(env);
+  assert.deepEqual(rows.get("SREGISTRY_REGISTRY_BASE"), {
+    name: "SREGISTRY_REGISTRY_BASE",
+    value: "https://registry.example.org/api",
+    origin: "secrets",
+    source: "registry.base",
+  });
+  assert.equal(rows.get("SREGISTRY_REGISTRY_USERNAME")?.origin, "environment");
+  assert.equal(rows.get("SREGISTRY_REGISTRY_TOKEN")?.value, "(set, not shown)");
+  assert.equal(rows.get("SREGISTRY_HUB_BASE")?.value, "https://singularity-hub.org/api");
+  const table = await sregistry(["config"], { env });
+  assert.doesNotMatch(table.stdout + table.stderr, /t0k3n-s3cret/);
+});
