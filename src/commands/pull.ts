@@ -3,7 +3,7 @@ import type { Command } from "@commander-js/extra-typings";
 import type { Context } from "../context.ts";
 import { progressDisplay, progressMode } from "../output/progress_bar.ts";
 import { containerRecord, renderJson } from "../output/records.ts";
-import { httpOptions, remoteFor } from "./remote.ts";
+import { remoteFor } from "./remote.ts";
 import { resolve } from "node:path";
 import { formatImageName } from "../core/names.ts";
 
@@ -41,7 +41,7 @@ export function registerPull(program: Command, ctx: Context): void {
 
 /** Runs `pull`. */
 export async function runPull(ctx: Context, options: PullCommandOptions): Promise<void> {
-  const { client, rest } = await remoteFor(ctx, options.uri, options);
+  const { client, rest, http } = await remoteFor(ctx, options.uri, options);
   const { pullImage, pullToFile } = await import("../remotes/pull.ts");
   const progress = progressDisplay(
     ctx.io.err,
@@ -51,7 +51,7 @@ export async function runPull(ctx: Context, options: PullCommandOptions): Promis
   const isUrl = client.name === "http" || client.name === "https";
   const common = {
     force: options.force,
-    http: httpOptions(ctx),
+    http,
     onProgress: ({ done, total }: { done: number; total: number | null }) =>
       progress.update(done, total),
     onWait: () => ctx.io.err.line("[pull] another sregistry is pulling this image; waiting for it"),

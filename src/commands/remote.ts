@@ -12,7 +12,7 @@ import { VERSION } from "../version.ts";
 import { activeClient, printBanner } from "./common.ts";
 
 /** HTTP behaviour from the environment: SREGISTRY_TIMEOUT (seconds) and SREGISTRY_RETRIES. */
-export function httpOptions(ctx: Context): HttpOptions {
+function httpOptions(ctx: Context): HttpOptions {
   const timeout = numberSetting(ctx, "SREGISTRY_TIMEOUT");
   const retries = numberSetting(ctx, "SREGISTRY_RETRIES");
   return {
@@ -33,18 +33,20 @@ export function clientEnvironment(ctx: Context): ClientEnvironment {
 }
 
 /**
- * Chooses the client for a URI and prints the banner for it. The remote side is loaded here, on
- * first use, so that local commands do not pay its start-up cost.
+ * Chooses the client for a URI and prints the banner for it; `http` is the HTTP behaviour the
+ * client was built with, for transfers the command runs itself. The remote side is loaded here,
+ * on first use, so that local commands do not pay its start-up cost.
  */
 export async function remoteFor(
   ctx: Context,
   uri: string,
   options: { json?: boolean } = {},
-): Promise<ChosenClient> {
+): Promise<ChosenClient & { http: HttpOptions }> {
   const { chooseClient } = await import("../remotes/clients.ts");
-  const chosen = chooseClient(uri, activeClient(ctx), clientEnvironment(ctx));
+  const environment = clientEnvironment(ctx);
+  const chosen = chooseClient(uri, activeClient(ctx), environment);
   if (!options.json) printBanner(ctx, chosen.client.name);
-  return chosen;
+  return { ...chosen, http: environment.http };
 }
 
 function numberSetting(ctx: Context, name: string): number | null {

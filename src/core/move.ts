@@ -13,7 +13,7 @@ import {
   updateContainer,
 } from "./containers.ts";
 import { immediate } from "./database.ts";
-import { formatImageName, type ImageName, withVersion } from "./names.ts";
+import { formatImageName, type ImageName, isRegistryHost, withVersion } from "./names.ts";
 import { findContainer, imageFile, type Registry } from "./registry.ts";
 import { exists, isCrossDevice, placeFile, pruneEmptyFolders, removeIfPresent } from "./storage.ts";
 import { copyAndHash } from "./ingest.ts";
@@ -174,9 +174,9 @@ function isFolder(path: string): boolean {
 }
 
 /** The ImageName of a stored record. */
-export function nameOf(container: Container): ImageName {
+function nameOf(container: Container): ImageName {
   const segments = container.collection.split("/");
-  const hasRegistry = segments.length > 1 && /[.:]|^localhost$/.test(segments[0]);
+  const hasRegistry = segments.length > 1 && isRegistryHost(segments[0]);
   return {
     registry: hasRegistry ? segments[0] : null,
     collection: hasRegistry ? segments.slice(1).join("/") : container.collection,

@@ -114,8 +114,8 @@ function checkSegment(
   if (segment.startsWith("-")) throw refuse(`the ${what} may not start with '-'`);
 }
 
-// Docker's rule: a first segment is a registry host when it has a dot or a port, or is localhost.
-function isRegistryHost(segment: string): boolean {
+/** Docker's rule: a first segment is a registry host when it has a dot or a port, or is localhost. */
+export function isRegistryHost(segment: string): boolean {
   return segment.includes(".") || segment.includes(":") || segment === "localhost";
 }
 

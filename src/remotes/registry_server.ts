@@ -4,7 +4,7 @@
  * delete, search in every form, and label search. Every signed request uses registry_auth.ts.
  */
 import { ConfigError, IntegrityError, NotFoundError, RemoteError } from "../errors.ts";
-import { formatImageName, type ImageName, parseImageName } from "../core/names.ts";
+import { formatImageName, type ImageName, isRegistryHost, parseImageName } from "../core/names.ts";
 import {
   discard,
   hostOf,
@@ -197,7 +197,7 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
     search(query): Promise<SearchResults> {
       // `registry://host/...` searches that host, as pull, push and delete use it.
       const host = query?.match(/^([^/]+)\/(.*)$/);
-      const named = host && /[.:]|^localhost$/.test(host[1]) ? host[1] : null;
+      const named = host && isRegistryHost(host[1]) ? host[1] : null;
       return searchRegistry(apiBase(settings(), named), named === null ? query : host![2], http);
     },
 
