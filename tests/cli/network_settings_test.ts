@@ -1,0 +1,137 @@
+/**
+ * Site network settings a cluster needs: HTTP_PROXY/HTTPS_PROXY are honoured (a proxy on
+ * 127.0.0.1 serves a URL whose host does not resolve), and DENO_CERT trusts a site's own CA.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { sregistry } from "../support/cli.ts";
+import { tempHome } from "../support/home.ts";
+import { md5, records } from "../support/state.ts";
+
+const IMAGE = new TextEncoder().encode("an image behind the site's network\n");
+
+Deno.test("pull goes through HTTP_PROXY, and NO_PROXY bypasses it", async () => {
+  await using home = await tempHome();
+  const seen: string[] = [];
+  // A forward proxy receives the absolute URL; this one serves the image itself.
+  await using proxy = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+    seen.push(request.url);
+    return new Response(IMAGE, { headers: { "content-length": String(IMAGE.length) } });
+  });
+  const env = {
+    ...home.env,
+    HTTP_PROXY: `http://127.0.0.1:${proxy.addr.port}`,
+    SREGISTRY_RETRIES: "0",
+  };
+
+  const pulled = await sregistry(
+    ["pull", "http://images.cluster.invalid/lab/tool.sif", "--name", "lab/tool"],
+    { env },
+  );
+  assert.equal(pulled.code, 0, pulled.stderr);
+  assert.deepEqual(seen, ["http://images.cluster.invalid/lab/tool.sif"]);
+  const [record] = records(await sregistry(["images", "--json"], { env }));
+  assert.equal(record.version, md5(IMAGE));
+
+  // NO_PROXY: a host listed there is reached directly (both on 127.0.0.1: no traffic leaves).
+  await using direct = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response(IMAGE, { headers: { "content-length": String(IMAGE.length) } }),
+  );
+  const bypassed = await sregistry(
+    ["pull", `http://127.0.0.1:${direct.addr.port}/lab/other.sif`, "--name", "lab/other"],
+    { env: { ...env, NO_PROXY: "127.0.0.1" } },
+  );
+  assert.equal(bypassed.code, 0, bypassed.stderr);
+  assert.equal(seen.length, 1, "the proxy saw only the first pull");
+});
+
+function openssl(args: string[], cwd: string): void {
+  const output = new Deno.Command("openssl", { args, cwd, stdout: "null", stderr: "piped" })
+    .outputSync();
+  if (!output.success) throw new Error(new TextDecoder().decode(output.stderr));
+}
+
+const hasOpenssl = (() => {
+  try {
+    return new Deno.Command("openssl", { args: ["version"], stdout: "null" }).outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name:
+    "an https server signed by the site's own CA works with DENO_CERT, and fails clearly without",
+  ignore: !hasOpenssl,
+  async fn() {
+    await using home = await tempHome();
+    const dir = join(home.path, "pki");
+    Deno.mkdirSync(dir);
+    openssl([
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=Site CA",
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.pem",
+    ], dir);
+    openssl([
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-keyout",
+      "server.key",
+      "-out",
+      "server.csr",
+    ], dir);
+    Deno.writeTextFileSync(join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1\n");
+    openssl([
+      "x509",
+      "-req",
+      "-in",
+      "server.csr",
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-days",
+      "2",
+      "-extfile",
+      "ext.cnf",
+      "-out",
+      "server.pem",
+    ], dir);
+    await using server = Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: Deno.readTextFileSync(join(dir, "server.pem")),
+      key: Deno.readTextFileSync(join(dir, "server.key")),
+      onListen() {},
+    }, () => new Response(IMAGE, { headers: { "content-length": String(IMAGE.length) } }));
+    const url = `https://127.0.0.1:${server.addr.port}/lab/tool.sif`;
+    const env = { ...home.env, SREGISTRY_RETRIES: "0" };
+
+    const untrusted = await sregistry(["pull", url, "--name", "lab/tool"], { env });
+    assert.equal(untrusted.code, 1);
+    assert.match(untrusted.stderr, /DENO_CERT/);
+    assert.equal(records(await sregistry(["images", "--json"], { env })).length, 0);
+
+    const trusted = await sregistry(["pull", url, "--name", "lab/tool"], {
+      env: { ...env, DENO_CERT: join(dir, "ca.pem") },
+    });
+    assert.equal(trusted.code, 0, trusted.stderr);
+    assert.equal(records(await sregistry(["images", "--json"], { env })).length, 1);
+  },
+});
