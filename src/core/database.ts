@@ -25,8 +25,8 @@ export function openDatabase(path: string): DatabaseSync {
   return db;
 }
 
-/** Turns a SQLite failure on open into a one-line ConfigError. */
-export function databaseError(path: string, error: unknown): ConfigError {
+// Turns a SQLite failure on open into a one-line ConfigError.
+function databaseError(path: string, error: unknown): ConfigError {
   const reason = error instanceof Error ? error.message : String(error);
   if (/not a database|malformed|file is encrypted/i.test(reason)) {
     return new ConfigError(`${path} is not a usable SQLite database (${reason})`, {

@@ -55,7 +55,11 @@ Deno.test("an empty file opens as an empty database", async () => {
   const path = join(folder.path, "sregistry.db");
   Deno.writeFileSync(path, new Uint8Array());
   const db = openDatabase(path);
-  db.close();
+  try {
+    assert.deepEqual(db.prepare("SELECT name FROM sqlite_master").all(), []);
+  } finally {
+    db.close();
+  }
 });
 
 Deno.test("immediate commits what the work did when it returns", async () => {
