@@ -35,8 +35,7 @@ const MODULES: [label: string, specifier: string][] = [
   ["node:path", "node:path"],
   ["node:sqlite", "node:sqlite"],
   ["node:http", "node:http"],
-  ["commander", "commander"],
-  ["@commander-js/extra-typings", "@commander-js/extra-typings"],
+  ["src/command_line.ts (the parser)", pathToFileURL(join(ROOT, "src", "command_line.ts")).href],
   ["src/cli.ts (whole command tree)", pathToFileURL(join(ROOT, "src", "cli.ts")).href],
 ];
 

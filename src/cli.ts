@@ -2,7 +2,7 @@
  * Builds the command tree, runs it, and renders errors once: the only place that turns an
  * exception into a message and an exit code.
  */
-import { Command, CommanderError } from "@commander-js/extra-typings";
+import { helpText, parseCommandLine, Program } from "./command_line.ts";
 import { createContext, type Host } from "./context.ts";
 import { SregistryError } from "./errors.ts";
 import { VERSION } from "./version.ts";
@@ -23,10 +23,22 @@ export async function run(args: string[], host: Host): Promise<number> {
   try {
     const program = await buildProgram(host, ctx, commandWord(args));
     if (args.length === 0) {
-      program.outputHelp();
+      host.io.out.write(helpText(program, program));
       return 0;
     }
-    await program.parseAsync(args, { from: "user" });
+    const invocation = parseCommandLine(program, args);
+    if (invocation.kind !== "action") {
+      host.io.out.write(invocation.text);
+      return 0;
+    }
+    const { debug, quiet, database, storage } = invocation.globals;
+    ctx.flags = {
+      debug: debug === true,
+      quiet: quiet === true,
+      database: typeof database === "string" ? database : undefined,
+      storage: typeof storage === "string" ? storage : undefined,
+    };
+    await invocation.run();
     return 0;
   } catch (error) {
     return renderError(host, error, { json, debug: ctx.flags.debug || args.includes("--debug") });
@@ -41,37 +53,22 @@ export async function buildProgram(
   host: Host,
   ctx: ReturnType<typeof createContext>,
   command?: string,
-): Promise<Command> {
-  const program = new Command();
+): Promise<Program> {
+  const program = new Program(
+    "sregistry",
+    VERSION,
+    EXIT_CODES,
+  );
   program
-    .name("sregistry")
     .description(
       "Singularity Registry Global Client: keep, find and fetch container images.\n" +
         "Images live in a storage folder, records in a SQLite database; clients pull from\n" +
         "Singularity Hub, Singularity Registry Server and plain URLs.",
     )
-    .version(VERSION, "-V, --version", "print the version")
     .option("--debug", "show details and stack traces (never tokens)")
     .option("-q, --quiet", "no banner and no progress on stderr")
     .option("--database <folder>", "folder holding sregistry.db (overrides SREGISTRY_DATABASE)")
-    .option("--storage <folder>", "image storage folder (overrides SREGISTRY_STORAGE)")
-    .exitOverride()
-    .showSuggestionAfterError()
-    .configureOutput({
-      writeOut: (text) => host.io.out.write(text),
-      writeErr: (text) => host.io.err.write(text),
-      outputError: (text, write) => write(text.replace(/^error: /, "sregistry: ")),
-    })
-    .addHelpText("afterAll", EXIT_CODES)
-    .hook("preAction", () => {
-      const options = program.opts() as Record<string, unknown>;
-      ctx.flags = {
-        debug: options.debug === true,
-        quiet: options.quiet === true,
-        database: typeof options.database === "string" ? options.database : undefined,
-        storage: typeof options.storage === "string" ? options.storage : undefined,
-      };
-    });
+    .option("--storage <folder>", "image storage folder (overrides SREGISTRY_STORAGE)");
   await registerCommands(
     program,
     ctx,
@@ -97,10 +94,6 @@ function renderError(
   options: { json: boolean; debug: boolean },
 ): number {
   const err = host.io.err;
-  if (error instanceof CommanderError) {
-    // Commander has already written help, the version or its message through our streams.
-    return error.exitCode === 0 ? 0 : 2;
-  }
   if (error instanceof SregistryError) {
     if (options.json) {
       err.line(

@@ -1,5 +1,5 @@
 /** `sregistry add <file> --name <uri>`: move (or copy) an image file into storage and record it. */
-import type { Command } from "@commander-js/extra-typings";
+import type { Command } from "../command_line.ts";
 import { resolve } from "node:path";
 import type { Context } from "../context.ts";
 import { addImage } from "../core/add.ts";
@@ -22,12 +22,11 @@ export function registerAdd(program: Command, ctx: Context): void {
   program.command("add").description("add an image file to storage and the database")
     .argument("<file>", "the image file")
     .requiredOption("--name <uri>", "collection/name[:tag][@version] to record it under")
-    .option("--copy", "copy the file instead of moving it", false)
+    .option("--copy", "copy the file instead of moving it")
     .option("--metadata <file>", "a JSON file of metadata to keep with the record")
     .option("--url <url>", "where the image came from")
-    .option("--json", "print the new record as JSON on stdout", false)
+    .option("--json", "print the new record as JSON on stdout")
     .addHelpText(
-      "after",
       "\nThe version is the MD5 of the file unless the name gives one.\n\nExamples:\n" +
         "  sregistry add hello.sif --name vsoch/hello-world:latest\n" +
         "  sregistry add --copy lolcow.sif --name library/lolcow --metadata lolcow.json",

@@ -3,7 +3,7 @@
  * `sregistry get` builds and imports only `get` (start-up is what a script calling `get` in a
  * loop pays); help, suggestions, `shell` and `completions` load them all.
  */
-import type { Command } from "@commander-js/extra-typings";
+import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
 import type { LineRunner } from "./shell.ts";
 

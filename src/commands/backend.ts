@@ -3,7 +3,7 @@
  * (reference §1.3, its bugs fixed). Only values the user types are written; secret values are
  * masked in every listing.
  */
-import type { Command } from "@commander-js/extra-typings";
+import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
 import {
   activateBackend,
@@ -27,26 +27,22 @@ export function registerBackend(program: Command, ctx: Context): void {
   const backend = program.command("backend")
     .description("manage client settings in the secrets file ($SREGISTRY_CLIENT_SECRETS)")
     .addHelpText(
-      "after",
       "\nExamples:\n  sregistry backend add registry base https://registry.example.org\n" +
         "  sregistry backend add registry username dinosaur\n  sregistry backend activate registry\n" +
         "  sregistry backend status",
     );
   backend.command("ls").description("list backends, or one backend's settings (secrets masked)")
     .argument("[backend]", "the backend to show")
-    .option("--json", "print as JSON", false)
-    .addHelpText(
-      "after",
-      "\nExamples:\n  sregistry backend ls\n  sregistry backend ls registry --json",
-    )
+    .option("--json", "print as JSON")
+    .addHelpText("\nExamples:\n  sregistry backend ls\n  sregistry backend ls registry --json")
     .action((name, options) => runBackendList(ctx, { backend: name, json: options.json }));
   backend.command("status").description("show the active backend and how many have settings")
-    .option("--json", "print as JSON", false)
-    .addHelpText("after", "\nExample:\n  sregistry backend status --json")
+    .option("--json", "print as JSON")
+    .addHelpText("\nExample:\n  sregistry backend status --json")
     .action((options) => runBackendStatus(ctx, options));
   backend.command("activate").description("make a backend the default client")
     .argument("<backend>", "backend name, e.g. registry")
-    .addHelpText("after", "\nExample:\n  sregistry backend activate registry")
+    .addHelpText("\nExample:\n  sregistry backend activate registry")
     .action((name) =>
       edit(ctx, (data) => {
         const result = activateBackend(data, name);
@@ -55,7 +51,7 @@ export function registerBackend(program: Command, ctx: Context): void {
       })
     );
   backend.command("deactivate").description("clear the active backend (hub becomes the default)")
-    .addHelpText("after", "\nExample:\n  sregistry backend deactivate")
+    .addHelpText("\nExample:\n  sregistry backend deactivate")
     .action(() =>
       edit(ctx, (data) => {
         const result = deactivateBackend(data);
@@ -69,9 +65,8 @@ export function registerBackend(program: Command, ctx: Context): void {
     .argument("<backend>", "backend name")
     .argument("<variable>", "variable, with or without the SREGISTRY_<BACKEND>_ prefix")
     .argument("<value>", "value to store")
-    .option("-f, --force", "replace an existing value", false)
+    .option("-f, --force", "replace an existing value")
     .addHelpText(
-      "after",
       "\nExamples:\n  sregistry backend add registry base https://registry.example.org\n" +
         "  sregistry backend add --force registry token $TOKEN",
     )
@@ -85,7 +80,7 @@ export function registerBackend(program: Command, ctx: Context): void {
   backend.command("remove").alias("rm").description("remove one setting of a backend")
     .argument("<backend>", "backend name")
     .argument("<variable>", "variable, with or without the SREGISTRY_<BACKEND>_ prefix")
-    .addHelpText("after", "\nExample:\n  sregistry backend remove registry token")
+    .addHelpText("\nExample:\n  sregistry backend remove registry token")
     .action((name, variable) =>
       edit(ctx, (data) => {
         const result = removeBackendSetting(data, name, variable);
@@ -95,7 +90,7 @@ export function registerBackend(program: Command, ctx: Context): void {
     );
   backend.command("delete").description("delete all settings of a backend")
     .argument("<backend>", "backend name")
-    .addHelpText("after", "\nExample:\n  sregistry backend delete registry")
+    .addHelpText("\nExample:\n  sregistry backend delete registry")
     .action((name) =>
       edit(ctx, (data) => {
         const result = deleteBackend(data, name);

@@ -1,5 +1,5 @@
 /** `sregistry completions bash|zsh|fish`: shell completion scripts generated from the command tree. */
-import type { Command } from "@commander-js/extra-typings";
+import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
 import { UsageError } from "../errors.ts";
 
@@ -15,7 +15,6 @@ export function registerCompletions(program: Command, ctx: Context): void {
   program.command("completions").description("print a shell completion script")
     .argument("<shell>", "bash, zsh or fish")
     .addHelpText(
-      "after",
       "\nExamples:\n  sregistry completions bash > ~/.local/share/bash-completion/completions/sregistry\n" +
         "  sregistry completions fish > ~/.config/fish/completions/sregistry.fish",
     )
@@ -25,12 +24,12 @@ export function registerCompletions(program: Command, ctx: Context): void {
 /** The completion script for one shell, from the registered commands and options. */
 export function completionScript(program: Command, shell: string): string {
   const commands: CommandShape[] = program.commands.map((command) => ({
-    name: command.name(),
-    description: command.description().split("\n")[0],
-    options: command.options.map((option) => option.long ?? option.short ?? "").filter(Boolean),
-    subcommands: command.commands.map((sub) => sub.name()),
+    name: command.name,
+    description: command.summary.split("\n")[0],
+    options: command.options.map((option) => `--${option.long}`),
+    subcommands: command.commands.map((sub) => sub.name),
   }));
-  const globals = program.options.map((option) => option.long ?? "").filter(Boolean);
+  const globals = program.options.map((option) => `--${option.long}`);
   switch (shell) {
     case "bash":
       return bash(commands, globals);

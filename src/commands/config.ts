@@ -1,5 +1,5 @@
 /** `sregistry config`: each effective setting and where it came from. */
-import type { Command } from "@commander-js/extra-typings";
+import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
 import {
   clientSetting,
@@ -16,8 +16,8 @@ import { renderJson } from "../output/records.ts";
 /** Registers `config`. */
 export function registerConfig(program: Command, ctx: Context): void {
   program.command("config").description("show each effective setting and where it came from")
-    .option("--json", "print the settings as JSON", false)
-    .addHelpText("after", "\nExample:\n  SREGISTRY_STORAGE=/scratch/images sregistry config")
+    .option("--json", "print the settings as JSON")
+    .addHelpText("\nExample:\n  SREGISTRY_STORAGE=/scratch/images sregistry config")
     .action((options) => runConfig(ctx, options));
 }
 

@@ -1,5 +1,5 @@
 /** `sregistry delete <uri> [--force]`: delete an image on a remote registry. */
-import type { Command } from "@commander-js/extra-typings";
+import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
 import { confirm } from "./common.ts";
 import { remoteFor, requireCapability } from "./remote.ts";
@@ -8,9 +8,8 @@ import { remoteFor, requireCapability } from "./remote.ts";
 export function registerDelete(program: Command, ctx: Context): void {
   program.command("delete").description("delete an image on a remote registry")
     .argument("<uri>", "registry://[host/]collection/name[:tag]")
-    .option("-f, --force", "do not ask for confirmation (required off a terminal)", false)
+    .option("-f, --force", "do not ask for confirmation (required off a terminal)")
     .addHelpText(
-      "after",
       "\nThe local database is not changed; use 'sregistry rmi' for local images.\n" +
         "\nExample:\n  sregistry delete registry://lab/lolcow:v1 --force",
     )

@@ -1,5 +1,5 @@
 /** `sregistry get <uri>`: print an image's path, or its URL when it is remote-only. */
-import type { Command } from "@commander-js/extra-typings";
+import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
 import { findContainer, imageLocation } from "../core/registry.ts";
 import { nameArgument } from "./common.ts";
@@ -8,7 +8,7 @@ import { nameArgument } from "./common.ts";
 export function registerGet(program: Command, ctx: Context): void {
   program.command("get").description("print the path (or URL) of a container")
     .argument("<uri>", "collection/name[:tag][@version]; without @version, the newest")
-    .addHelpText("after", "\nExample:\n  singularity run $(sregistry get vsoch/hello-world)")
+    .addHelpText("\nExample:\n  singularity run $(sregistry get vsoch/hello-world)")
     .action((uri) => runGet(ctx, { uri }));
 }
 

@@ -1,5 +1,5 @@
 /** `sregistry images [query...]`: the table of records (newest last), or `--json`. */
-import type { Command } from "@commander-js/extra-typings";
+import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
 import { type Container, listContainers } from "../core/containers.ts";
 import { writeRecords } from "../output/records.ts";
@@ -23,11 +23,8 @@ const MONTHS = [
 export function registerImages(program: Command, ctx: Context): void {
   program.command("images").description("list containers in the database, oldest first")
     .argument("[query...]", "keep records whose collection, name, tag or uri contains a query")
-    .option("--json", "print the records as a JSON array", false)
-    .addHelpText(
-      "after",
-      "\nExamples:\n  sregistry images\n  sregistry images hello-world --json",
-    )
+    .option("--json", "print the records as a JSON array")
+    .addHelpText("\nExamples:\n  sregistry images\n  sregistry images hello-world --json")
     .action((query, options) => runImages(ctx, { query, json: options.json }));
 }
 

@@ -1,5 +1,5 @@
 /** `sregistry inspect <uri>`: the whole record, metadata included, as JSON. */
-import type { Command } from "@commander-js/extra-typings";
+import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
 import { findContainer } from "../core/registry.ts";
 import { containerRecord, renderJson } from "../output/records.ts";
@@ -10,7 +10,7 @@ export function registerInspect(program: Command, ctx: Context): void {
   program.command("inspect").description("print a container's record and metadata as JSON")
     .argument("<uri>", "collection/name[:tag][@version]; without @version, the newest")
     .option("--json", "JSON output (the default; accepted for symmetry)")
-    .addHelpText("after", "\nExample:\n  sregistry inspect vsoch/hello-world:latest")
+    .addHelpText("\nExample:\n  sregistry inspect vsoch/hello-world:latest")
     .action((uri) => runInspect(ctx, { uri }));
 }
 

@@ -1,5 +1,5 @@
 /** `sregistry labels [--key k] [--value v]`: search a registry's container labels. */
-import type { Command } from "@commander-js/extra-typings";
+import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
 import { renderTable } from "../output/table.ts";
 import { renderJson } from "../output/records.ts";
@@ -12,9 +12,8 @@ export function registerLabels(program: Command, ctx: Context): void {
     .option("-k, --key <key>", "label key")
     .option("-v, --value <value>", "label value")
     .option("--client <client>", "the client to ask (default: the active one)")
-    .option("--json", "print the labels as JSON", false)
+    .option("--json", "print the labels as JSON")
     .addHelpText(
-      "after",
       "\nExamples:\n  sregistry labels --client registry --key maintainer\n" +
         "  SREGISTRY_CLIENT=registry sregistry labels --value gpu --json",
     )

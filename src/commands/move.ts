@@ -2,7 +2,7 @@
  * `sregistry mv <uri> <path>` moves an image file (out of storage too) and updates its record;
  * `sregistry rename <uri> <new uri>` re-files a record and its image under a new name.
  */
-import type { Command } from "@commander-js/extra-typings";
+import type { Command } from "../command_line.ts";
 import { resolve } from "node:path";
 import type { Context } from "../context.ts";
 import { moveImage, renameContainer } from "../core/move.ts";
@@ -13,15 +13,12 @@ export function registerMove(program: Command, ctx: Context): void {
   program.command("mv").description("move a container's image file and update its record")
     .argument("<uri>", "collection/name[:tag][@version]")
     .argument("<path>", "new file path, or an existing folder to move it into")
-    .addHelpText("after", "\nExample:\n  sregistry mv vsoch/hello-world /scratch/$USER/images/")
+    .addHelpText("\nExample:\n  sregistry mv vsoch/hello-world /scratch/$USER/images/")
     .action((uri, path) => runMove(ctx, { uri, path }));
   program.command("rename").description("re-file a container under a new name in storage")
     .argument("<uri>", "collection/name[:tag][@version]")
     .argument("<new-uri>", "the new collection/name[:tag]; the version is kept unless given")
-    .addHelpText(
-      "after",
-      "\nExample:\n  sregistry rename vsoch/hello-world:dev vsoch/hello-world:v1",
-    )
+    .addHelpText("\nExample:\n  sregistry rename vsoch/hello-world:dev vsoch/hello-world:v1")
     .action((uri, newUri) => runRename(ctx, { uri, newUri }));
 }
 

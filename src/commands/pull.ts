@@ -1,5 +1,5 @@
 /** `sregistry pull <uri>`: download an image (verified, resumable) into storage and record it. */
-import type { Command } from "@commander-js/extra-typings";
+import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
 import { progressDisplay, progressMode } from "../output/progress_bar.ts";
 import { containerRecord, renderJson } from "../output/records.ts";
@@ -26,10 +26,9 @@ export function registerPull(program: Command, ctx: Context): void {
       "--name <name>",
       "hub/registry: save to this file instead of storage (no record); URL: the name to record",
     )
-    .option("-f, --force", "download again and replace an existing image", false)
-    .option("--json", "print the record as JSON on stdout (no progress)", false)
+    .option("-f, --force", "download again and replace an existing image")
+    .option("--json", "print the record as JSON on stdout (no progress)")
     .addHelpText(
-      "after",
       "\nAn interrupted pull keeps its partial file; the next pull of the same image resumes it.\n" +
         "\nExamples:\n  sregistry pull hub://vsoch/hello-world\n" +
         "  sregistry pull registry://registry.example.org/lab/tools:v1\n" +

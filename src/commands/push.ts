@@ -1,5 +1,5 @@
 /** `sregistry push <file> --name <uri> [--tag t]`: upload an image to a Singularity Registry Server. */
-import type { Command } from "@commander-js/extra-typings";
+import type { Command } from "../command_line.ts";
 import { resolve } from "node:path";
 import type { Context } from "../context.ts";
 import { checkSourceFile } from "../core/add.ts";
@@ -22,9 +22,8 @@ export function registerPush(program: Command, ctx: Context): void {
     .argument("<file>", "the image file")
     .requiredOption("--name <uri>", "registry://[host/]collection/name[:tag] to push to")
     .option("--tag <tag>", "tag to push as (overrides the name's tag)")
-    .option("--json", "print the result as JSON on stdout", false)
+    .option("--json", "print the result as JSON on stdout")
     .addHelpText(
-      "after",
       "\nThe upload is streamed from disk; afterwards the server's MD5 must equal the file's.\n" +
         "\nExamples:\n  sregistry push lolcow.sif --name registry://lab/lolcow:v1\n" +
         "  SREGISTRY_CLIENT=registry sregistry push tools.sif --name lab/tools --tag 2.0",

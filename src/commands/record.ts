@@ -1,5 +1,5 @@
 /** `sregistry record <uri> --url <url>`: a remote-only record, no file (the seeds' "Metadata with URL"). */
-import type { Command } from "@commander-js/extra-typings";
+import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
 import { recordImage } from "../core/record.ts";
 import { containerRecord, renderJson } from "../output/records.ts";
@@ -21,9 +21,8 @@ export function registerRecord(program: Command, ctx: Context): void {
     .argument("<uri>", "collection/name[:tag][@version]")
     .option("--url <url>", "where the image can be downloaded (else the client asks the remote)")
     .option("--metadata <file>", "a JSON file of metadata to keep with the record")
-    .option("--json", "print the record as JSON on stdout", false)
+    .option("--json", "print the record as JSON on stdout")
     .addHelpText(
-      "after",
       "\nExamples:\n  sregistry record hub://vsoch/hello-world\n" +
         "  sregistry record lab/tool:v1 --url https://example.org/tool.sif --metadata tool.json",
     )

@@ -2,7 +2,7 @@
  * `sregistry rm <uri>` removes a record and keeps its file; `sregistry rmi <uri>` removes the
  * record and deletes the file. Both take `--all`, which needs confirmation.
  */
-import type { Command } from "@commander-js/extra-typings";
+import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
 import { UsageError } from "../errors.ts";
 import { type Removal, removeAll, removeContainer } from "../core/remove.ts";
@@ -33,16 +33,13 @@ export function registerRemove(program: Command, ctx: Context): void {
       .option(
         "--all",
         deleteFile ? "remove every record and image file" : "remove every record",
-        false,
       )
       .option(
         "-y, --yes",
         "do not ask for confirmation (required with --all off a terminal)",
-        false,
       )
-      .option("--json", "print what was removed as JSON", false)
+      .option("--json", "print what was removed as JSON")
       .addHelpText(
-        "after",
         `\nExamples:\n  sregistry ${verb} vsoch/hello-world:latest\n  sregistry ${verb} --all --yes`,
       )
       .action((uri, options) => runRemove(ctx, { uri, ...options, deleteFile }));

@@ -1,5 +1,5 @@
 /** `sregistry search [query]`: list what a remote holds, following every page. */
-import type { Command } from "@commander-js/extra-typings";
+import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
 import { renderTable } from "../output/table.ts";
 import { renderJson } from "../output/records.ts";
@@ -9,9 +9,8 @@ import { remoteFor, requireCapability } from "./remote.ts";
 export function registerSearch(program: Command, ctx: Context): void {
   program.command("search").description("search a remote registry")
     .argument("[query]", "collection, collection/name[:tag], /name[:tag] (registry), or text (hub)")
-    .option("--json", "print the results as JSON", false)
+    .option("--json", "print the results as JSON")
     .addHelpText(
-      "after",
       "\nExamples:\n  sregistry search hub://vsoch\n  sregistry search registry://lab/tools\n" +
         "  SREGISTRY_CLIENT=registry sregistry search /tools:v1",
     )

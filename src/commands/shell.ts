@@ -2,7 +2,7 @@
  * `sregistry shell [client]`: an interactive prompt that runs sregistry commands typed without
  * the `sregistry` word, until `exit` or end of input. Each line runs as a fresh command tree.
  */
-import type { Command } from "@commander-js/extra-typings";
+import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
 import { UsageError } from "../errors.ts";
 import { activeClient, printBanner } from "./common.ts";
@@ -15,7 +15,6 @@ export function registerShell(program: Command, ctx: Context, runLine: LineRunne
   program.command("shell").description("an interactive sregistry prompt")
     .argument("[client]", "client to use in the shell (default: the active one)")
     .addHelpText(
-      "after",
       "\nType commands without 'sregistry', e.g. 'images' or 'get vsoch/hello-world';\n" +
         "'exit' or end of input leaves.\n\nExample:\n  sregistry shell registry",
     )

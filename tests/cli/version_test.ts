@@ -3,7 +3,7 @@
  * carrying an example and the exit codes.
  */
 import assert from "node:assert/strict";
-import { type Command } from "@commander-js/extra-typings";
+import type { AnyCommand } from "../../src/command_line.ts";
 import { sregistry, sregistryInProcess } from "../support/cli.ts";
 import { tempHome } from "../support/home.ts";
 import { buildProgram } from "../../src/cli.ts";
@@ -41,7 +41,7 @@ Deno.test("an unknown command or flag exits 2 with a suggestion", async () => {
   const typo = await sregistry(["imgaes"], { env: home.env });
   assert.equal(typo.code, 2);
   assert.match(typo.stderr, /^sregistry: unknown command 'imgaes'/);
-  assert.match(typo.stderr, /Did you mean images\?/);
+  assert.match(typo.stderr, /did you mean images\?/);
   const flag = await sregistry(["images", "--bogus"], { env: home.env });
   assert.equal(flag.code, 2);
   assert.match(flag.stderr, /^sregistry: unknown option '--bogus'/);
@@ -63,13 +63,13 @@ async function commandPaths(): Promise<string[][]> {
   };
   const program = await buildProgram(host, createContext(host));
   const paths: string[][] = [];
-  const walk = (command: Command, prefix: string[]) => {
-    for (const sub of command.commands as Command[]) {
-      paths.push([...prefix, sub.name()]);
-      walk(sub, [...prefix, sub.name()]);
+  const walk = (command: AnyCommand, prefix: string[]) => {
+    for (const sub of command.commands) {
+      paths.push([...prefix, sub.name]);
+      walk(sub, [...prefix, sub.name]);
     }
   };
-  walk(program as unknown as Command, []);
+  walk(program, []);
   return paths;
 }
 

@@ -1,0 +1,421 @@
+/**
+ * The command tree and its parser: commands with typed arguments and options, help text,
+ * suggestions for typos. It does what commander did for sregistry in a few hundred lines with
+ * no imports, because commander's `node:fs`, `node:process` and `node:child_process` imports
+ * tripled the start-up a script calling `sregistry get` in a loop pays. Parsing is pure: it
+ * returns the help text or the action to run, and throws UsageError for bad input.
+ */
+import { UsageError } from "./errors.ts";
+
+// Types that read an option's key and value from its flags, as commander's extra-typings did:
+// "-f, --force" is a boolean `force`, "--name <uri>" an optional string `name`.
+type CamelCase<S extends string> = S extends `${infer Head}-${infer Tail}`
+  ? `${Head}${Capitalize<CamelCase<Tail>>}`
+  : S;
+type LongName<F extends string> = F extends `${string}--${infer Rest}`
+  ? Rest extends `${infer Name} ${string}` ? Name : Rest
+  : never;
+type OptionKey<F extends string> = CamelCase<LongName<F>>;
+type OptionValue<F extends string> = F extends `${string}<${string}>` ? string | undefined
+  : boolean;
+type ArgumentValue<S extends string> = S extends `<${string}>` ? string
+  : S extends `[${string}...]` ? string[]
+  : string | undefined;
+
+/** What an action receives after its arguments: each option by its camel-cased long name. */
+export type OptionValues = Record<string, string | boolean | undefined>;
+
+/** One option of a command, as parsed from its flags ("-f, --force", "--name <uri>"). */
+export interface Option {
+  readonly flags: string;
+  readonly description: string;
+  readonly long: string;
+  readonly short?: string;
+  /** The placeholder of its value ("<uri>"), or undefined for a boolean flag. */
+  readonly value?: string;
+  readonly required: boolean;
+  /** The key in the action's options object. */
+  readonly key: string;
+}
+
+interface Argument {
+  readonly spec: string;
+  readonly name: string;
+  readonly description: string;
+  readonly required: boolean;
+  readonly variadic: boolean;
+}
+
+type Action = (...values: unknown[]) => void | Promise<void>;
+
+/** A command whatever its arguments and options: what trees and walkers hold. */
+// deno-lint-ignore no-explicit-any
+export type AnyCommand = Command<any[], object>;
+
+/** A command: its name, arguments, options, subcommands and action. */
+export class Command<Args extends unknown[] = [], Options extends object = Record<never, never>> {
+  readonly name: string;
+  readonly aliases: string[] = [];
+  readonly commands: AnyCommand[] = [];
+  readonly options: Option[] = [];
+  readonly arguments: Argument[] = [];
+  parent?: AnyCommand;
+  summary = "";
+  helpAfter: string[] = [];
+  handler?: Action;
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  /** Adds and returns a subcommand. */
+  command(name: string): Command {
+    const child = new Command(name);
+    child.parent = this as AnyCommand;
+    this.commands.push(child);
+    return child;
+  }
+
+  /** Sets the one-line description shown in help and completions. */
+  description(text: string): this {
+    this.summary = text;
+    return this;
+  }
+
+  /** Another name the command answers to. */
+  alias(name: string): this {
+    this.aliases.push(name);
+    return this;
+  }
+
+  /** A positional argument: "<name>" required, "[name]" optional, "[name...]" the rest. */
+  argument<S extends string>(spec: S, description: string): Command<
+    [...Args, ArgumentValue<S>],
+    Options
+  > {
+    const match = /^([<[])([A-Za-z][\w-]*)(\.\.\.)?[>\]]$/.exec(spec);
+    if (!match) throw new Error(`bad argument spec '${spec}'`);
+    this.arguments.push({
+      spec,
+      name: match[2],
+      description,
+      required: match[1] === "<",
+      variadic: match[3] !== undefined,
+    });
+    return this as unknown as Command<[...Args, ArgumentValue<S>], Options>;
+  }
+
+  /** An option: a boolean flag ("-f, --force") or one taking a value ("--name <uri>"). */
+  option<F extends string>(flags: F, description: string): Command<
+    Args,
+    Options & { [K in OptionKey<F>]: OptionValue<F> }
+  > {
+    this.options.push(parseFlags(flags, description, false));
+    return this as unknown as Command<Args, Options & { [K in OptionKey<F>]: OptionValue<F> }>;
+  }
+
+  /** An option taking a value that must be given. */
+  requiredOption<F extends string>(flags: F, description: string): Command<
+    Args,
+    Options & { [K in OptionKey<F>]: string }
+  > {
+    this.options.push(parseFlags(flags, description, true));
+    return this as unknown as Command<Args, Options & { [K in OptionKey<F>]: string }>;
+  }
+
+  /** Text shown after the generated help (examples, notes). */
+  addHelpText(text: string): this {
+    this.helpAfter.push(text);
+    return this;
+  }
+
+  /** What the command does with its arguments, then its options. */
+  action(handler: (...values: [...Args, Options]) => void | Promise<void>): this {
+    this.handler = handler as Action;
+    return this;
+  }
+
+  /** The words that name this command from the root: "sregistry backend ls". */
+  path(): string {
+    return this.parent ? `${this.parent.path()} ${this.name}` : this.name;
+  }
+}
+
+function parseFlags(flags: string, description: string, required: boolean): Option {
+  const match = /^(?:-([A-Za-z]), )?--([a-z][a-z0-9-]*)(?: (<[\w-]+>))?$/.exec(flags);
+  if (!match) throw new Error(`bad option flags '${flags}'`);
+  if (required && !match[3]) throw new Error(`a required option takes a value: '${flags}'`);
+  const long = match[2];
+  return {
+    flags,
+    description,
+    long,
+    short: match[1],
+    value: match[3],
+    required,
+    key: long.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase()),
+  };
+}
+
+/** The root: the program's name, version, global options and text for the end of every help. */
+export class Program extends Command {
+  constructor(name: string, readonly version: string, readonly helpAfterAll: string) {
+    super(name);
+  }
+}
+
+/** What a command line asks for. */
+export type Invocation =
+  | { kind: "help"; text: string }
+  | { kind: "version"; text: string }
+  | { kind: "action"; globals: OptionValues; run: () => void | Promise<void> };
+
+const HELP = { flags: "-h, --help", description: "show this help" };
+const VERSION = { flags: "-V, --version", description: "print the version" };
+
+/**
+ * Parses `args` against the tree. Global options (the root's) are accepted anywhere; a
+ * command's options anywhere after its name; `--` ends the options.
+ */
+export function parseCommandLine(program: Program, args: string[]): Invocation {
+  let command: AnyCommand = program;
+  const positionals: string[] = [];
+  const values = new Map<Option, string | true>();
+  let help = false;
+  let optionsEnded = false;
+
+  // The option that `flag` names in the command or one of its ancestors.
+  const find = (test: (option: Option) => boolean): Option | undefined => {
+    for (let at: AnyCommand | undefined = command; at; at = at.parent) {
+      const found = at.options.find(test);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  const take = (option: Option, inline: string | undefined, i: number): number => {
+    if (option.value === undefined) {
+      if (inline !== undefined) {
+        throw new UsageError(`option '--${option.long}' does not take a value`);
+      }
+      values.set(option, true);
+      return i;
+    }
+    if (inline !== undefined) {
+      values.set(option, inline);
+      return i;
+    }
+    if (i + 1 >= args.length) throw new UsageError(`option '${option.flags}' needs a value`);
+    values.set(option, args[i + 1]);
+    return i + 1;
+  };
+
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (!optionsEnded && arg === "--") {
+      optionsEnded = true;
+    } else if (!optionsEnded && arg.startsWith("--")) {
+      const [flag, inline] = splitInline(arg);
+      if (flag === "--help") help = true;
+      else if (flag === "--version" && command === program) {
+        return { kind: "version", text: `${program.version}\n` };
+      } else {
+        const option = find((o) => `--${o.long}` === flag);
+        if (!option) throw unknownOption(flag, command);
+        i = take(option, inline, i);
+      }
+    } else if (!optionsEnded && arg.startsWith("-") && arg.length > 1) {
+      // A cluster of short flags ("-fy"); a short option taking a value ends it ("-kfoo").
+      for (let at = 1; at < arg.length; at++) {
+        const letter = arg[at];
+        if (letter === "h") {
+          help = true;
+          continue;
+        }
+        if (letter === "V" && command === program) {
+          return { kind: "version", text: `${program.version}\n` };
+        }
+        const option = find((o) => o.short === letter);
+        if (!option) throw unknownOption(`-${letter}`, command);
+        const rest = arg.slice(at + 1);
+        if (option.value !== undefined && rest !== "") {
+          values.set(option, rest);
+          break;
+        }
+        i = take(option, undefined, i);
+      }
+    } else if (positionals.length === 0 && command.commands.length > 0) {
+      const sub = command.commands.find((c) => c.name === arg || c.aliases.includes(arg));
+      if (sub) command = sub;
+      else if (command === program && arg === "help") return helpFor(program, args.slice(i + 1));
+      else throw unknownCommand(arg, command);
+    } else {
+      positionals.push(arg);
+    }
+  }
+
+  if (help) return { kind: "help", text: helpText(program, command) };
+  const handler = command.handler;
+  if (!handler) {
+    const names = command.commands.map((c) => c.name).join(", ");
+    throw new UsageError(`'${command.path()}' needs a command: ${names}`, {
+      hint: `see '${command.path()} --help'`,
+    });
+  }
+  const actionArgs = bindArguments(command, positionals);
+  const options: OptionValues = {};
+  for (const option of command.options) {
+    const value = values.get(option);
+    if (value === undefined && option.required) {
+      throw new UsageError(`option '${option.flags}' is required`, {
+        hint: `see '${command.path()} --help'`,
+      });
+    }
+    options[option.key] = option.value === undefined ? value === true : value;
+  }
+  const globals: OptionValues = {};
+  for (const option of program.options) {
+    const value = values.get(option);
+    globals[option.key] = option.value === undefined ? value === true : value;
+  }
+  return { kind: "action", globals, run: () => handler(...actionArgs, options) };
+}
+
+function splitInline(arg: string): [string, string | undefined] {
+  const equals = arg.indexOf("=");
+  return equals === -1 ? [arg, undefined] : [arg.slice(0, equals), arg.slice(equals + 1)];
+}
+
+function bindArguments(command: AnyCommand, positionals: string[]): unknown[] {
+  const bound: unknown[] = [];
+  let next = 0;
+  for (const argument of command.arguments) {
+    if (argument.variadic) {
+      bound.push(positionals.slice(next));
+      next = positionals.length;
+    } else if (next < positionals.length) {
+      bound.push(positionals[next++]);
+    } else if (argument.required) {
+      throw new UsageError(`missing required argument '${argument.name}'`, {
+        hint: `usage: ${usage(command)}`,
+      });
+    } else {
+      bound.push(undefined);
+    }
+  }
+  if (next < positionals.length) {
+    const expected = command.arguments.length;
+    throw new UsageError(
+      `too many arguments for '${command.path()}': expected ${expected}, got ${positionals.length}`,
+      { hint: `usage: ${usage(command)}` },
+    );
+  }
+  return bound;
+}
+
+function unknownOption(flag: string, command: AnyCommand): UsageError {
+  const known: string[] = ["--help"];
+  for (let at: AnyCommand | undefined = command; at; at = at.parent) {
+    known.push(...at.options.map((option) => `--${option.long}`));
+  }
+  const suggestion = flag.startsWith("--") ? closest(flag, known) : undefined;
+  return new UsageError(`unknown option '${flag}'`, {
+    hint: suggestion ? `did you mean ${suggestion}?` : `see '${command.path()} --help'`,
+  });
+}
+
+function unknownCommand(word: string, command: AnyCommand): UsageError {
+  const names = command.commands.flatMap((c) => [c.name, ...c.aliases]);
+  const suggestion = closest(word, names);
+  return new UsageError(`unknown command '${word}'`, {
+    hint: suggestion ? `did you mean ${suggestion}?` : `see '${command.path()} --help'`,
+  });
+}
+
+// `help [command...]`: the help of the command those words name.
+function helpFor(program: Program, words: string[]): Invocation {
+  let command: AnyCommand = program;
+  for (const word of words) {
+    const sub = command.commands.find((c) => c.name === word || c.aliases.includes(word));
+    if (!sub) throw unknownCommand(word, command);
+    command = sub;
+  }
+  return { kind: "help", text: helpText(program, command) };
+}
+
+/** The closest candidate within a few edits of `word`, as a suggestion for a typo. */
+export function closest(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const distance = editDistance(word, candidate);
+    const similar = distance <= 3 && (candidate.length - distance) / candidate.length > 0.4;
+    if (similar && distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+// Optimal string alignment distance: insertions, deletions, substitutions, transpositions.
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.length][b.length];
+}
+
+function usage(command: AnyCommand): string {
+  const names = [command.name, ...command.aliases].join("|");
+  const words = [command.parent ? `${command.parent.path()} ${names}` : names, "[options]"];
+  if (command.commands.length > 0) words.push("[command]");
+  words.push(...command.arguments.map((argument) => argument.spec));
+  return words.join(" ");
+}
+
+/** The help of one command: usage, description, arguments, options, commands, notes. */
+export function helpText(program: Program, command: AnyCommand): string {
+  const sections = [`Usage: ${usage(command)}`];
+  if (command.summary) sections.push(command.summary);
+  if (command.arguments.length > 0) {
+    sections.push(
+      "Arguments:\n" + table(command.arguments.map((a) => [a.name, a.description])),
+    );
+  }
+  const options = command.options.map((o) => [o.flags, o.description]);
+  if (command === program) options.push([VERSION.flags, VERSION.description]);
+  options.push([HELP.flags, HELP.description]);
+  sections.push("Options:\n" + table(options));
+  if (command !== program) {
+    const globals = program.options.map((o) => [o.flags, o.description]);
+    sections.push("Global options:\n" + table(globals));
+  }
+  if (command.commands.length > 0) {
+    const rows = command.commands.map((c) => {
+      const term = [[c.name, ...c.aliases].join("|")];
+      if (c.options.length > 0) term.push("[options]");
+      if (c.commands.length > 0) term.push("[command]");
+      term.push(...c.arguments.map((a) => a.spec));
+      return [term.join(" "), c.summary.split("\n")[0]];
+    });
+    if (command === program) rows.push(["help [command]", "show the help of a command"]);
+    sections.push("Commands:\n" + table(rows));
+  }
+  let text = sections.join("\n\n") + "\n";
+  for (const after of command.helpAfter) text += `${after}\n`;
+  return text + program.helpAfterAll + "\n";
+}
+
+function table(rows: string[][]): string {
+  const width = Math.max(...rows.map(([term]) => term.length));
+  return rows.map(([term, description]) => `  ${term.padEnd(width)}  ${description}`)
+    .join("\n");
+}
