@@ -5,6 +5,7 @@
  */
 import { ConfigError, IntegrityError, NotFoundError, RemoteError } from "../errors.ts";
 import { formatImageName, type ImageName, isRegistryHost, parseImageName } from "../core/names.ts";
+import { Md5 } from "../core/md5.ts";
 import {
   discard,
   hostOf,
@@ -95,7 +96,7 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
           { status: response.status, hint: hintFor(response.status) },
         );
       }
-      const hash = (await import("node:crypto")).createHash("md5");
+      const hash = new Md5();
       let size = 0;
       // The file's size as the upload measured it; `size` counts only the bytes sent so far.
       let fileSize = 0;
@@ -142,7 +143,7 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
           { status: upload.status, hint: hintFor(upload.status) },
         );
       }
-      const md5 = hash.digest("hex");
+      const md5 = hash.digest();
       const manifest = await fetchManifest(base, name, http, () => sign("pull", name));
       const remoteMd5 = typeof manifest.version === "string"
         ? manifest.version.toLowerCase()
