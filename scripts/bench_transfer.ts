@@ -48,6 +48,8 @@ export async function benchAdd(settings: BenchSettings, report: (row: Row) => vo
   const ours: number[] = [];
   const baseline: number[] = [];
   const floor: number[] = []; // cp + md5sum: what reading, hashing and writing a copy costs
+  // MD5 alone in Deno, ours and node:crypto's: the floor of an add on this machine.
+  const hashOnly = { ours: [] as number[], "node-crypto": [] as number[] };
   let peak = 0;
   for (let run = 1; run <= runs; run++) {
     const sum = await timedOk(md5sumSpec(file, settings.root));
@@ -59,6 +61,16 @@ export async function benchAdd(settings: BenchSettings, report: (row: Row) => vo
       );
     } finally {
       await removeAll(copy);
+    }
+    for (const which of ["ours", "node-crypto"] as const) {
+      const hashed = await timedOk({
+        cmd: Deno.execPath(),
+        args: ["run", "--allow-read", join(ROOT, "scripts", "md5_file.ts"), file, which],
+        home: settings.root,
+        stdout: true,
+      });
+      if (hashed.stdout.trim() !== expected) throw new Error(`${which} MD5 differs from md5sum`);
+      hashOnly[which].push(hashed.ms);
     }
     const home = await makeHome(settings, "add");
     try {
@@ -82,6 +94,9 @@ export async function benchAdd(settings: BenchSettings, report: (row: Row) => vo
   report(ratioRow(name, median(ours), median(baseline), 1.3));
   report(infoRow(`add --copy ${formatBytes(size)} (vs cp + md5sum)`, median(ours), median(floor)));
   report(rssRow(`add --copy ${formatBytes(size)}: peak RSS`, peak));
+  for (const [which, times] of Object.entries(hashOnly)) {
+    report(infoRow(`MD5 alone, ${which} (vs md5sum)`, median(times), median(baseline)));
+  }
 }
 
 /** `sregistry pull hub://...` against `curl -o` then `md5sum` (target <= 1.0x, RSS < 150 MB). */
