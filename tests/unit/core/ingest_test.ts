@@ -215,3 +215,14 @@ Deno.test({
     await writer.abandon();
   },
 });
+
+Deno.test("an image larger than every buffer in flight copies and hashes right", async () => {
+  // 24 MiB + 5: the worker takes over after 4 MiB and all its buffers go round several times.
+  await using folder = await tempFolder();
+  const bytes = generated(24 * MIB + 5, 0x1234567);
+  const source = folder.file("large.sif", bytes);
+  const expected = { size: bytes.length, md5: createHash("md5").update(bytes).digest("hex") };
+  const copy = join(folder.path, "copy.sif");
+  assert.deepEqual(await copyAndHash(source, copy), expected);
+  assert.deepEqual(await hashFile(copy), expected, "the copy holds the same bytes");
+});
