@@ -90,14 +90,15 @@ export function findByFile(db: DatabaseSync, recorded: string): Container | unde
  */
 export function listContainers(db: DatabaseSync, queries: string[]): Container[] {
   const filter = queryFilter(queries);
-  return db.prepare(`${SELECT}${filter.where} ORDER BY container.id`).all(...filter.params)
+  return db.prepare(`${SELECT} WHERE ${filter.condition} ORDER BY container.id`)
+    .all(...filter.params)
     .map(toContainer);
 }
 
 // The public JSON shape of a record, built by SQLite: 100,000 records serialise in a fraction of
 // the time that row objects, JSON.parse and JSON.stringify take. `image` becomes absolute.
 const RECORD_JSON = `
-  SELECT json_object(
+  SELECT container.id AS id, json_object(
     'id', container.id, 'collection', collection.name, 'collection_id', container.collection_id,
     'name', container.name, 'tag', container.tag, 'version', NULLIF(container.version, ''),
     'uri', container.uri,
@@ -114,16 +115,32 @@ const RECORD_JSON = `
       ELSE container.metrics END) AS record
   FROM container JOIN collection ON collection.id = container.collection_id`;
 
-/** The JSON text of each record matching the queries (as listContainers), oldest first. */
+/**
+ * The JSON text of the records matching the queries (as listContainers), oldest first, in
+ * batches of up to `batchSize` records joined by `separator`. SQLite joins each batch: a row
+ * object and a string per record cost a third of listing 100,000 records.
+ */
 export function* containerRecordsJson(
   db: DatabaseSync,
   storageRoot: string,
   queries: string[],
+  options: { batchSize: number; separator: string },
 ): Generator<string> {
   const filter = queryFilter(queries);
-  const statement = db.prepare(`${RECORD_JSON}${filter.where} ORDER BY container.id`);
-  for (const row of statement.iterate({ root: storageRoot }, ...filter.params)) {
-    yield String((row as { record: string }).record);
+  // Keyset pages: each batch starts after the last id of the one before.
+  const statement = db.prepare(`
+    SELECT group_concat(record, :separator ORDER BY id) AS text, max(id) AS last FROM (
+      ${RECORD_JSON} WHERE container.id > :after AND ${filter.condition}
+      ORDER BY container.id LIMIT :limit)`);
+  let after = 0;
+  while (true) {
+    const batch = statement.get(
+      { root: storageRoot, separator: options.separator, after, limit: options.batchSize },
+      ...filter.params,
+    ) as { text: string | null; last: number | null };
+    if (batch.text === null || batch.last === null) return;
+    yield batch.text;
+    after = batch.last;
   }
 }
 
@@ -133,12 +150,13 @@ export function containerRecordJson(db: DatabaseSync, storageRoot: string, id: n
   return String((row as { record: string }).record);
 }
 
-function queryFilter(queries: string[]): { where: string; params: string[] } {
+// A SQL condition (and its parameters) keeping the records any query matches; "1" keeps all.
+function queryFilter(queries: string[]): { condition: string; params: string[] } {
   const terms = queries.filter((query) => query !== "" && query !== "*");
   const match = "(instr(lower(collection.name), ?) OR instr(lower(container.name), ?) " +
     "OR instr(lower(container.tag), ?) OR instr(lower(container.uri), ?))";
   return {
-    where: terms.length ? ` WHERE ${terms.map(() => match).join(" OR ")}` : "",
+    condition: terms.length ? `(${terms.map(() => match).join(" OR ")})` : "1",
     params: terms.flatMap((term) => Array(4).fill(term.toLowerCase())),
   };
 }

@@ -14,20 +14,18 @@ export function containerRecord(registry: Registry, container: Container): Recor
 
 /** Streams the records matching `queries` as a JSON array, one record per line. */
 export function writeRecords(out: OutputStream, registry: Registry, queries: string[]): void {
-  const BATCH = 1000;
-  let batch: string[] = [];
+  const separator = ",\n  ";
   let first = true;
   out.write("[");
-  for (const record of containerRecordsJson(registry.db, registry.storage.root, queries)) {
-    batch.push(record);
-    if (batch.length === BATCH) {
-      out.write((first ? "\n  " : ",\n  ") + batch.join(",\n  "));
-      first = false;
-      batch = [];
-    }
+  const batches = containerRecordsJson(registry.db, registry.storage.root, queries, {
+    batchSize: 1000,
+    separator,
+  });
+  for (const batch of batches) {
+    out.write((first ? "\n  " : separator) + batch);
+    first = false;
   }
-  if (batch.length) out.write((first ? "\n  " : ",\n  ") + batch.join(",\n  "));
-  out.write(first && batch.length === 0 ? "]\n" : "\n]\n");
+  out.write(first ? "]\n" : "\n]\n");
 }
 
 /** Serialises a value as indented JSON with a trailing newline. */
