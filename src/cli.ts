@@ -54,11 +54,7 @@ export async function buildProgram(
   ctx: ReturnType<typeof createContext>,
   command?: string,
 ): Promise<Program> {
-  const program = new Program(
-    "sregistry",
-    VERSION,
-    EXIT_CODES,
-  );
+  const program = new Program("sregistry", VERSION, EXIT_CODES);
   program
     .description(
       "Singularity Registry Global Client: keep, find and fetch container images.\n" +
