@@ -1,37 +1,37 @@
 /**
- * The MD5 worker: carries on a hash that core/ingest.ts began, over the blocks it posts in
- * batches, on a second core, and hands the buffers back for reuse, so copying, downloading and
- * hashing overlap.
+ * The MD5 worker: carries on a hash that core/ingest.ts began, on a second core, over blocks
+ * that sit in the memory the two threads share: it is told where each batch lies, hashes it in
+ * place and says which blocks are free again, so copying, downloading and hashing overlap.
  */
 /// <reference lib="deno.worker" />
-import { Md5, type Md5Snapshot } from "./md5.ts";
+import { Md5, type Md5Handoff } from "./md5.ts";
 
-/** What ingest.ts posts: where the hash stands, then batches of blocks, then "digest". */
-export type HashMessage =
-  | { resume: Md5Snapshot }
-  | { blocks: { buffer: ArrayBuffer; length: number }[] }
-  | "digest";
+/** A block of image bytes in the shared memory. */
+export interface HashBlock {
+  offset: number;
+  length: number;
+}
 
-/** What the worker answers: a batch's buffers, hashed and free again, or the digest. */
-export type HashReply = { buffers: ArrayBuffer[] } | { md5: string };
+/** What ingest.ts posts: the hash to carry on, then batches of blocks, then "digest". */
+export type HashMessage = { carryOn: Md5Handoff } | { blocks: HashBlock[] } | "digest";
 
-let hash = new Md5();
+/** What the worker answers: the offsets of a batch's blocks, hashed, or the digest. */
+export type HashReply = { offsets: number[] } | { md5: string };
 
-function reply(message: HashReply, transfer: Transferable[] = []): void {
-  self.postMessage(message, transfer);
+let hash: Md5 | null = null;
+
+function reply(message: HashReply): void {
+  self.postMessage(message);
 }
 
 self.onmessage = (event: MessageEvent<HashMessage>) => {
   const message = event.data;
   if (message === "digest") {
-    reply({ md5: hash.digest() });
-  } else if ("resume" in message) {
-    hash = Md5.resume(message.resume);
+    reply({ md5: hash!.digest() });
+  } else if ("carryOn" in message) {
+    hash = Md5.carryOn(message.carryOn);
   } else {
-    const buffers = message.blocks.map(({ buffer, length }) => {
-      hash.update(new Uint8Array(buffer, 0, length));
-      return buffer;
-    });
-    reply({ buffers }, buffers);
+    for (const block of message.blocks) hash!.updateAt(block.offset, block.length);
+    reply({ offsets: message.blocks.map((block) => block.offset) });
   }
 };

@@ -1,13 +1,14 @@
 /**
  * Writing an image file while hashing it: every byte is read once, written to a temporary file
- * and hashed with MD5. Bytes move in 128 KiB blocks, small enough that each is still in the
- * core's cache when it is written and posted: with 4 MiB blocks reading and writing 1 GiB took
- * twice as long here. Once an image has passed 4 MiB, a worker carries the hash on over the
- * following blocks on another core while the next ones are read and written, and hands each
- * buffer back; smaller images are hashed in this thread (a worker costs more than it saves).
+ * and hashed with MD5, never copied in between. Bytes move in 128 KiB blocks that live in the
+ * hash's shared WebAssembly memory, small enough that each is still in the core's cache when it
+ * is written and hashed: with 4 MiB blocks reading and writing 1 GiB took twice as long here.
+ * Once an image has passed 4 MiB, a worker carries the hash on over the following blocks on
+ * another core while the next ones are read and written, and gives each block back; smaller
+ * images are hashed in this thread (a worker costs more than it saves).
  */
-import type { HashMessage, HashReply } from "./hash_worker.ts";
-import { Md5 } from "./md5.ts";
+import type { HashBlock, HashMessage, HashReply } from "./hash_worker.ts";
+import { HEADER_BYTES, Md5, md5Memory } from "./md5.ts";
 
 const BLOCK_SIZE = 128 * 1024;
 // Blocks per message to the worker: a message per block cost the worker a wake-up each, and
@@ -29,15 +30,19 @@ export interface Digest {
 /** Called with the running byte count while an image is copied or downloaded. */
 export type ProgressCallback = (done: number) => void;
 
-/** MD5 over blocks, in a worker once the image proves large. Owns the block buffers. */
+/**
+ * MD5 over blocks that live in one shared memory, hashed where they lie: in this thread until
+ * the image proves large, then by a worker on another core. Owns the block buffers.
+ */
 class BlockHasher {
-  #hash: Md5 | null = null;
+  readonly #memory = md5Memory(BUFFERS * BLOCK_SIZE);
+  #hash: Md5 | null = new Md5(this.#memory); // this thread's, until handed to the worker
   #hashed = 0; // bytes hashed in this thread
   #worker: Worker | null = null;
   #free: Uint8Array[] = [];
   #allocated = 0;
   #waiting: ((buffer: Uint8Array) => void)[] = [];
-  #batch: { buffer: ArrayBuffer; length: number }[] = [];
+  #batch: HashBlock[] = [];
   #digest: ((md5: string) => void) | null = null;
   #failure: Error | null = null;
 
@@ -47,32 +52,31 @@ class BlockHasher {
     const free = this.#free.pop();
     if (free) return free;
     if (this.#allocated < BUFFERS) {
-      this.#allocated++;
-      return new Uint8Array(BLOCK_SIZE);
+      return this.#block(HEADER_BYTES + BLOCK_SIZE * this.#allocated++);
     }
     this.#postBatch(); // every buffer may be waiting in the batch
     return await new Promise((resolve) => this.#waiting.push(resolve));
   }
 
-  /** Hashes `length` bytes of `block`, which the hasher owns from now on. */
+  /** Hashes the first `length` bytes of `block`, which the hasher owns from now on. */
   update(block: Uint8Array, length: number): void {
     this.#check();
     if (this.#worker === null && length === BLOCK_SIZE && this.#hashed >= WORKER_AFTER) {
       this.#startWorker();
     }
     if (this.#worker === null) {
-      this.#mainHash().update(block.subarray(0, length));
+      this.#hash!.updateAt(block.byteOffset, length);
       this.#hashed += length;
       this.#release(block);
       return;
     }
-    this.#batch.push({ buffer: block.buffer as ArrayBuffer, length });
+    this.#batch.push({ offset: block.byteOffset, length });
     if (this.#batch.length === BATCH) this.#postBatch();
   }
 
   /** The MD5 of everything hashed; ends the worker. */
   async digest(): Promise<string> {
-    if (this.#worker === null) return this.#mainHash().digest();
+    if (this.#worker === null) return this.#hash!.digest();
     const worker = this.#worker;
     try {
       return await new Promise<string>((resolve, reject) => {
@@ -95,35 +99,34 @@ class BlockHasher {
     this.#worker = null;
   }
 
-  #mainHash(): Md5 {
-    this.#hash ??= new Md5();
-    return this.#hash;
-  }
-
   #startWorker(): void {
     const worker = new Worker(new URL("./hash_worker.ts", import.meta.url), { type: "module" });
     worker.onmessage = (event: MessageEvent<HashReply>) => {
       const reply = event.data;
       if ("md5" in reply) this.#digest?.(reply.md5);
-      else for (const buffer of reply.buffers) this.#release(new Uint8Array(buffer));
+      else for (const offset of reply.offsets) this.#release(this.#block(offset));
     };
     worker.onerror = (event) => {
       event.preventDefault();
       this.#failure = new Error(`the hashing worker failed: ${event.message}`);
     };
     this.#worker = worker;
-    this.#post({ resume: this.#mainHash().snapshot() });
+    this.#post({ carryOn: this.#hash!.handoff() });
+    this.#hash = null;
   }
 
   #postBatch(): void {
     if (this.#batch.length === 0) return;
-    const blocks = this.#batch;
+    this.#post({ blocks: this.#batch });
     this.#batch = [];
-    this.#post({ blocks }, blocks.map((block) => block.buffer));
   }
 
-  #post(message: HashMessage, transfer: Transferable[] = []): void {
-    this.#worker!.postMessage(message, transfer);
+  #post(message: HashMessage): void {
+    this.#worker!.postMessage(message);
+  }
+
+  #block(offset: number): Uint8Array {
+    return new Uint8Array(this.#memory.buffer, offset, BLOCK_SIZE);
   }
 
   #release(buffer: Uint8Array): void {

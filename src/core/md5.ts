@@ -21,65 +21,98 @@ const CONSTANTS = Array.from(
   (_, i) => Math.floor(Math.abs(Math.sin(i + 1)) * 2 ** 32),
 );
 
-// Wasm memory layout: the state (a, b, c, d) at 0, a 64-byte block being assembled at 64, and
-// the chunk area that update() copies input into at 128.
+// Memory layout: the state (a, b, c, d) at 0, a 64-byte block being assembled at 64, the chunk
+// area that update() copies input into at 128, and from HEADER_BYTES on whatever the owner of
+// the memory keeps there (core/ingest.ts keeps its image blocks, hashed where they lie).
 const STATE = 0;
 const TAIL = 64;
 const CHUNK = 128;
 const CHUNK_SIZE = 64 * 1024; // fits in L2 while it is copied in and hashed
-const PAGES = 2;
+const PAGE = 64 * 1024;
+/** Bytes at the start of an MD5 memory that the hash uses; the rest is the owner's. */
+export const HEADER_BYTES = 2 * PAGE;
 
-/** Where an MD5 stands: enough to carry on in another thread (see Md5.resume). */
-export interface Md5Snapshot {
-  /** a, b, c, d as 16 little-endian bytes. */
-  state: Uint8Array;
-  /** Bytes given since the last full 64-byte block. */
-  tail: Uint8Array;
-  /** Bytes given in all. */
+/** A memory an MD5 can hash in, shared so that a worker can carry on over the same bytes. */
+export function md5Memory(extraBytes = 0): WebAssembly.Memory {
+  const pages = (HEADER_BYTES + Math.ceil(extraBytes / PAGE) * PAGE) / PAGE;
+  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+}
+
+/** Where a hash stands in its memory: what another thread needs to carry on (Md5.carryOn). */
+export interface Md5Handoff {
+  memory: WebAssembly.Memory;
+  /** Bytes waiting at TAIL for a full 64-byte block. */
+  pending: number;
+  /** Bytes hashed in all. */
   length: number;
 }
 
 /** An incremental MD5: update() with bytes as they come, then digest() once. */
 export class Md5 {
+  readonly #memory: WebAssembly.Memory;
   readonly #heap: Uint8Array;
   readonly #blocks: (pointer: number, count: number) => void;
-  #pending = 0; // bytes waiting at TAIL for a full block
+  #pending = 0;
   #length = 0;
 
-  constructor() {
-    const instance = new WebAssembly.Instance(md5Module(), {});
-    const memory = instance.exports.memory as WebAssembly.Memory;
+  /**
+   * A new hash in `memory` (by default one of its own), or, with `from`, the hash that a
+   * handoff() left in that memory.
+   */
+  constructor(memory: WebAssembly.Memory = md5Memory(), from?: Omit<Md5Handoff, "memory">) {
+    const instance = new WebAssembly.Instance(md5Module(), { env: { memory } });
+    this.#memory = memory;
     this.#heap = new Uint8Array(memory.buffer);
     this.#blocks = instance.exports.blocks as (pointer: number, count: number) => void;
+    if (from) {
+      this.#pending = from.pending;
+      this.#length = from.length;
+      return;
+    }
     const view = new DataView(memory.buffer);
     [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476].forEach((word, i) =>
       view.setUint32(STATE + 4 * i, word, true)
     );
   }
 
-  /** An MD5 that carries on from `snapshot`. */
-  static resume(snapshot: Md5Snapshot): Md5 {
-    const hash = new Md5();
-    hash.#heap.set(snapshot.state, STATE);
-    hash.#heap.set(snapshot.tail, TAIL);
-    hash.#pending = snapshot.tail.byteLength;
-    hash.#length = snapshot.length;
-    return hash;
+  /** The hash `handoff` describes, carried on in this thread; the other must stop using it. */
+  static carryOn(handoff: Md5Handoff): Md5 {
+    return new Md5(handoff.memory, handoff);
   }
 
-  /** A copy of where this hash stands. */
-  snapshot(): Md5Snapshot {
-    return {
-      state: this.#heap.slice(STATE, STATE + 16),
-      tail: this.#heap.slice(TAIL, TAIL + this.#pending),
-      length: this.#length,
-    };
+  /** Where this hash stands, for Md5.carryOn in another thread; stop using it here. */
+  handoff(): Md5Handoff {
+    return { memory: this.#memory, pending: this.#pending, length: this.#length };
   }
 
   /** Hashes `bytes` after everything given before. */
   update(bytes: Uint8Array): this {
-    this.#length += bytes.byteLength;
-    this.#absorb(bytes);
+    for (let offset = 0; offset < bytes.byteLength; offset += CHUNK_SIZE) {
+      const chunk = bytes.subarray(offset, offset + CHUNK_SIZE);
+      this.#heap.set(chunk, CHUNK);
+      this.updateAt(CHUNK, chunk.byteLength);
+    }
+    return this;
+  }
+
+  /** Hashes the `length` bytes at `offset` of this hash's memory, where they already are. */
+  updateAt(offset: number, length: number): this {
+    this.#length += length;
+    const end = offset + length;
+    if (this.#pending > 0) {
+      const take = Math.min(64 - this.#pending, length);
+      this.#heap.copyWithin(TAIL + this.#pending, offset, offset + take);
+      this.#pending += take;
+      offset += take;
+      if (this.#pending < 64) return this;
+      this.#blocks(TAIL, 1);
+      this.#pending = 0;
+    }
+    const blocks = Math.floor((end - offset) / 64);
+    if (blocks > 0) this.#blocks(offset, blocks);
+    offset += blocks * 64;
+    this.#heap.copyWithin(TAIL, offset, end);
+    this.#pending = end - offset;
     return this;
   }
 
@@ -92,32 +125,12 @@ export class Md5 {
     const view = new DataView(padding.buffer);
     view.setUint32(padding.length - 8, bits >>> 0, true);
     view.setUint32(padding.length - 4, Math.floor(bits / 2 ** 32), true);
-    this.#absorb(padding);
+    this.update(padding);
     let hex = "";
     for (const byte of this.#heap.subarray(STATE, STATE + 16)) {
       hex += byte.toString(16).padStart(2, "0");
     }
     return hex;
-  }
-
-  #absorb(bytes: Uint8Array): void {
-    let offset = 0;
-    if (this.#pending > 0) {
-      offset = Math.min(64 - this.#pending, bytes.byteLength);
-      this.#heap.set(bytes.subarray(0, offset), TAIL + this.#pending);
-      this.#pending += offset;
-      if (this.#pending < 64) return;
-      this.#blocks(TAIL, 1);
-      this.#pending = 0;
-    }
-    while (bytes.byteLength - offset >= 64) {
-      const take = Math.min(CHUNK_SIZE, (bytes.byteLength - offset) & ~63);
-      this.#heap.set(bytes.subarray(offset, offset + take), CHUNK);
-      this.#blocks(CHUNK, take / 64);
-      offset += take;
-    }
-    this.#heap.set(bytes.subarray(offset), TAIL);
-    this.#pending = bytes.byteLength - offset;
   }
 }
 
@@ -152,8 +165,8 @@ const VOID = 0x40;
 const I32 = 0x7f;
 
 /**
- * The module: memory (exported) and `blocks(pointer, count)`, which runs the MD5 compression
- * over `count` 64-byte blocks at `pointer`, updating the state at address 0.
+ * The module: `blocks(pointer, count)`, which runs the MD5 compression over `count` 64-byte
+ * blocks at `pointer` of the imported memory `env.memory`, updating the state at address 0.
  */
 function md5Wasm(): Uint8Array<ArrayBuffer> {
   // Locals: 0 pointer, 1 count (parameters); 2-5 a, b, c, d; 6-9 their values at block start;
@@ -252,9 +265,18 @@ function md5Wasm(): Uint8Array<ArrayBuffer> {
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // "\0asm", version 1
     ...section(1, [1, 0x60, 2, I32, I32, 0]), // type: (i32, i32) -> ()
+    // env.memory: shared, at least the header, at most 4 GiB (the owner sizes it).
+    ...section(2, [
+      1,
+      ...name("env"),
+      ...name("memory"),
+      2,
+      0x03,
+      ...unsignedLeb(HEADER_BYTES / PAGE),
+      ...unsignedLeb(65536),
+    ]),
     ...section(3, [1, 0]), // function 0 has type 0
-    ...section(5, [1, 0, PAGES]), // one memory of PAGES pages, no maximum
-    ...section(7, [2, ...name("memory"), 2, 0, ...name("blocks"), 0, 0]), // exports
+    ...section(7, [1, ...name("blocks"), 0, 0]), // export "blocks", function 0
     ...section(10, [1, ...unsignedLeb(body.length), ...body]), // code
   ];
   return new Uint8Array(bytes);

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { Md5 } from "../../../src/core/md5.ts";
+import { HEADER_BYTES, Md5, md5Memory } from "../../../src/core/md5.ts";
 
 const encode = (text: string) => new TextEncoder().encode(text);
 const reference = (...parts: Uint8Array[]) => {
@@ -93,14 +93,28 @@ Deno.test("an input over 512 MiB (its bit length has a high word) matches node:c
   assert.equal(ours.digest(), theirs.digest("hex"));
 });
 
-Deno.test("a hash resumed from a snapshot carries on where the first stood", () => {
+Deno.test("a hash handed off carries on where it stood, over bytes in its memory", () => {
   const bytes = generated(70_000, 5);
   for (const cut of [0, 63, 64, 65, 65536, 69_999]) {
-    const first = new Md5().update(bytes.subarray(0, cut));
-    const snapshot = first.snapshot();
-    const resumed = Md5.resume(structuredClone(snapshot)).update(bytes.subarray(cut));
-    assert.equal(resumed.digest(), reference(bytes), `cut at ${cut}`);
-    // The snapshot is a copy: the first hash still finishes its own bytes.
-    assert.equal(first.digest(), reference(bytes.subarray(0, cut)));
+    const memory = md5Memory(bytes.length);
+    new Uint8Array(memory.buffer).set(bytes, HEADER_BYTES);
+    const first = new Md5(memory).updateAt(HEADER_BYTES, cut);
+    // As a worker would receive it: the memory is shared, the counters are copied.
+    const carried = Md5.carryOn(structuredClone(first.handoff()));
+    carried.updateAt(HEADER_BYTES + cut, bytes.length - cut);
+    assert.equal(carried.digest(), reference(bytes), `cut at ${cut}`);
   }
+});
+
+Deno.test("bytes hashed where they lie, in uneven pieces, give the hash of the whole", () => {
+  const bytes = generated(200_000, 9);
+  const memory = md5Memory(bytes.length);
+  new Uint8Array(memory.buffer).set(bytes, HEADER_BYTES);
+  const hash = new Md5(memory);
+  for (let offset = 0, size = 1; offset < bytes.length; size = size * 3 + 1) {
+    const length = Math.min(size, bytes.length - offset);
+    hash.updateAt(HEADER_BYTES + offset, length);
+    offset += length;
+  }
+  assert.equal(hash.digest(), reference(bytes));
 });
