@@ -4,9 +4,10 @@
  * `add` and `pull` of a large image. The block function below does the same in about 1.8 s: each
  * step adds the message word and constant to `a` while the round function waits for `b`, the
  * value the step before produced, so only two operations of the round function are on the
- * critical path (the formulation of fast native implementations). The module is a few KiB,
- * built once per process; it needs no permission and no file, so it also works in the compiled
- * executable and in the hashing worker.
+ * critical path (the formulation of fast native implementations). The module is about 2 KiB,
+ * built once per thread; it needs no permission and no file, so it also works in the compiled
+ * executable and in the hashing worker. Its memory is shared, so that bytes placed there can be
+ * hashed where they lie, by this thread or by a worker that carries the hash on.
  */
 
 // Per-step shift amounts and constants (floor(abs(sin(i + 1)) * 2^32)), RFC 1321 §3.4.
@@ -34,7 +35,7 @@ export const HEADER_BYTES = 2 * PAGE;
 
 /** A memory an MD5 can hash in, shared so that a worker can carry on over the same bytes. */
 export function md5Memory(extraBytes = 0): WebAssembly.Memory {
-  const pages = (HEADER_BYTES + Math.ceil(extraBytes / PAGE) * PAGE) / PAGE;
+  const pages = HEADER_BYTES / PAGE + Math.ceil(extraBytes / PAGE);
   return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
 }
 
