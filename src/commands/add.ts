@@ -56,6 +56,7 @@ export async function runAdd(ctx: Context, options: AddCommandOptions): Promise<
     url: options.url ?? null,
     client: activeClient(ctx),
     onProgress: (done) => progress.update(done, size),
+    signal: ctx.interrupts(),
   }).finally(() => progress.finish());
   ctx.io.err.line(`[container][${placed.action}] ${placed.container.uri}`);
   if (options.json) ctx.io.out.write(renderJson(containerRecord(registry, placed.container)));

@@ -27,7 +27,9 @@ export async function runMove(ctx: Context, options: { uri: string; path: string
   const name = nameArgument(options.uri);
   printBanner(ctx, activeClient(ctx));
   using registry = ctx.openRegistry();
-  const move = await moveImage(registry, name, resolve(ctx.cwd, options.path));
+  const move = await moveImage(registry, name, resolve(ctx.cwd, options.path), {
+    signal: ctx.interrupts(),
+  });
   ctx.io.err.line(`[move] ${move.from} => ${move.to}`);
   ctx.io.out.line(move.to);
 }
@@ -41,7 +43,7 @@ export async function runRename(
   const newName = nameArgument(options.newUri);
   printBanner(ctx, activeClient(ctx));
   using registry = ctx.openRegistry();
-  const renamed = await renameContainer(registry, name, newName);
+  const renamed = await renameContainer(registry, name, newName, { signal: ctx.interrupts() });
   ctx.io.err.line(`[rename] ${options.uri} => ${renamed.container.uri}`);
   ctx.io.out.line(renamed.to ?? renamed.container.url ?? renamed.container.uri);
 }

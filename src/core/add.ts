@@ -6,6 +6,7 @@
 import {
   ConfigError,
   ConflictError,
+  InterruptedError,
   NotFoundError,
   reason,
   SregistryError,
@@ -62,6 +63,8 @@ export interface AddOptions {
   client: string;
   /** Reports bytes hashed or copied. */
   onProgress?: ProgressCallback;
+  /** Aborting (Ctrl-C) stops the add; nothing is added and the partial copy is removed. */
+  signal?: AbortSignal;
 }
 
 /** Adds a local image file to storage and the database. */
@@ -107,11 +110,13 @@ async function placeFrom(
   const temp = inPlace ? null : registry.storage.tempPath(folder);
   let digest: Digest;
   try {
-    digest = inPlace
-      ? await hashFile(source, options.onProgress)
-      : await copyAndHash(source, temp!, options.onProgress);
+    const pass = { onProgress: options.onProgress, signal: options.signal };
+    digest = inPlace ? await hashFile(source, pass) : await copyAndHash(source, temp!, pass);
   } catch (error) {
     if (temp) removeIfPresent(temp);
+    if (error instanceof InterruptedError) {
+      throw new InterruptedError("interrupted; nothing was added", { cause: error });
+    }
     throw storageWriteError(registry, error);
   }
 

@@ -9,6 +9,7 @@
  */
 import type { HashBlock, HashMessage, HashReply } from "./hash_worker.ts";
 import { HEADER_BYTES, Md5, md5Memory } from "./md5.ts";
+import { InterruptedError } from "../errors.ts";
 
 const BLOCK_SIZE = 128 * 1024;
 // Blocks per message to the worker: a message per block cost the worker a wake-up each, and
@@ -29,6 +30,14 @@ export interface Digest {
 
 /** Called with the running byte count while an image is copied or downloaded. */
 export type ProgressCallback = (done: number) => void;
+
+/** How a pass over a file reports progress and is stopped. */
+export interface PassOptions {
+  /** Called with the running byte count. */
+  onProgress?: ProgressCallback;
+  /** Aborting (Ctrl-C) ends the pass with an InterruptedError; the caller removes what it made. */
+  signal?: AbortSignal;
+}
 
 /**
  * MD5 over blocks that live in one shared memory, hashed where they lie: in this thread until
@@ -205,15 +214,16 @@ export class ImageWriter {
   }
 
   /** Copies all of `source` in, reading straight into the block buffers. */
-  async copyFrom(source: Deno.FsFile, onProgress?: ProgressCallback): Promise<void> {
+  async copyFrom(source: Deno.FsFile, options: PassOptions = {}): Promise<void> {
     while (true) {
       this.#block ??= await this.#hasher.buffer();
+      throwIfAborted(options.signal);
       const read = source.readSync(this.#block.subarray(this.#filled));
       if (read === null) return;
       this.#filled += read;
       this.#size += read;
       if (this.#filled === BLOCK_SIZE) this.#flush();
-      onProgress?.(this.#size);
+      options.onProgress?.(this.#size);
     }
   }
 
@@ -259,16 +269,23 @@ function writeAll(file: Deno.FsFile, bytes: Uint8Array): void {
   }
 }
 
+// The loops read synchronously, so a signal is seen whenever they wait for the hashing worker
+// (every few MiB) and checked before each block.
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new InterruptedError("interrupted");
+}
+
 // Reads a file in full blocks into the hasher; returns its size.
 async function hashInto(
   path: string,
   hasher: BlockHasher,
-  onProgress?: ProgressCallback,
+  options: PassOptions = {},
 ): Promise<number> {
   using file = await Deno.open(path, { read: true });
   let size = 0;
   while (true) {
     const block = await hasher.buffer();
+    throwIfAborted(options.signal);
     let filled = 0;
     while (filled < BLOCK_SIZE) {
       const read = file.readSync(block.subarray(filled));
@@ -277,16 +294,16 @@ async function hashInto(
     }
     size += filled;
     hasher.update(block, filled);
-    if (filled > 0) onProgress?.(size);
+    if (filled > 0) options.onProgress?.(size);
     if (filled < BLOCK_SIZE) return size;
   }
 }
 
 /** Reads a file once and returns its size and MD5. */
-export async function hashFile(path: string, onProgress?: ProgressCallback): Promise<Digest> {
+export async function hashFile(path: string, options: PassOptions = {}): Promise<Digest> {
   const hasher = new BlockHasher();
   try {
-    const size = await hashInto(path, hasher, onProgress);
+    const size = await hashInto(path, hasher, options);
     return { size, md5: await hasher.digest() };
   } finally {
     hasher.close();
@@ -297,12 +314,12 @@ export async function hashFile(path: string, onProgress?: ProgressCallback): Pro
 export async function copyAndHash(
   source: string,
   target: string,
-  onProgress?: ProgressCallback,
+  options: PassOptions = {},
 ): Promise<Digest> {
   using file = await Deno.open(source, { read: true });
   const writer = await ImageWriter.create(target);
   try {
-    await writer.copyFrom(file, onProgress);
+    await writer.copyFrom(file, options);
     return await writer.close();
   } catch (error) {
     await writer.abandon();

@@ -4,7 +4,7 @@
  * record or file; the file move and the record update commit together.
  */
 import { basename, dirname, join, resolve } from "node:path";
-import { ConflictError, NotFoundError, UsageError } from "../errors.ts";
+import { ConflictError, InterruptedError, NotFoundError, UsageError } from "../errors.ts";
 import {
   type Container,
   fieldsOf,
@@ -29,11 +29,18 @@ export interface Move {
   to: string;
 }
 
+/** How a move that copies across filesystems is stopped. */
+export interface MoveOptions {
+  /** Aborting (Ctrl-C) stops the copy; the image stays where it was, the copy is removed. */
+  signal?: AbortSignal;
+}
+
 /** Moves a record's image file to `target` (a file path, or an existing folder to move into). */
 export async function moveImage(
   registry: Registry,
   image: ImageName,
   target: string,
+  options: MoveOptions = {},
 ): Promise<Move> {
   const container = findContainer(registry, image);
   const from = localFile(registry, container);
@@ -48,7 +55,7 @@ export async function moveImage(
   }
   if (exists(to)) throw new ConflictError(`${to} already exists; nothing was overwritten`);
   const name = nameOf(container);
-  await relocate(registry, container, from, to, () => fieldsOf(container, name));
+  await relocate(registry, container, { from, to }, () => fieldsOf(container, name), options);
   return {
     container: findContainers(registry.db, name).find((c) => c.id === container.id)!,
     from,
@@ -61,6 +68,7 @@ export async function renameContainer(
   registry: Registry,
   image: ImageName,
   newName: ImageName,
+  options: MoveOptions = {},
 ): Promise<Move | { container: Container; from: null; to: null }> {
   const container = findContainer(registry, image);
   const renamed = withVersion(newName, newName.version ?? container.version);
@@ -85,7 +93,7 @@ export async function renameContainer(
   localFile(registry, container);
   const to = registry.storage.imagePath(renamed);
   if (exists(to)) throw new ConflictError(`${to} already exists; nothing was overwritten`);
-  await relocate(registry, container, from, to, fields);
+  await relocate(registry, container, { from, to }, fields, options);
   return { container: findContainer(registry, renamed), from, to };
 }
 
@@ -94,21 +102,21 @@ export async function renameContainer(
 async function relocate(
   registry: Registry,
   container: Container,
-  from: string,
-  to: string,
+  { from, to }: { from: string; to: string },
   fields: () => ReturnType<typeof fieldsOf>,
+  options: MoveOptions,
 ): Promise<void> {
   const created = firstMissingFolder(dirname(to));
   try {
     Deno.mkdirSync(dirname(to), { recursive: true });
     const sameDevice = Deno.statSync(from).dev === Deno.statSync(dirname(to)).dev;
     try {
-      await relocateFile(registry, container, { from, to, copy: !sameDevice }, fields);
+      await relocateFile(registry, container, { from, to, copy: !sameDevice }, fields, options);
     } catch (error) {
       // One filesystem seen through two mounts (a bind mount) has one st_dev, yet renames
       // between them fail with EXDEV: copy instead.
       if (!sameDevice || !isCrossDevice(error)) throw error;
-      await relocateFile(registry, container, { from, to, copy: true }, fields);
+      await relocateFile(registry, container, { from, to, copy: true }, fields, options);
     }
   } catch (error) {
     // Nothing moved: no empty folders of this command's making are left behind either.
@@ -123,15 +131,19 @@ async function relocateFile(
   container: Container,
   move: { from: string; to: string; copy: boolean },
   fields: () => ReturnType<typeof fieldsOf>,
+  options: MoveOptions,
 ): Promise<void> {
   const { from, to } = move;
   let staged = from;
   if (move.copy) {
     staged = registry.storage.tempPath(dirname(to));
     try {
-      await copyAndHash(from, staged);
+      await copyAndHash(from, staged, { signal: options.signal });
     } catch (error) {
       removeIfPresent(staged);
+      if (error instanceof InterruptedError) {
+        throw new InterruptedError("interrupted; the image was not moved", { cause: error });
+      }
       throw error;
     }
   }

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { sregistry } from "../support/cli.ts";
 import { tempHome } from "../support/home.ts";
+import { assertTransferFailure, spawnSregistry, waitFor } from "../support/pulls.ts";
 import {
   assertFailure,
   assertUnchanged,
@@ -270,4 +271,39 @@ Deno.test("add without --name is a usage error", async () => {
   assert.match(result.stderr, /--name/);
   assert.equal(Deno.readTextFileSync(file), "hello\n");
   assert.deepEqual(lines(result.stdout), []);
+});
+
+/** Paths (relative to `root`) and sizes of everything under it, without reading any file. */
+function entriesUnder(root: string): { path: string; size: number }[] {
+  const found: { path: string; size: number }[] = [];
+  const walk = (folder: string, prefix: string) => {
+    for (const entry of Deno.readDirSync(folder)) {
+      const path = `${prefix}${entry.name}`;
+      if (entry.isDirectory) walk(join(folder, entry.name), `${path}/`);
+      found.push({ path, size: Deno.statSync(join(folder, entry.name)).size });
+    }
+  };
+  walk(root, "");
+  return found;
+}
+
+Deno.test("Ctrl-C during add --copy exits 130 and leaves no partial copy and no record", async () => {
+  await using home = await tempHome();
+  // 2 GiB, sparse: quick to make, long enough to copy that the signal arrives mid-copy.
+  const size = 2 * 1024 ** 3;
+  const source = join(home.path, "big.sif");
+  Deno.writeFileSync(source, new Uint8Array(0));
+  Deno.truncateSync(source, size);
+  assert.equal((await sregistry(["images"], { env: home.env })).code, 0, "database created");
+  const before = entriesUnder(home.storage);
+  const running = spawnSregistry(["add", "--copy", source, "--name", "lab/big"], home.env);
+  const partial = () =>
+    entriesUnder(home.storage).filter((entry) => /\.sregistry-tmp-/.test(entry.path));
+  await waitFor(() => partial().some((entry) => entry.size >= 8 * 1024 * 1024), "the copy");
+  running.child.kill("SIGINT");
+  const result = await running.result;
+  assertTransferFailure(result, 130, /^sregistry: interrupted; nothing was added$/);
+  assert.deepEqual(entriesUnder(home.storage), before, "no partial copy, no new folder");
+  assert.deepEqual(records(await sregistry(["images", "--json"], { env: home.env })), []);
+  assert.equal(Deno.statSync(source).size, size, "the source is untouched");
 });

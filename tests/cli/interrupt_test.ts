@@ -24,7 +24,7 @@ const SIZE = 64 * 1024 * 1024;
 const SEED = 5;
 // Slow enough to be caught mid-transfer, fast enough to reach a few MiB soon.
 const THROTTLE = 8 * 1024 * 1024;
-// The writer flushes 4 MiB blocks; wait until at least one reached the disk.
+// The writer flushes 128 KiB blocks; wait until a few MiB reached the disk.
 const SOME_BYTES = 4 * 1024 * 1024;
 
 async function setup(home: TempHome, hub: FakeHub) {

@@ -20,7 +20,7 @@ import {
   spawnSregistry,
 } from "../support/pulls.ts";
 
-// Not a multiple of the generator's 1 MiB blocks nor of the writer's 4 MiB blocks.
+// Not a multiple of the generator's 1 MiB blocks nor of the writer's 128 KiB blocks.
 const SIZE = 5 * 1024 * 1024 + 4321;
 
 /** A hub with one generated image, and the path it lands at once pulled. */

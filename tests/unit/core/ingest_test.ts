@@ -1,11 +1,13 @@
 /**
  * Hashing while writing: hashFile, copyAndHash and ImageWriter (with resume) against known MD5
- * vectors and against `md5sum` for a generated 10 MiB file that spans several 4 MiB blocks.
+ * vectors and against `md5sum` for a generated 10 MiB file, which spans many blocks and the
+ * hand-over to the hashing worker.
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { copyAndHash, hashFile, ImageWriter } from "../../../src/core/ingest.ts";
+import { InterruptedError } from "../../../src/errors.ts";
 import { canMount, mountTmpfs } from "../../support/state.ts";
 
 // Known vectors (RFC 1321 and coreutils): the reference's hashtest.txt itself is not available.
@@ -89,7 +91,7 @@ Deno.test({
   ignore: !hasMd5sum,
   async fn() {
     await using folder = await tempFolder();
-    // 10 MiB + 3 bytes: two full 4 MiB blocks, a partial one, and an odd tail.
+    // 10 MiB + 3 bytes: 4 MiB hashed in this thread, then the worker, a partial block, an odd tail.
     const bytes = generated(10 * MIB + 3);
     const source = folder.file("big.sif", bytes);
     const expected = await md5sum(source);
@@ -177,8 +179,9 @@ Deno.test("progress reports rise to the file size", async () => {
   const source = folder.file("source", bytes);
   for (
     const run of [
-      (report: (done: number) => void) => hashFile(source, report),
-      (report: (done: number) => void) => copyAndHash(source, join(folder.path, "c"), report),
+      (report: (done: number) => void) => hashFile(source, { onProgress: report }),
+      (report: (done: number) => void) =>
+        copyAndHash(source, join(folder.path, "c"), { onProgress: report }),
     ]
   ) {
     const seen: number[] = [];
@@ -225,4 +228,27 @@ Deno.test("an image larger than every buffer in flight copies and hashes right",
   const copy = join(folder.path, "copy.sif");
   assert.deepEqual(await copyAndHash(source, copy), expected);
   assert.deepEqual(await hashFile(copy), expected, "the copy holds the same bytes");
+});
+
+Deno.test("an aborted signal stops hashing and copying with InterruptedError", async () => {
+  await using folder = await tempFolder();
+  const source = folder.file("large.sif", generated(24 * MIB, 3));
+  for (const pass of ["hash", "copy"] as const) {
+    const controller = new AbortController();
+    const seen: number[] = [];
+    const options = {
+      signal: controller.signal,
+      // Ctrl-C arrives once a few MiB have gone by.
+      onProgress: (done: number) => {
+        seen.push(done);
+        if (done >= 6 * MIB) controller.abort();
+      },
+    };
+    const target = join(folder.path, `${pass}-target`);
+    await assert.rejects(
+      pass === "hash" ? hashFile(source, options) : copyAndHash(source, target, options),
+      InterruptedError,
+    );
+    assert.ok(seen.at(-1)! < 24 * MIB, `${pass} stopped early, at ${seen.at(-1)}`);
+  }
 });
