@@ -32,6 +32,7 @@ import {
   placeFile,
   pruneEmptyFolders,
   removeIfPresent,
+  removeStaleTemporaryFiles,
 } from "./storage.ts";
 
 /** Whether a record was created or an existing one updated. */
@@ -256,13 +257,14 @@ export function checkSourceFile(file: string): string {
   return realPath(file);
 }
 
-/** Creates an image folder, turning failures into one clear error. */
+/** Creates an image folder (failures become one clear error) and sweeps leftovers of dead runs. */
 export function prepareFolder(registry: Registry, folder: string): void {
   try {
     ensureFolder(folder);
   } catch (error) {
     throw storageWriteError(registry, error);
   }
+  removeStaleTemporaryFiles(folder);
 }
 
 /** A failure writing into storage (read-only, full, no permission) as a one-line error. */

@@ -50,7 +50,7 @@ function removeContainers(
         if (file === null) return { container, file, fileState: "none" };
         if (!exists(file)) return { container, file, fileState: "missing" };
         if (!options.deleteFile) return { container, file, fileState: "kept" };
-        const tombstone = registry.storage.tempPath(dirname(file));
+        const tombstone = registry.storage.tombstonePath(dirname(file));
         Deno.renameSync(file, tombstone);
         doomed.push({ file, tombstone });
         return { container, file, fileState: "deleted" };

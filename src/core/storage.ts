@@ -11,6 +11,13 @@ import { collectionKey, type ImageName } from "./names.ts";
 export const TEMP_PREFIX = ".sregistry-tmp-";
 /** Prefix of partial downloads that a later pull resumes. */
 export const PART_PREFIX = ".sregistry-part-";
+/** Prefix of an image file that rmi is deleting: its only copy until the record is gone. */
+export const TOMBSTONE_PREFIX = ".sregistry-removed-";
+/**
+ * A temporary file untouched this long was left by a process that died (killed, out of memory):
+ * a live copy writes to it all the time.
+ */
+export const STALE_AFTER_MS = 60 * 60 * 1000;
 
 /** The storage root and the rules for paths inside it. */
 export class Storage {
@@ -36,6 +43,12 @@ export class Storage {
   tempPath(folder: string): string {
     const random = crypto.randomUUID().slice(0, 8);
     return join(folder, `${TEMP_PREFIX}${Deno.pid}-${random}`);
+  }
+
+  /** A fresh path in `folder` for an image file on its way to deletion. */
+  tombstonePath(folder: string): string {
+    const random = crypto.randomUUID().slice(0, 8);
+    return join(folder, `${TOMBSTONE_PREFIX}${Deno.pid}-${random}`);
   }
 
   /** The path kept for a partial download of `key` in `folder`, stable across runs. */
@@ -71,6 +84,30 @@ export class Storage {
 /** Creates a folder and its parents. */
 export function ensureFolder(path: string): void {
   Deno.mkdirSync(path, { recursive: true });
+}
+
+/**
+ * Removes the temporary files in `folder` that were left by a process that died, untouched for
+ * STALE_AFTER_MS. Partial downloads (a later pull resumes them) and tombstones (rmi's only copy
+ * of an image whose record may have survived) are kept.
+ */
+export function removeStaleTemporaryFiles(folder: string, now = Date.now()): void {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(folder)];
+  } catch {
+    return; // nothing to sweep
+  }
+  for (const entry of entries) {
+    if (!entry.isFile || !entry.name.startsWith(TEMP_PREFIX)) continue;
+    const path = join(folder, entry.name);
+    try {
+      const modified = Deno.statSync(path).mtime?.getTime();
+      if (modified !== undefined && now - modified > STALE_AFTER_MS) Deno.removeSync(path);
+    } catch {
+      // gone already, or not ours to remove: the command goes on
+    }
+  }
 }
 
 /**

@@ -307,3 +307,15 @@ Deno.test("Ctrl-C during add --copy exits 130 and leaves no partial copy and no 
   assert.deepEqual(records(await sregistry(["images", "--json"], { env: home.env })), []);
   assert.equal(Deno.statSync(source).size, size, "the source is untouched");
 });
+
+Deno.test("add sweeps the leftover of a killed add from the image's folder", async () => {
+  await using home = await tempHome();
+  const folder = join(home.storage, "lab", "tool");
+  const leftover = home.file(".singularity/shub/lab/tool/.sregistry-tmp-99999-dead0000", "part");
+  const hourAndMore = new Date(Date.now() - 2 * 60 * 60 * 1000);
+  Deno.utimeSync(leftover, hourAndMore, hourAndMore);
+  const file = home.file("hello.sif", "hello\n");
+  const added = await sregistry(["add", file, "--name", "lab/tool"], { env: home.env });
+  assert.equal(added.code, 0, added.stderr);
+  assert.deepEqual(entriesUnder(folder).map((entry) => entry.path), [`latest@${HELLO_MD5}.sif`]);
+});

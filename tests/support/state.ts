@@ -68,9 +68,12 @@ export function assertUnchanged(before: Snapshot, after: Snapshot, what = "the c
   assert.deepEqual(after.images, before.images, `${what} changed the records`);
 }
 
-/** Names of sregistry's temporary files (`.sregistry-tmp-*`) anywhere under a folder. */
+/**
+ * Names of sregistry's temporary files (`.sregistry-tmp-*`, and rmi's `.sregistry-removed-*`)
+ * anywhere under a folder.
+ */
 export function tempFiles(root: string): string[] {
-  return fileTree(root).filter((entry) => /(^|\/)\.sregistry-tmp-/.test(entry));
+  return fileTree(root).filter((entry) => /(^|\/)\.sregistry-(tmp|removed)-/.test(entry));
 }
 
 /** Asserts a failed run: exit code, exactly one error line on stderr matching `message`. */

@@ -8,11 +8,15 @@ import { join } from "node:path";
 import { parseImageName } from "../../../src/core/names.ts";
 import {
   exists,
+  PART_PREFIX,
   placeFile,
   pruneEmptyFolders,
   removeIfPresent,
+  removeStaleTemporaryFiles,
+  STALE_AFTER_MS,
   Storage,
   TEMP_PREFIX,
+  TOMBSTONE_PREFIX,
 } from "../../../src/core/storage.ts";
 import { ConflictError, InvalidNameError } from "../../../src/errors.ts";
 
@@ -108,3 +112,34 @@ async function tempFolder(): Promise<{ path: string } & AsyncDisposable> {
   const path = await Deno.makeTempDir({ prefix: "sregistry-storage-" });
   return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
 }
+
+Deno.test("leftover temporary files of dead runs are swept; live ones, parts, tombstones kept", () => {
+  const folder = Deno.makeTempDirSync({ prefix: "sregistry-sweep-" });
+  try {
+    const make = (name: string, ageMs: number) => {
+      const path = join(folder, name);
+      Deno.writeTextFileSync(path, name);
+      const when = new Date(Date.now() - ageMs);
+      Deno.utimeSync(path, when, when);
+    };
+    const old = STALE_AFTER_MS + 60_000;
+    make(`${TEMP_PREFIX}111-dead`, old);
+    make(`${TEMP_PREFIX}222-live`, 1_000);
+    make(`${PART_PREFIX}key`, old);
+    make(`${TOMBSTONE_PREFIX}333-kept`, old);
+    make("latest@abc.sif", old);
+    removeStaleTemporaryFiles(folder);
+    assert.deepEqual(
+      [...Deno.readDirSync(folder)].map((entry) => entry.name).sort(),
+      [
+        `${PART_PREFIX}key`,
+        `${TEMP_PREFIX}222-live`,
+        `${TOMBSTONE_PREFIX}333-kept`,
+        "latest@abc.sif",
+      ].sort(),
+    );
+    removeStaleTemporaryFiles(join(folder, "missing")); // no folder, nothing to do
+  } finally {
+    Deno.removeSync(folder, { recursive: true });
+  }
+});
