@@ -1,7 +1,7 @@
 /**
  * The command tree and its parser: commands with typed arguments and options, help text,
- * suggestions for typos. It does what commander did for sregistry in a few hundred lines with
- * no imports, because commander's `node:fs`, `node:process` and `node:child_process` imports
+ * suggestions for typos. It does what commander did for sregistry in a few hundred lines and no
+ * package, because commander's `node:fs`, `node:process` and `node:child_process` imports
  * tripled the start-up a script calling `sregistry get` in a loop pays. Parsing is pure: it
  * returns the help text or the action to run, and throws UsageError for bad input.
  */
