@@ -209,48 +209,58 @@ export function parseCommandLine(program: Program, args: string[]): Invocation {
     return i + 1;
   };
 
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (!optionsEnded && arg === "--") {
-      optionsEnded = true;
-    } else if (!optionsEnded && arg.startsWith("--")) {
-      const [flag, inline] = splitInline(arg);
-      if (flag === "--help") help = true;
-      else if (flag === "--version" && command === program) {
-        return { kind: "version", text: `${program.version}\n` };
-      } else {
-        const option = find((o) => `--${o.long}` === flag);
-        if (!option) throw unknownOption(flag, command);
-        i = take(option, inline, i);
-      }
-    } else if (!optionsEnded && arg.startsWith("-") && arg.length > 1) {
-      // A cluster of short flags ("-fy"); a short option taking a value ends it ("-kfoo").
-      for (let at = 1; at < arg.length; at++) {
-        const letter = arg[at];
-        if (letter === "h") {
-          help = true;
-          continue;
-        }
-        if (letter === "V" && command === program) {
+  // Asked for help, a user gets it even when the rest of the line is wrong.
+  const optionsEnd = args.includes("--") ? args.indexOf("--") : args.length;
+  const wantsHelp = args.slice(0, optionsEnd).some((arg) => arg === "--help" || arg === "-h");
+  try {
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i];
+      if (!optionsEnded && arg === "--") {
+        optionsEnded = true;
+      } else if (!optionsEnded && arg.startsWith("--")) {
+        const [flag, inline] = splitInline(arg);
+        if (flag === "--help") help = true;
+        else if (flag === "--version" && command === program) {
           return { kind: "version", text: `${program.version}\n` };
+        } else {
+          const option = find((o) => `--${o.long}` === flag);
+          if (!option) throw unknownOption(flag, command);
+          i = take(option, inline, i);
         }
-        const option = find((o) => o.short === letter);
-        if (!option) throw unknownOption(`-${letter}`, command);
-        const rest = arg.slice(at + 1);
-        if (option.value !== undefined && rest !== "") {
-          values.set(option, rest);
-          break;
+      } else if (!optionsEnded && arg.startsWith("-") && arg.length > 1) {
+        // A cluster of short flags ("-fy"); a short option taking a value ends it ("-kfoo").
+        for (let at = 1; at < arg.length; at++) {
+          const letter = arg[at];
+          if (letter === "h") {
+            help = true;
+            continue;
+          }
+          if (letter === "V" && command === program) {
+            return { kind: "version", text: `${program.version}\n` };
+          }
+          const option = find((o) => o.short === letter);
+          if (!option) throw unknownOption(`-${letter}`, command);
+          const rest = arg.slice(at + 1);
+          if (option.value !== undefined && rest !== "") {
+            values.set(option, rest);
+            break;
+          }
+          i = take(option, undefined, i);
         }
-        i = take(option, undefined, i);
+      } else if (positionals.length === 0 && command.commands.length > 0) {
+        const sub = command.commands.find((c) => c.name === arg || c.aliases.includes(arg));
+        if (sub) command = sub;
+        else if (command === program && arg === "help") return helpFor(program, args.slice(i + 1));
+        else throw unknownCommand(arg, command);
+      } else {
+        positionals.push(arg);
       }
-    } else if (positionals.length === 0 && command.commands.length > 0) {
-      const sub = command.commands.find((c) => c.name === arg || c.aliases.includes(arg));
-      if (sub) command = sub;
-      else if (command === program && arg === "help") return helpFor(program, args.slice(i + 1));
-      else throw unknownCommand(arg, command);
-    } else {
-      positionals.push(arg);
     }
+  } catch (error) {
+    if (wantsHelp && error instanceof UsageError) {
+      return { kind: "help", text: helpText(program, command) };
+    }
+    throw error;
   }
 
   if (help) return { kind: "help", text: helpText(program, command) };

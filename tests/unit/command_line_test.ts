@@ -115,6 +115,17 @@ Deno.test("help and version are returned as text, with the command's own help", 
   const nested = await runLine(["help", "backend", "rm"]);
   assert.ok(nested.invocation.kind === "help");
   assert.match(nested.invocation.text, /^Usage: tool backend remove\|rm \[options\] <backend>/);
+  // Help wins over whatever else is wrong on the line, but not after `--`.
+  const wrongButHelp: [string[], string][] = [
+    [["add", "--nmae", "x", "-h"], "tool add"],
+    [["zz", "--help"], "tool"],
+  ];
+  for (const [args, usage] of wrongButHelp) {
+    const { invocation } = await runLine(args);
+    assert.ok(invocation.kind === "help", args.join(" "));
+    assert.match(invocation.text, new RegExp(`^Usage: ${usage} \\[options\\]`));
+  }
+  assert.match(refusal(["add", "f", "--name", "x", "--", "--help"]).message, /too many arguments/);
   for (const args of [["--version"], ["-V"]]) {
     const { invocation } = await runLine(args);
     assert.deepEqual(invocation, { kind: "version", text: "1.2.3\n" });
