@@ -41,14 +41,12 @@ export class Storage {
 
   /** A fresh temporary path in `folder`, recognisable by its prefix. */
   tempPath(folder: string): string {
-    const random = crypto.randomUUID().slice(0, 8);
-    return join(folder, `${TEMP_PREFIX}${Deno.pid}-${random}`);
+    return uniquePath(folder, TEMP_PREFIX);
   }
 
   /** A fresh path in `folder` for an image file on its way to deletion. */
   tombstonePath(folder: string): string {
-    const random = crypto.randomUUID().slice(0, 8);
-    return join(folder, `${TOMBSTONE_PREFIX}${Deno.pid}-${random}`);
+    return uniquePath(folder, TOMBSTONE_PREFIX);
   }
 
   /** The path kept for a partial download of `key` in `folder`, stable across runs. */
@@ -81,6 +79,11 @@ export class Storage {
   }
 }
 
+// A name no other run uses: the process id and a random part.
+function uniquePath(folder: string, prefix: string): string {
+  return join(folder, `${prefix}${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
+}
+
 /** Creates a folder and its parents. */
 export function ensureFolder(path: string): void {
   Deno.mkdirSync(path, { recursive: true });
@@ -91,7 +94,8 @@ export function ensureFolder(path: string): void {
  * STALE_AFTER_MS. Partial downloads (a later pull resumes them) and tombstones (rmi's only copy
  * of an image whose record may have survived) are kept.
  */
-export function removeStaleTemporaryFiles(folder: string, now = Date.now()): void {
+export function removeStaleTemporaryFiles(folder: string): void {
+  const now = Date.now();
   let entries: Deno.DirEntry[];
   try {
     entries = [...Deno.readDirSync(folder)];
