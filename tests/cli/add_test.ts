@@ -7,12 +7,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { sregistry } from "../support/cli.ts";
 import { tempHome } from "../support/home.ts";
-import { assertTransferFailure, spawnSregistry, waitFor } from "../support/pulls.ts";
+import { assertTransferFailure, filesUnder, spawnSregistry, waitFor } from "../support/pulls.ts";
 import {
   assertFailure,
   assertUnchanged,
   bindMount,
   canMount,
+  exists,
   fileTree,
   lines,
   md5,
@@ -23,15 +24,6 @@ import {
 } from "../support/state.ts";
 
 const HELLO_MD5 = "b1946ac92492d2347c6235b4d2611184";
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test("add moves the file into storage under its MD5 and says [container][new]", async () => {
   await using home = await tempHome();
@@ -273,20 +265,6 @@ Deno.test("add without --name is a usage error", async () => {
   assert.deepEqual(lines(result.stdout), []);
 });
 
-/** Paths (relative to `root`) and sizes of everything under it, without reading any file. */
-function entriesUnder(root: string): { path: string; size: number }[] {
-  const found: { path: string; size: number }[] = [];
-  const walk = (folder: string, prefix: string) => {
-    for (const entry of Deno.readDirSync(folder)) {
-      const path = `${prefix}${entry.name}`;
-      if (entry.isDirectory) walk(join(folder, entry.name), `${path}/`);
-      found.push({ path, size: Deno.statSync(join(folder, entry.name)).size });
-    }
-  };
-  walk(root, "");
-  return found;
-}
-
 Deno.test("Ctrl-C during add --copy exits 130 and leaves no partial copy and no record", async () => {
   await using home = await tempHome();
   // 2 GiB, sparse: quick to make, long enough to copy that the signal arrives mid-copy.
@@ -295,15 +273,16 @@ Deno.test("Ctrl-C during add --copy exits 130 and leaves no partial copy and no 
   Deno.writeFileSync(source, new Uint8Array(0));
   Deno.truncateSync(source, size);
   assert.equal((await sregistry(["images"], { env: home.env })).code, 0, "database created");
-  const before = entriesUnder(home.storage);
   const running = spawnSregistry(["add", "--copy", source, "--name", "lab/big"], home.env);
-  const partial = () =>
-    entriesUnder(home.storage).filter((entry) => /\.sregistry-tmp-/.test(entry.path));
-  await waitFor(() => partial().some((entry) => entry.size >= 8 * 1024 * 1024), "the copy");
+  // The listing reads no file: a growing 2 GiB copy must not be read back on every poll.
+  const copied = () =>
+    filesUnder(home.storage).filter((file) => /\.sregistry-tmp-/.test(file))
+      .map((file) => Deno.statSync(join(home.storage, file)).size);
+  await waitFor(() => copied().some((size) => size >= 8 * 1024 * 1024), "the copy");
   running.child.kill("SIGINT");
   const result = await running.result;
   assertTransferFailure(result, 130, /^sregistry: interrupted; nothing was added$/);
-  assert.deepEqual(entriesUnder(home.storage), before, "no partial copy, no new folder");
+  assert.deepEqual([...Deno.readDirSync(home.storage)], [], "no partial copy, no new folder");
   assert.deepEqual(records(await sregistry(["images", "--json"], { env: home.env })), []);
   assert.equal(Deno.statSync(source).size, size, "the source is untouched");
 });
@@ -317,5 +296,5 @@ Deno.test("add sweeps the leftover of a killed add from the image's folder", asy
   const file = home.file("hello.sif", "hello\n");
   const added = await sregistry(["add", file, "--name", "lab/tool"], { env: home.env });
   assert.equal(added.code, 0, added.stderr);
-  assert.deepEqual(entriesUnder(folder).map((entry) => entry.path), [`latest@${HELLO_MD5}.sif`]);
+  assert.deepEqual(filesUnder(folder), [`latest@${HELLO_MD5}.sif`]);
 });

@@ -11,6 +11,7 @@ import {
   assertFailure,
   assertUnchanged,
   canMount,
+  exists,
   md5,
   mountTmpfs,
   records,
@@ -19,15 +20,6 @@ import {
 } from "../support/state.ts";
 
 const VERSION = md5("hello\n");
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function withImage(home: TempHome): Promise<string> {
   const added = await sregistry(["add", home.file("a.sif", "hello\n"), "--name", "vsoch/hello"], {

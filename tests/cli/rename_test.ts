@@ -7,16 +7,14 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { sregistry } from "../support/cli.ts";
 import { type TempHome, tempHome } from "../support/home.ts";
-import { assertFailure, assertUnchanged, md5, records, snapshot } from "../support/state.ts";
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import {
+  assertFailure,
+  assertUnchanged,
+  exists,
+  md5,
+  records,
+  snapshot,
+} from "../support/state.ts";
 
 async function add(home: TempHome, content: string, name: string): Promise<void> {
   const added = await sregistry(

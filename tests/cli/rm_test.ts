@@ -9,20 +9,12 @@ import { type TempHome, tempHome } from "../support/home.ts";
 import {
   assertFailure,
   assertUnchanged,
+  exists,
   fileTree,
   md5,
   records,
   snapshot,
 } from "../support/state.ts";
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function banner(home: TempHome): string {
   return `[client|hub] [database|sqlite:///${join(home.database, "sregistry.db")}]`;

@@ -76,6 +76,16 @@ export function tempFiles(root: string): string[] {
   return fileTree(root).filter((entry) => /(^|\/)\.sregistry-(tmp|removed)-/.test(entry));
 }
 
+/** True when a path exists (file, folder or link). */
+export function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Asserts a failed run: exit code, exactly one error line on stderr matching `message`. */
 export function assertFailure(result: CliResult, code: number, message: RegExp): void {
   const lines = errorLines(result.stderr);
