@@ -97,8 +97,7 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
         );
       }
       const hash = new Md5();
-      let size = 0;
-      // The file's size as the upload measured it; `size` counts only the bytes sent so far.
+      // The file's size as the upload measured it (it fails if the file changes meanwhile).
       let fileSize = 0;
       const signature = await sign("upload", name);
       const upload = await uploadMultipart(`${base.replace(/\/api$/, "")}/upload`, {
@@ -117,10 +116,8 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
         headers: { authorization: signature },
         userAgent: http.userAgent,
         signal: http.signal,
-        onChunk: (chunk) => {
-          hash.update(chunk);
-          size += chunk.byteLength;
-        },
+        timeoutMs: http.stallTimeoutMs,
+        onChunk: (chunk) => hash.update(chunk),
         onProgress: (sent, total) => {
           fileSize = total;
           options.onProgress?.(sent, total);
@@ -158,7 +155,7 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
       return {
         name: { ...name, version: remoteMd5 ?? md5 },
         md5,
-        size,
+        size: fileSize,
         remoteMd5,
         message: detailOf(uploaded) ?? "Upload Complete",
       };

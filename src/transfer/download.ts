@@ -3,11 +3,12 @@
  * request after an interruption, and checked against the announced length and the expected MD5
  * before it is handed back. lock.ts keeps two processes from writing the same file.
  */
-import { ImageWriter } from "../core/ingest.ts";
+import { type Digest, ImageWriter } from "../core/ingest.ts";
 import { IntegrityError, InterruptedError, NotFoundError, RemoteError } from "../errors.ts";
 import {
   bodyReader,
   BodyReadError,
+  DEFAULT_RETRIES,
   discard,
   type HttpOptions,
   redactUrl,
@@ -37,15 +38,10 @@ export interface DownloadResult {
   size: number;
   /** Lower-case hex MD5 of the file. */
   md5: string;
-  /** The URL the bytes came from, after redirects. */
-  url: string;
-  /** Content-Type the remote sent, if any. */
-  contentType: string | null;
 }
 
 /** What the sidecar `<part>.json` remembers so a later run can resume safely. */
 interface Validator {
-  url: string;
   etag: string | null;
   lastModified: string | null;
 }
@@ -61,158 +57,182 @@ export async function downloadToFile(
   options: DownloadOptions,
 ): Promise<DownloadResult> {
   const sidecarPath = `${partPath}.json`;
-  const retries = options.http.retries ?? 4;
-  let losses = 0;
-  let mayResume = true;
-  let startedAt = performance.now();
-  let resumedFrom = 0;
-  let firstResponse = true;
-  while (true) {
-    const existing = await fileSize(partPath);
-    const saved = mayResume && existing > 0 ? await readValidator(sidecarPath) : null;
-    const validator = saved ? ifRangeValue(saved) : null;
-    const offset = validator !== null ? existing : 0;
-    const headers: Record<string, string> = { ...options.headers, "accept-encoding": "identity" };
-    if (offset > 0 && validator !== null) {
-      headers["range"] = `bytes=${offset}-`;
-      headers["if-range"] = validator;
-    }
-    const response = await request(url, { method: "GET", headers }, options.http);
-    const finalUrl = response.url || url;
+  // Open across the retries of this run: its hash already covers the part file, which a retry
+  // then need not read again.
+  let writer: ImageWriter | null = null;
+  try {
+    return await attempts();
+  } finally {
+    if (writer) await keep(writer);
+  }
 
-    if (response.status === 416 && offset > 0) {
-      const total = contentRangeTotal(response.headers.get("content-range"));
-      await discard(response);
-      // The part file may already be complete (a run died between download and rename).
-      if (total === offset) {
-        const writer = await ImageWriter.create(partPath, { resume: true });
-        const digest = await writer.close();
-        options.onProgress?.({ done: total, total, startedAt, resumedFrom: total });
-        return await finish(digest, finalUrl, null);
+  async function attempts(): Promise<DownloadResult> {
+    const retries = options.http.retries ?? DEFAULT_RETRIES;
+    let losses = 0;
+    let mayResume = true;
+    let startedAt = performance.now();
+    let resumedFrom = 0;
+    let firstResponse = true;
+    while (true) {
+      const existing = writer?.size ?? await fileSize(partPath);
+      const saved = mayResume && existing > 0 ? await readValidator(sidecarPath) : null;
+      const validator = saved ? ifRangeValue(saved) : null;
+      const offset = validator !== null ? existing : 0;
+      const headers: Record<string, string> = { ...options.headers, "accept-encoding": "identity" };
+      if (offset > 0 && validator !== null) {
+        headers["range"] = `bytes=${offset}-`;
+        headers["if-range"] = validator;
       }
-      mayResume = false;
-      continue;
-    }
-    if (!response.ok) {
-      await discard(response);
-      const message = `GET ${redactUrl(url)}: ${statusLine(response)}`;
-      if (response.status === 404) throw new NotFoundError(message);
-      throw new RemoteError(message, { status: response.status });
-    }
+      const response = await request(url, { method: "GET", headers }, options.http);
 
-    let append = false;
-    let total: number | null;
-    if (response.status === 206) {
-      const contentRange = response.headers.get("content-range");
-      const range = parseContentRange(contentRange);
-      if (range === null || range.start !== offset) {
+      if (response.status === 416 && offset > 0) {
+        const total = contentRangeTotal(response.headers.get("content-range"));
         await discard(response);
-        if (offset === 0) {
-          throw new RemoteError(
-            `GET ${redactUrl(url)}: answered with a range that was not asked for (${contentRange})`,
+        // The part file may already be complete (a run died between download and rename).
+        if (total === offset) {
+          const digest = await closeWriter(
+            writer ?? await ImageWriter.create(partPath, { resume: true }),
           );
+          options.onProgress?.({ done: total, total, startedAt, resumedFrom: total });
+          return await finish(digest);
         }
-        // Not the range we asked for: start again with a plain request.
         mayResume = false;
         continue;
       }
-      append = offset > 0;
-      total = range.total;
-    } else {
-      total = response.headers.has("content-encoding")
-        ? null
-        : parseLength(response.headers.get("content-length"));
-    }
-    if (!append) {
-      await writeValidator(sidecarPath, {
-        url,
-        etag: response.headers.get("etag"),
-        lastModified: response.headers.get("last-modified"),
-      });
-    }
-    if (!append || firstResponse) {
-      startedAt = performance.now();
-      resumedFrom = append ? offset : 0;
-    }
-    firstResponse = false;
-    const contentType = response.headers.get("content-type");
+      if (!response.ok) {
+        await discard(response);
+        const message = `GET ${redactUrl(url)}: ${statusLine(response)}`;
+        if (response.status === 404) throw new NotFoundError(message);
+        throw new RemoteError(message, { status: response.status });
+      }
 
-    let writer: ImageWriter;
-    try {
-      writer = await ImageWriter.create(partPath, { resume: append });
-    } catch (error) {
-      await discard(response);
-      throw error;
-    }
-    if (append && writer.size !== offset) {
-      // The part file changed under us; nothing it holds can be trusted.
-      await discard(response);
-      await writer.abandon();
-      await removeQuietly(partPath);
-      mayResume = false;
-      continue;
-    }
-    options.onProgress?.({ done: writer.size, total, startedAt, resumedFrom });
-    try {
-      const body = bodyReader(response, options.http);
-      try {
-        for (let chunk = await body.read(); chunk !== null; chunk = await body.read()) {
-          await writer.write(chunk);
-          options.onProgress?.({ done: writer.size, total, startedAt, resumedFrom });
+      let append = false;
+      let total: number | null;
+      if (response.status === 206) {
+        const contentRange = response.headers.get("content-range");
+        const range = parseContentRange(contentRange);
+        if (range === null || range.start !== offset) {
+          await discard(response);
+          if (offset === 0) {
+            throw new RemoteError(
+              `GET ${
+                redactUrl(url)
+              }: answered with a range that was not asked for (${contentRange})`,
+            );
+          }
+          // Not the range we asked for: start again with a plain request.
+          mayResume = false;
+          continue;
         }
-      } finally {
-        await body.close();
+        append = offset > 0;
+        total = range.total;
+      } else {
+        total = response.headers.has("content-encoding")
+          ? null
+          : parseLength(response.headers.get("content-length"));
       }
-    } catch (error) {
-      await keep(writer);
-      if (error instanceof InterruptedError) throw error;
-      if (!(error instanceof BodyReadError)) {
-        await removeQuietly(partPath, sidecarPath);
-        throw error;
-      }
-      if (error.stalled) {
-        throw new RemoteError(`download of ${redactUrl(url)} stalled: ${error.message}`, {
-          cause: error,
-          hint: "run the command again to resume it",
+      if (!append) {
+        await writeValidator(sidecarPath, {
+          etag: response.headers.get("etag"),
+          lastModified: response.headers.get("last-modified"),
         });
       }
-      if (losses < retries) {
-        // With a validator the next round resumes from the part file; without one it restarts.
-        const delay = retryDelayMs(losses, options.http);
-        losses++;
-        options.http.onRetry?.(
-          `${error.message} after ${writer.size} bytes; retrying in ${delay}ms (${losses}/${retries})`,
-        );
-        await sleep(delay, options.http.signal);
-        continue;
+      if (!append || firstResponse) {
+        startedAt = performance.now();
+        resumedFrom = append ? offset : 0;
       }
-      const resumable = ifRangeValue(await readValidator(sidecarPath)) !== null;
-      if (!resumable) await removeQuietly(partPath, sidecarPath);
-      throw new IntegrityError(
-        `download of ${redactUrl(url)} was cut short: got ${writer.size} of ${total ?? "?"} ` +
-          `bytes (${error.message})`,
-        {
-          cause: error,
-          hint: resumable ? "run the command again to resume it" : "run the command again",
-        },
-      );
+      firstResponse = false;
+
+      if (!append || writer === null) {
+        // A fresh start, or a part file left by an earlier run: its bytes are hashed first.
+        if (writer) await dropWriter(writer);
+        try {
+          writer = await ImageWriter.create(partPath, { resume: append });
+        } catch (error) {
+          await discard(response);
+          throw error;
+        }
+        if (append && writer.size !== offset) {
+          // The part file changed under us; nothing it holds can be trusted.
+          await discard(response);
+          await dropWriter(writer);
+          await removeQuietly(partPath);
+          mayResume = false;
+          continue;
+        }
+      }
+      options.onProgress?.({ done: writer.size, total, startedAt, resumedFrom });
+      try {
+        const body = bodyReader(response, options.http);
+        try {
+          for (let chunk = await body.read(); chunk !== null; chunk = await body.read()) {
+            await writer.write(chunk);
+            options.onProgress?.({ done: writer.size, total, startedAt, resumedFrom });
+          }
+        } finally {
+          await body.close();
+        }
+      } catch (error) {
+        if (error instanceof InterruptedError) throw error;
+        if (!(error instanceof BodyReadError)) {
+          await dropWriter(writer);
+          await removeQuietly(partPath, sidecarPath);
+          throw error;
+        }
+        if (error.stalled) {
+          throw new RemoteError(`download of ${redactUrl(url)} stalled: ${error.message}`, {
+            cause: error,
+            hint: "run the command again to resume it",
+          });
+        }
+        if (losses < retries) {
+          // With a validator the next round carries on with this writer; without one it restarts.
+          const delay = retryDelayMs(losses, options.http);
+          losses++;
+          options.http.onRetry?.(
+            `${error.message} after ${writer.size} bytes; retrying in ${delay}ms (${losses}/${retries})`,
+          );
+          await sleep(delay, options.http.signal);
+          continue;
+        }
+        const resumable = ifRangeValue(await readValidator(sidecarPath)) !== null;
+        const received = writer.size;
+        await keep(writer);
+        writer = null;
+        if (!resumable) await removeQuietly(partPath, sidecarPath);
+        throw new IntegrityError(
+          `download of ${redactUrl(url)} was cut short: got ${received} of ${total ?? "?"} ` +
+            `bytes (${error.message})`,
+          {
+            cause: error,
+            hint: resumable ? "run the command again to resume it" : "run the command again",
+          },
+        );
+      }
+      const digest = await closeWriter(writer);
+      if (total !== null && digest.size !== total) {
+        await removeQuietly(partPath, sidecarPath);
+        throw new IntegrityError(
+          `download of ${redactUrl(url)} was cut short: got ${digest.size} of ${total} bytes`,
+          { hint: "the download was deleted; run the command again" },
+        );
+      }
+      return await finish(digest);
     }
-    const digest = await writer.close();
-    if (total !== null && digest.size !== total) {
-      await removeQuietly(partPath, sidecarPath);
-      throw new IntegrityError(
-        `download of ${redactUrl(url)} was cut short: got ${digest.size} of ${total} bytes`,
-        { hint: "the download was deleted; run the command again" },
-      );
-    }
-    return await finish(digest, finalUrl, contentType);
   }
 
-  async function finish(
-    digest: { size: number; md5: string },
-    finalUrl: string,
-    contentType: string | null,
-  ): Promise<DownloadResult> {
+  // The writer is done with: closed for its digest, or dropped with its buffered bytes.
+  async function closeWriter(done: ImageWriter): Promise<Digest> {
+    writer = null;
+    return await done.close();
+  }
+
+  async function dropWriter(dropped: ImageWriter): Promise<void> {
+    writer = null;
+    await dropped.abandon();
+  }
+
+  async function finish(digest: Digest): Promise<DownloadResult> {
     const expected = options.expectedMd5?.toLowerCase();
     if (expected && digest.md5 !== expected) {
       await removeQuietly(partPath, sidecarPath);
@@ -221,7 +241,7 @@ export async function downloadToFile(
       );
     }
     await removeQuietly(sidecarPath);
-    return { size: digest.size, md5: digest.md5, url: finalUrl, contentType };
+    return { size: digest.size, md5: digest.md5 };
   }
 }
 
@@ -248,7 +268,6 @@ async function readValidator(path: string): Promise<Validator | null> {
     const value = JSON.parse(await Deno.readTextFile(path));
     if (typeof value !== "object" || value === null) return null;
     return {
-      url: typeof value.url === "string" ? value.url : "",
       etag: typeof value.etag === "string" ? value.etag : null,
       lastModified: typeof value.lastModified === "string" ? value.lastModified : null,
     };

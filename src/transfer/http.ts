@@ -47,8 +47,8 @@ export class BodyReadError extends RemoteError {
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
-const DEFAULT_STALL_TIMEOUT_MS = 60_000;
-const DEFAULT_RETRIES = 4;
+export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
+export const DEFAULT_RETRIES = 4;
 const DEFAULT_BACKOFF_MS = 500;
 const DEFAULT_MAX_REDIRECTS = 10;
 const MAX_BACKOFF_MS = 30_000;

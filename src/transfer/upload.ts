@@ -5,6 +5,7 @@
  */
 import type { ClientRequest, IncomingMessage, RequestOptions } from "node:http";
 import { IntegrityError, InterruptedError, NotFoundError, RemoteError } from "../errors.ts";
+import { DEFAULT_STALL_TIMEOUT_MS } from "./http.ts";
 
 /** The file part of a multipart upload. */
 export interface UploadFile {
@@ -34,7 +35,7 @@ export interface UploadOptions {
   onProgress?: (sent: number, total: number) => void;
   /** Aborting stops the upload with an InterruptedError. */
   signal?: AbortSignal;
-  /** Fail when the connection is idle this long (no bytes sent or received); none by default. */
+  /** Fail when the connection is idle this long (no bytes sent or received); 60 s by default. */
   timeoutMs?: number;
 }
 
@@ -101,10 +102,11 @@ export async function uploadMultipart(
     req.destroy(new Error("aborted"));
   };
   signal?.addEventListener("abort", onAbort, { once: true });
-  if (options.timeoutMs !== undefined) {
-    const ms = options.timeoutMs;
-    req.setTimeout(ms, () => req.destroy(new TimeoutError(`no activity for ${ms / 1000} s`)));
-  }
+  const idleMs = options.timeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+  req.setTimeout(
+    idleMs,
+    () => req.destroy(new TimeoutError(`no activity for ${idleMs / 1000} s`)),
+  );
 
   const responded = new Promise<IncomingMessage>((resolve, reject) => {
     req.once("response", resolve);
