@@ -36,7 +36,9 @@ export interface RegistryLocation {
 export function openRegistry(location: RegistryLocation): Registry {
   createFolder(location.databaseFolder, "database folder", "SREGISTRY_DATABASE");
   createFolder(location.storageRoot, "storage folder", "SREGISTRY_STORAGE");
-  const storage = new Storage(location.storageRoot);
+  // One spelling of every storage path: files reached through a symlinked storage folder (common
+  // on clusters) must compare equal to the same files reached directly.
+  const storage = new Storage(Deno.realPathSync(location.storageRoot));
   const databaseFile = join(location.databaseFolder, DATABASE_FILE);
   const db = openDatabase(databaseFile);
   try {

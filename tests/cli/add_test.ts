@@ -298,3 +298,25 @@ Deno.test("add sweeps the leftover of a killed add from the image's folder", asy
   assert.equal(added.code, 0, added.stderr);
   assert.deepEqual(filesUnder(folder), [`latest@${HELLO_MD5}.sif`]);
 });
+
+Deno.test("storage reached through a symlink: adding the stored file again keeps it", async () => {
+  await using home = await tempHome();
+  const real = join(home.path, "scratch", "images");
+  Deno.mkdirSync(real, { recursive: true });
+  const link = join(home.path, "images-link");
+  Deno.symlinkSync(real, link);
+  const env = { ...home.env, SREGISTRY_STORAGE: link };
+  const added = await sregistry(["add", home.file("hello.sif", "hello\n"), "--name", "x/y"], {
+    env,
+  });
+  assert.equal(added.code, 0, added.stderr);
+  const stored = (await sregistry(["get", "x/y"], { env })).stdout.trim();
+  // The same file under the link's spelling of the path, as a user might type it.
+  const viaLink = join(link, "x", "y", `latest@${HELLO_MD5}.sif`);
+  for (const path of [stored, viaLink]) {
+    const again = await sregistry(["add", path, "--name", "x/y"], { env });
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(Deno.readTextFileSync(stored), "hello\n", `the image survives adding ${path}`);
+  }
+  assert.equal(records(await sregistry(["images", "--json"], { env })).length, 1);
+});
