@@ -3,7 +3,7 @@
  * exception into a message and an exit code.
  */
 import { helpText, parseCommandLine, Program } from "./command_line.ts";
-import { createContext, type Host } from "./context.ts";
+import { createContext, type GlobalFlags, type Host } from "./context.ts";
 import { SregistryError } from "./errors.ts";
 import { VERSION } from "./version.ts";
 import { registerCommands } from "./commands/all.ts";
@@ -16,9 +16,17 @@ Exit codes:
   2    bad usage or invalid input (unknown flag, invalid image name)
   130  interrupted (Ctrl-C); a partial download is kept and the next pull resumes it`;
 
-/** Runs sregistry with `args` and returns the exit code. */
-export async function run(args: string[], host: Host): Promise<number> {
+/**
+ * Runs sregistry with `args` and returns the exit code. `outer` are the global flags of the
+ * command line that started a shell: each line it runs keeps them unless it gives its own.
+ */
+export async function run(
+  args: string[],
+  host: Host,
+  outer: GlobalFlags = { debug: false, quiet: false },
+): Promise<number> {
   const ctx = createContext(host);
+  ctx.flags = outer;
   const json = args.includes("--json");
   try {
     const program = await buildProgram(host, ctx, commandWord(args));
@@ -33,10 +41,10 @@ export async function run(args: string[], host: Host): Promise<number> {
     }
     const { debug, quiet, database, storage } = invocation.globals;
     ctx.flags = {
-      debug: debug === true,
-      quiet: quiet === true,
-      database: typeof database === "string" ? database : undefined,
-      storage: typeof storage === "string" ? storage : undefined,
+      debug: debug === true || outer.debug,
+      quiet: quiet === true || outer.quiet,
+      database: typeof database === "string" ? database : outer.database,
+      storage: typeof storage === "string" ? storage : outer.storage,
     };
     await invocation.run();
     return 0;
@@ -69,7 +77,11 @@ export async function buildProgram(
     program,
     ctx,
     (args, client) =>
-      run(args, client ? { ...host, env: { ...host.env, SREGISTRY_CLIENT: client } } : host),
+      run(
+        args,
+        client ? { ...host, env: { ...host.env, SREGISTRY_CLIENT: client } } : host,
+        ctx.flags,
+      ),
     command,
   );
   return program;

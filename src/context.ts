@@ -17,7 +17,10 @@ export interface Host {
   env: Env;
   /** Working directory for relative paths. */
   cwd: string;
-  /** A signal that aborts on Ctrl-C; installing it stops Ctrl-C from killing the process. */
+  /**
+   * A fresh signal for the command starting now, aborted by the next Ctrl-C; the first call
+   * stops Ctrl-C from killing the process.
+   */
   interrupts(): AbortSignal;
 }
 
@@ -49,7 +52,7 @@ export interface Context {
   settings(): Settings;
   /** Opens the local registry; throws when SREGISTRY_DISABLE is set. */
   openRegistry(): Registry;
-  /** Aborts on Ctrl-C, for long transfers that keep a partial file to resume. */
+  /** Aborts on Ctrl-C, for long transfers that keep a partial file to resume; one per command. */
   interrupts(): AbortSignal;
 }
 
@@ -57,6 +60,7 @@ export interface Context {
 export function createContext(host: Host): Context {
   let secrets: Secrets | undefined;
   let settings: Settings | undefined;
+  let interrupts: AbortSignal | undefined;
   const context: Context = {
     io: host.io,
     env: host.env,
@@ -88,14 +92,18 @@ export function createContext(host: Host): Context {
         storageRoot: current.storage.value,
       });
     },
-    interrupts: () => host.interrupts(),
+    interrupts() {
+      interrupts ??= host.interrupts();
+      return interrupts;
+    },
   };
   return context;
 }
 
 /** The real process: Deno's streams and environment. */
 export function systemHost(): Host {
-  let controller: AbortController | undefined;
+  // The command now running: a shell runs many, and one interrupted must not abort the next.
+  let current: AbortController | undefined;
   const encoder = new TextEncoder();
   const writer = (stream: typeof Deno.stdout) => (text: string) => {
     const bytes = encoder.encode(text);
@@ -130,19 +138,18 @@ export function systemHost(): Host {
     env: Deno.env.toObject(),
     cwd: Deno.cwd(),
     interrupts() {
-      if (!controller) {
-        const current = new AbortController();
-        controller = current;
+      if (!current) {
         // A batch scheduler's SIGTERM winds down like Ctrl-C: the partial download is kept.
         for (const signal of ["SIGINT", "SIGTERM"] as const) {
           Deno.addSignalListener(signal, () => {
             // A second signal does not wait for the transfer to wind down.
-            if (current.signal.aborted) Deno.exit(130);
-            current.abort();
+            if (current!.signal.aborted) Deno.exit(130);
+            current!.abort();
           });
         }
       }
-      return controller.signal;
+      current = new AbortController();
+      return current.signal;
     },
   };
 }

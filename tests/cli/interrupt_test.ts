@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { sregistry, sregistryInProcess } from "../support/cli.ts";
+import { sregistry, sregistryInProcess, startSregistry } from "../support/cli.ts";
 import { type FakeHub, generatedMd5, startFakeHub } from "../support/fake_hub.ts";
 import { type TempHome, tempHome } from "../support/home.ts";
 import { md5, records } from "../support/state.ts";
@@ -180,4 +180,29 @@ Deno.test("pull --name <file> interrupted keeps its part file next to the file a
   assert.equal(md5(Deno.readFileSync(join(home.path, "out.sif"))), expected.digest);
   assert.deepEqual(leftovers(home.path), []);
   assert.deepEqual(records(await sregistry(["images", "--json"], { env: expected.env })), []);
+});
+
+Deno.test("in the shell, Ctrl-C stops one pull and the next line's pull still runs", async () => {
+  await using hub = await startFakeHub({ throttle: THROTTLE });
+  await using home = await tempHome();
+  const expected = await setup(home, hub);
+
+  const shell = startSregistry(["shell"], { env: expected.env, stdin: "piped" });
+  const input = shell.stdin.getWriter();
+  const say = (line: string) => input.write(new TextEncoder().encode(`${line}\n`));
+  await say("pull hub://lab/huge");
+  await waitFor(() => partSize(home) >= SOME_BYTES, "the part file to grow");
+  shell.kill("SIGINT");
+  await waitFor(() => !filesUnder(home.storage).some((f) => f.endsWith(".lock")), "the stop");
+  hub.setThrottle(null);
+  await say("pull hub://lab/huge");
+  await input.close();
+  const session = await shell.output();
+
+  const stderr = new TextDecoder().decode(session.stderr);
+  assert.equal(session.code, 0, stderr);
+  assert.match(stderr, /sregistry: interrupted/);
+  assert.equal(new TextDecoder().decode(session.stdout), `${expected.path}\n`, stderr);
+  assert.equal(md5(Deno.readFileSync(expected.path)), expected.digest);
+  assert.deepEqual(leftovers(home.storage), []);
 });

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { sregistry, sregistryInProcess } from "../support/cli.ts";
 import { tempHome } from "../support/home.ts";
-import { lines, md5 } from "../support/state.ts";
+import { lines, md5, records } from "../support/state.ts";
 import { splitWords } from "../../src/commands/shell.ts";
 
 Deno.test("shell runs 'images', 'get x' and stops at 'exit'", async () => {
@@ -72,4 +72,27 @@ Deno.test("shell lines are split like a shell: quotes and backslashes", () => {
   assert.deepEqual(splitWords(`a\\ b "c\\"d" ''`), ["a b", 'c"d', ""]);
   assert.deepEqual(splitWords("   "), []);
   assert.throws(() => splitWords(`get "x`), /unclosed " quote/);
+});
+
+Deno.test("the shell's lines keep the global flags of its command line", async () => {
+  await using home = await tempHome();
+  const database = join(home.path, "other-db");
+  const storage = join(home.path, "other-images");
+  const file = home.file("a.sif", "hello\n");
+  const session = await sregistry(["--database", database, "--storage", storage, "-q", "shell"], {
+    env: home.env,
+    stdin: `add --copy ${file} --name vsoch/hello\nrm vsoch/hello\nadd --copy ${file} --name x/y\n`,
+  });
+  assert.equal(session.code, 0, session.stderr);
+  assert.equal(session.stderr.includes("[client|"), false, `-q holds: ${session.stderr}`);
+  const elsewhere = await sregistry(
+    ["--database", database, "--storage", storage, "images", "--json"],
+    { env: home.env },
+  );
+  assert.deepEqual(records(elsewhere).map((record) => record.uri), [
+    `x/y:latest@${md5("hello\n")}`,
+  ]);
+  assert.ok(Deno.statSync(records(elsewhere)[0].image!).isFile, "stored under --storage");
+  const usual = await sregistry(["images", "--json"], { env: home.env });
+  assert.deepEqual(records(usual), [], "the default database was not touched");
 });
