@@ -133,20 +133,15 @@ async function placeFrom(
     });
   }
 
-  let placed: PlacedImage;
-  try {
-    placed = commitImage(registry, {
-      file: temp ?? source,
-      keepSource: inPlace,
-      digest,
-      name: options.name,
-      url: options.url ?? null,
-      metadata: options.metadata ?? null,
-      client: options.client,
-    });
-  } catch (error) {
-    throw storageWriteError(registry, error);
-  }
+  const placed = commitImage(registry, {
+    file: temp ?? source,
+    keepSource: inPlace,
+    digest,
+    name: options.name,
+    url: options.url ?? null,
+    metadata: options.metadata ?? null,
+    client: options.client,
+  });
   // The image is safely recorded; a move then removes the original (or its duplicate).
   if (!options.copy && source !== placed.path) removeIfPresent(source);
   return placed;
@@ -192,8 +187,7 @@ export function commitImage(registry: Registry, options: CommitOptions): PlacedI
               { hint: "choose another version, or remove the old one with 'sregistry rmi'" },
             );
           }
-          // Same content is already in place: keep the stored file, drop the new copy.
-          if (isTemp) removeIfPresent(options.file);
+          // Same content is already in place: the stored file stays (a new copy goes, below).
         } else {
           placeFile(options.file, path, { replace: options.replace });
           placedHere = true;
@@ -224,7 +218,7 @@ export function commitImage(registry: Registry, options: CommitOptions): PlacedI
       if (isTemp) removeIfPresent(path);
       else placeFile(path, options.file);
     }
-    throw error;
+    throw storageWriteError(registry, error);
   } finally {
     if (isTemp) removeIfPresent(options.file);
   }

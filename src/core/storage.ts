@@ -49,11 +49,6 @@ export class Storage {
     return uniquePath(folder, TOMBSTONE_PREFIX);
   }
 
-  /** The path kept for a partial download of `key` in `folder`, stable across runs. */
-  partPath(folder: string, key: string): string {
-    return join(folder, `${PART_PREFIX}${key}`);
-  }
-
   /** True when `path` is inside the storage root. */
   contains(path: string): boolean {
     const rel = relative(this.root, resolve(path));
@@ -77,6 +72,11 @@ export class Storage {
     }
     return path;
   }
+}
+
+/** The path kept for a partial download of `key` in `folder`, stable across runs. */
+export function partPath(folder: string, key: string): string {
+  return join(folder, `${PART_PREFIX}${key}`);
 }
 
 // A name no other run uses: the process id and a random part.

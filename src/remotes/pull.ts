@@ -10,7 +10,13 @@ import { commitImage, type PlacedImage, prepareFolder, storageWriteError } from 
 import type { ImageName } from "../core/names.ts";
 import { recordImage } from "../core/record.ts";
 import { imageFile, type Registry } from "../core/registry.ts";
-import { exists, placeFile, pruneEmptyFolders, removeIfPresent } from "../core/storage.ts";
+import {
+  exists,
+  partPath,
+  placeFile,
+  pruneEmptyFolders,
+  removeIfPresent,
+} from "../core/storage.ts";
 import { downloadToFile } from "../transfer/download.ts";
 import { withDownloadLock } from "../transfer/lock.ts";
 import type { HttpOptions } from "../transfer/http.ts";
@@ -54,7 +60,7 @@ export async function pullImage(
 
   const folder = registry.storage.imageFolder(remote.name);
   prepareFolder(registry, folder);
-  const part = registry.storage.partPath(folder, await partKey(remote));
+  const part = partPath(folder, await partKey(remote));
   try {
     return await lockedPull(registry, client, remote, part, options);
   } catch (error) {
@@ -125,7 +131,7 @@ export async function pullToFile(
   if (exists(path) && !options.force) {
     throw new ConflictError(`${path} already exists`, { hint: "use --force to replace it" });
   }
-  const part = `${dirname(path)}/.sregistry-part-${basename(path)}`;
+  const part = partPath(dirname(path), basename(path));
   return await withDownloadLock(part, async () => {
     const digest = await downloadToFile(remote.downloadUrl, part, {
       http: options.http,
