@@ -4,7 +4,7 @@
  */
 import { helpText, parseCommandLine, Program } from "./command_line.ts";
 import { createContext, type GlobalFlags, type Host } from "./context.ts";
-import { SregistryError } from "./errors.ts";
+import { reason, SregistryError } from "./errors.ts";
 import { VERSION } from "./version.ts";
 import { registerCommands } from "./commands/all.ts";
 
@@ -115,10 +115,7 @@ function renderError(
     }
     return error.exitCode;
   }
-  const message = error instanceof Error ? error.message : String(error);
-  err.line(
-    `sregistry: unexpected error: ${message.split("\n")[0]} (run with --debug for the stack)`,
-  );
+  err.line(`sregistry: unexpected error: ${reason(error)} (run with --debug for the stack)`);
   if (options.debug && error instanceof Error) err.line(error.stack ?? "");
   return 1;
 }

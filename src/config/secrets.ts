@@ -4,7 +4,8 @@
  * are never written back: writers only ever receive what the user explicitly asked to store.
  */
 import { basename, dirname, join } from "node:path";
-import { ConfigError, ConflictError, NotFoundError, UsageError } from "../errors.ts";
+import { ConfigError, ConflictError, NotFoundError, reason, UsageError } from "../errors.ts";
+import { realPath } from "../core/storage.ts";
 
 /** The top-level key naming the active backend; every other top-level key is a backend. */
 const ACTIVE_KEY = "SREGISTRY_CLIENT";
@@ -26,8 +27,11 @@ export function readSecrets(path: string): Secrets {
     text = Deno.readTextFileSync(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return { path, data: {}, problem: null };
-    const reason = error instanceof Error ? error.message : String(error);
-    return problem(path, `cannot read secrets file ${path} (${reason})`, "check its permissions");
+    return problem(
+      path,
+      `cannot read secrets file ${path} (${reason(error)})`,
+      "check its permissions",
+    );
   }
   // An empty file holds no settings; treating it as `{}` loses nothing.
   if (text.trim() === "") return { path, data: {}, problem: null };
@@ -35,8 +39,8 @@ export function readSecrets(path: string): Secrets {
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    const reason = jsonReason(error);
-    return problem(path, `secrets file ${path} is not valid JSON (${reason})`, "fix or remove it");
+    const why = jsonReason(error);
+    return problem(path, `secrets file ${path} is not valid JSON (${why})`, "fix or remove it");
   }
   if (!isObject(parsed)) {
     return problem(path, `secrets file ${path} does not hold a JSON object`, "fix or remove it");
@@ -52,7 +56,7 @@ export function requireSecrets(secrets: Secrets): Record<string, unknown> {
 
 /** Replaces the secrets file atomically (temp file, fsync, rename) with a mode-0600 file. */
 export function writeSecrets(path: string, data: Record<string, unknown>): void {
-  const target = realTarget(path);
+  const target = realPath(path);
   const folder = dirname(target);
   const temp = join(folder, `.${basename(target)}.tmp-${crypto.randomUUID().slice(0, 8)}`);
   const bytes = new TextEncoder().encode(JSON.stringify(data, null, 4) + "\n");
@@ -75,8 +79,7 @@ export function writeSecrets(path: string, data: Record<string, unknown>): void 
     } catch {
       // The temp file was never created, or is already gone.
     }
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new ConfigError(`cannot write secrets file ${path} (${reason})`, {
+    throw new ConfigError(`cannot write secrets file ${path} (${reason(error)})`, {
       hint: `check that ${folder} is writable`,
       cause: error,
     });
@@ -254,13 +257,6 @@ function jsonReason(error: unknown): string {
 }
 
 /** Writes through a symlink (e.g. into a dotfiles folder) instead of replacing it. */
-function realTarget(path: string): string {
-  try {
-    return Deno.realPathSync(path);
-  } catch {
-    return path;
-  }
-}
 
 /** Lower-cases and checks a backend name, which becomes part of variable names. */
 function backendName(backend: string): string {

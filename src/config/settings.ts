@@ -4,6 +4,7 @@
  */
 import { join, resolve } from "node:path";
 import { ConfigError } from "../errors.ts";
+import { DATABASE_FILE } from "../core/registry.ts";
 import { activeBackend, clientSection, type Secrets } from "./secrets.ts";
 
 /** Where a setting's value came from, strongest first. */
@@ -59,9 +60,6 @@ export interface SettingsInput {
   /** The folder relative paths are resolved against. */
   cwd: string;
 }
-
-/** The name of the database file inside the database folder. */
-export const DATABASE_FILE = "sregistry.db";
 
 /** Whether a value is one of `yes`, `true`, `t`, `1`, `y` (any case); unset is false. */
 export function isTruthy(value: string | undefined): boolean {

@@ -31,6 +31,7 @@ import {
   isCrossDevice,
   placeFile,
   pruneEmptyFolders,
+  realPath,
   removeIfPresent,
   removeStaleTemporaryFiles,
 } from "./storage.ts";
@@ -294,14 +295,5 @@ function sameFilesystem(file: string, folder: string): boolean {
     return Deno.statSync(file).dev === Deno.statSync(folder).dev;
   } catch {
     return false;
-  }
-}
-
-/** The canonical absolute path of a file, or the path itself when it does not exist. */
-export function realPath(path: string): string {
-  try {
-    return Deno.realPathSync(path);
-  } catch {
-    return path;
   }
 }

@@ -3,7 +3,7 @@
  * timeout, on the default rollback journal (WAL is unsafe on NFS, Lustre and GPFS).
  */
 import { DatabaseSync } from "node:sqlite";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, reason } from "../errors.ts";
 
 const BUSY_TIMEOUT_MS = 60_000;
 
@@ -27,20 +27,20 @@ export function openDatabase(path: string): DatabaseSync {
 
 // Turns a SQLite failure on open into a one-line ConfigError.
 function databaseError(path: string, error: unknown): ConfigError {
-  const reason = error instanceof Error ? error.message : String(error);
-  if (/not a database|malformed|file is encrypted/i.test(reason)) {
-    return new ConfigError(`${path} is not a usable SQLite database (${reason})`, {
+  const why = reason(error);
+  if (/not a database|malformed|file is encrypted/i.test(why)) {
+    return new ConfigError(`${path} is not a usable SQLite database (${why})`, {
       hint: "move it aside, or point SREGISTRY_DATABASE at another folder",
       cause: error,
     });
   }
-  if (/readonly|read-only|unable to open|permission/i.test(reason)) {
-    return new ConfigError(`cannot write the database ${path} (${reason})`, {
+  if (/readonly|read-only|unable to open|permission/i.test(why)) {
+    return new ConfigError(`cannot write the database ${path} (${why})`, {
       hint: "check the folder's permissions, or set SREGISTRY_DATABASE",
       cause: error,
     });
   }
-  return new ConfigError(`database ${path}: ${reason}`, { cause: error });
+  return new ConfigError(`database ${path}: ${why}`, { cause: error });
 }
 
 /** Runs `work` in a `BEGIN IMMEDIATE` transaction: committed if it returns, rolled back if it throws. */

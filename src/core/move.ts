@@ -15,9 +15,16 @@ import {
 import { immediate } from "./database.ts";
 import { formatImageName, type ImageName, isRegistryHost, withVersion } from "./names.ts";
 import { findContainer, imageFile, type Registry } from "./registry.ts";
-import { exists, isCrossDevice, placeFile, pruneEmptyFolders, removeIfPresent } from "./storage.ts";
+import {
+  exists,
+  isCrossDevice,
+  placeFile,
+  pruneEmptyFolders,
+  realPath,
+  removeIfPresent,
+} from "./storage.ts";
 import { copyAndHash } from "./ingest.ts";
-import { firstMissingFolder, realPath, storageWriteError } from "./add.ts";
+import { firstMissingFolder, storageWriteError } from "./add.ts";
 
 /** Where an image file went. */
 export interface Move {

@@ -143,6 +143,15 @@ export function isCrossDevice(error: unknown): boolean {
     (error instanceof Error && /cross-device/i.test(error.message));
 }
 
+/** The path with symlinks resolved, or as given when it does not exist (yet). */
+export function realPath(path: string): string {
+  try {
+    return Deno.realPathSync(path);
+  } catch {
+    return path;
+  }
+}
+
 /** True when a path exists (file, folder or link). */
 export function exists(path: string): boolean {
   try {
