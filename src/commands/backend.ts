@@ -129,7 +129,7 @@ export function runBackendList(ctx: Context, options: { backend?: string; json: 
   const section = Object.fromEntries(
     Object.entries(clientSection(data, wanted)).map((
       [key, value],
-    ) => [key, SECRET_KEY.test(key) || key.toLowerCase() === "token" ? "********" : value]),
+    ) => [key, SECRET_KEY.test(key) ? "********" : value]),
   );
   if (options.json) ctx.io.out.write(renderJson(section));
   else Object.entries(section).forEach(([key, value]) => ctx.io.out.line(`${key}=${value}`));

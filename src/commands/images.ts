@@ -45,7 +45,7 @@ export function runImages(ctx: Context, options: { query: string[]; json: boolea
 }
 
 /** One row of the seeds' table: index, date, local/remote, client, uri. */
-export function imagesRow(index: number, container: Container): string {
+function imagesRow(index: number, container: Container): string {
   const location = container.image === null ? "remote" : "local ";
   return `${String(index).padEnd(2)} ${displayDate(container.createdAt)}\t${location}\t` +
     `   [${container.client}]\t${container.uri}`;

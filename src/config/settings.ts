@@ -45,8 +45,6 @@ export interface SettingFlags {
   database?: string;
   /** `--storage`: the root folder of image files. */
   storage?: string;
-  /** `--client`: the default backend. */
-  client?: string;
 }
 
 /** What `resolveSettings` reads; `secrets` defaults to an empty, problem-free file. */
@@ -87,7 +85,7 @@ export function resolveSettings(input: SettingsInput): Settings {
   const { env, flags, cwd } = input;
   const secrets = input.secrets ?? { path: "", data: {}, problem: null };
   return {
-    client: resolveClient(env, flags, secrets),
+    client: resolveClient(env, secrets),
     database: pathSetting(env, cwd, {
       flag: flags.database,
       flagName: "--database",
@@ -181,9 +179,7 @@ function home(env: Env, cwd: string, variable: string): string {
   return resolve(cwd, value);
 }
 
-function resolveClient(env: Env, flags: SettingFlags, secrets: Secrets): Setting<string> {
-  const flag = present(flags.client);
-  if (flag !== undefined) return { value: normalClient(flag), origin: "flag", source: "--client" };
+function resolveClient(env: Env, secrets: Secrets): Setting<string> {
   const fromEnv = present(env.SREGISTRY_CLIENT);
   if (fromEnv !== undefined) {
     return { value: normalClient(fromEnv), origin: "environment", source: "SREGISTRY_CLIENT" };

@@ -239,14 +239,13 @@ export class ImageWriter {
   }
 
   /** Closes the file without finishing; the caller decides whether to keep or delete it. */
-  abandon(): Promise<void> {
+  abandon(): void {
     this.#hasher.close();
     try {
       this.#file.close();
     } catch {
       // already closed
     }
-    return Promise.resolve();
   }
 
   #flush(): void {
@@ -322,7 +321,7 @@ export async function copyAndHash(
     await writer.copyFrom(file, options);
     return await writer.close();
   } catch (error) {
-    await writer.abandon();
+    writer.abandon();
     throw error;
   }
 }

@@ -12,7 +12,6 @@ const MAX_PAGES = 10_000;
 export async function fetchAllPages(
   url: string,
   http: HttpOptions,
-  headers: Record<string, string> = {},
 ): Promise<unknown[]> {
   const results: unknown[] = [];
   const seen = new Set<string>();
@@ -22,7 +21,7 @@ export async function fetchAllPages(
       throw new RemoteError(`${redactUrl(url)} keeps paginating (page ${redactUrl(next)} again)`);
     }
     seen.add(next);
-    const page = await getJson(next, { headers }, http);
+    const page = await getJson(next, {}, http);
     if (Array.isArray(page)) return [...results, ...page];
     if (typeof page !== "object" || page === null) {
       throw new RemoteError(`${redactUrl(next)} returned an unexpected listing`);

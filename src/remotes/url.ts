@@ -36,7 +36,7 @@ export function nameFromUrl(url: string): ImageName {
     throw new InvalidNameError(`${url} is not a valid URL`);
   }
   const segments = parsed.pathname.split("/").map(decodeURIComponent).map(clean).filter(Boolean);
-  const file = segments.pop()?.replace(/\.(sif|simg|img)$/i, "");
+  const file = segments.pop(); // clean() has dropped the extension
   if (!file) {
     throw new InvalidNameError(`cannot derive an image name from ${url}`, {
       hint: "give one with --name collection/name:tag",

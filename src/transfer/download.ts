@@ -145,7 +145,7 @@ export async function downloadToFile(
 
       if (!append || writer === null) {
         // A fresh start, or a part file left by an earlier run: its bytes are hashed first.
-        if (writer) await dropWriter(writer);
+        if (writer) dropWriter(writer);
         try {
           writer = await ImageWriter.create(partPath, { resume: append });
         } catch (error) {
@@ -155,7 +155,7 @@ export async function downloadToFile(
         if (append && writer.size !== offset) {
           // The part file changed under us; nothing it holds can be trusted.
           await discard(response);
-          await dropWriter(writer);
+          dropWriter(writer);
           await removeQuietly(partPath);
           mayResume = false;
           continue;
@@ -175,7 +175,7 @@ export async function downloadToFile(
       } catch (error) {
         if (error instanceof InterruptedError) throw error;
         if (!(error instanceof BodyReadError)) {
-          await dropWriter(writer);
+          dropWriter(writer);
           await removeQuietly(partPath, sidecarPath);
           throw error;
         }
@@ -227,9 +227,9 @@ export async function downloadToFile(
     return await done.close();
   }
 
-  async function dropWriter(dropped: ImageWriter): Promise<void> {
+  function dropWriter(dropped: ImageWriter): void {
     writer = null;
-    await dropped.abandon();
+    dropped.abandon();
   }
 
   async function finish(digest: Digest): Promise<DownloadResult> {
@@ -250,7 +250,7 @@ async function keep(writer: ImageWriter): Promise<void> {
   try {
     await writer.close();
   } catch {
-    await writer.abandon();
+    writer.abandon();
   }
 }
 

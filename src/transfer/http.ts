@@ -250,23 +250,6 @@ export function bodyReader(response: Response, options: HttpOptions): BodyReader
   };
 }
 
-/** Yields a response body chunk by chunk (for small bodies; images go through bodyReader). */
-export async function* readBody(
-  response: Response,
-  options: HttpOptions,
-): AsyncGenerator<Uint8Array, void, undefined> {
-  const body = bodyReader(response, options);
-  try {
-    while (true) {
-      const chunk = await body.read();
-      if (chunk === null) return;
-      yield chunk.slice();
-    }
-  } finally {
-    await body.close();
-  }
-}
-
 /** Removes userinfo and the values of query parameters that look like credentials. */
 export function redactUrl(url: string): string {
   let parsed: URL;
@@ -399,11 +382,17 @@ async function fetchOnce(
   }
 }
 
+// A small body as text, under the same stall watchdog as an image.
 async function readText(response: Response, options: HttpOptions): Promise<string> {
   const decoder = new TextDecoder();
+  const body = bodyReader(response, options);
   let text = "";
-  for await (const chunk of readBody(response, options)) {
-    text += decoder.decode(chunk, { stream: true });
+  try {
+    for (let chunk = await body.read(); chunk !== null; chunk = await body.read()) {
+      text += decoder.decode(chunk, { stream: true });
+    }
+  } finally {
+    await body.close();
   }
   return text + decoder.decode();
 }

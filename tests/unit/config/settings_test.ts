@@ -73,14 +73,9 @@ Deno.test("storage: flag beats environment beats default, and does not follow th
   });
 });
 
-Deno.test("the client: flag beats environment beats secrets beats hub, all lower-cased", () => {
+Deno.test("the client: environment beats secrets beats hub, all lower-cased", () => {
   const env = { SREGISTRY_CLIENT: "Registry" };
   const file = { SREGISTRY_CLIENT: "S3", s3: {} };
-  assert.deepEqual(settings(env, { client: "GitLab" }, file).client, {
-    value: "gitlab",
-    origin: "flag",
-    source: "--client",
-  });
   assert.deepEqual(settings(env, {}, file).client, {
     value: "registry",
     origin: "environment",

@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import { InterruptedError, RemoteError } from "../../../src/errors.ts";
 import {
+  bodyReader,
   getJson,
   type HttpOptions,
-  readBody,
   redactUrl,
   request,
 } from "../../../src/transfer/http.ts";
@@ -325,14 +325,17 @@ Deno.test("the fake hub answers unknown routes with 500 and records them", async
   ]);
 });
 
-Deno.test("readBody fails a body that stops sending", async () => {
+Deno.test("bodyReader fails a body that stops sending", async () => {
   await using hub = await startFakeHub({ mode: "stall" });
   const image = hub.addImage("c", "n", "t", new Uint8Array(200_000));
   const response = await request(image.downloadUrl, {}, FAST);
+  const body = bodyReader(response, FAST);
   let got = 0;
   await assert.rejects(
     (async () => {
-      for await (const chunk of readBody(response, FAST)) got += chunk.byteLength;
+      for (let chunk = await body.read(); chunk !== null; chunk = await body.read()) {
+        got += chunk.byteLength;
+      }
     })(),
     (error: unknown) => {
       assert.ok(error instanceof RemoteError);
