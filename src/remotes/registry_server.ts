@@ -10,6 +10,7 @@ import {
   discard,
   hostOf,
   type HttpOptions,
+  readText,
   redactUrl,
   request,
   statusLine,
@@ -86,7 +87,7 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
         headers: { "content-type": "application/json", authorization: await sign("push", name) },
         body: JSON.stringify({ collection: name.collection, name: name.name, tag: name.tag }),
       }, http);
-      const body = await jsonBody(response);
+      const body = await jsonBody(response, http);
       const cid = typeof body === "object" && body !== null
         ? (body as Record<string, unknown>).cid
         : undefined;
@@ -164,13 +165,12 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
     async delete(uri): Promise<string> {
       const name = parseImageName(uri);
       const base = baseFor(name);
-      const url = `${base}/container/${name.collection}/${name.name}:${name.tag}` +
-        (name.version ? `@${name.version}` : "");
+      const url = containerUrl(base, name);
       const response = await request(url, {
         method: "DELETE",
         headers: { authorization: await sign("delete", name) },
       }, http);
-      const body = await jsonBody(response);
+      const body = await jsonBody(response, http);
       if (response.status === 404) {
         throw new NotFoundError(`${displayName(name)} does not exist on ${hostOf(base)}`);
       }
@@ -223,8 +223,7 @@ async function fetchManifest(
   http: HttpOptions,
   signPull: () => Promise<string>,
 ): Promise<Record<string, unknown>> {
-  const url = `${base}/container/${name.collection}/${name.name}:${name.tag}` +
-    (name.version ? `@${name.version}` : "");
+  const url = containerUrl(base, name);
   let response = await request(url, { headers: { accept: "application/json" } }, http);
   if (response.status === 403) {
     await discard(response);
@@ -232,7 +231,7 @@ async function fetchManifest(
       headers: { accept: "application/json", authorization: await signPull() },
     }, http);
   }
-  const body = await jsonBody(response);
+  const body = await jsonBody(response, http);
   const shown = displayName(name);
   if (response.status === 404) {
     throw new NotFoundError(`${shown} was not found on ${hostOf(base)}`);
@@ -265,9 +264,15 @@ async function fetchManifest(
   return body as Record<string, unknown>;
 }
 
-async function jsonBody(response: Response): Promise<unknown> {
-  const text = await response.text().catch(() => "");
-  return parseJson(text);
+// The body as JSON, or null when it is not JSON (an nginx error page, say).
+async function jsonBody(response: Response, http: HttpOptions): Promise<unknown> {
+  return parseJson(await readText(response, http));
+}
+
+// The API address of one image: `<base>/container/<collection>/<name>:<tag>[@<version>]`.
+function containerUrl(base: string, name: ImageName): string {
+  return `${base}/container/${name.collection}/${name.name}:${name.tag}` +
+    (name.version ? `@${name.version}` : "");
 }
 
 function parseJson(text: string): unknown {

@@ -382,8 +382,8 @@ async function fetchOnce(
   }
 }
 
-// A small body as text, under the same stall watchdog as an image.
-async function readText(response: Response, options: HttpOptions): Promise<string> {
+/** A small body as text, under the same stall watchdog as an image. */
+export async function readText(response: Response, options: HttpOptions): Promise<string> {
   const decoder = new TextDecoder();
   const body = bodyReader(response, options);
   let text = "";
