@@ -11,6 +11,11 @@ import {
 import { DEFAULT_HUB_BASE } from "../remotes/hub.ts";
 import { normaliseBase } from "../remotes/registry_settings.ts";
 import { renderTable } from "../output/table.ts";
+import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_RETRIES,
+  DEFAULT_STALL_TIMEOUT_MS,
+} from "../transfer/http.ts";
 import { renderJson } from "../output/records.ts";
 
 /** Registers `config`. */
@@ -75,7 +80,11 @@ function clientRows(ctx: Context): SettingRow[] {
     ),
     row("SREGISTRY_REGISTRY_TOKEN", token, token.value === null ? "" : "(set, not shown)"),
     row("SREGISTRY_REGISTRY_NOHTTPS", noHttps),
-    fromEnv("SREGISTRY_TIMEOUT", "30 s to connect, 60 s without data"),
-    fromEnv("SREGISTRY_RETRIES", "4"),
+    fromEnv(
+      "SREGISTRY_TIMEOUT",
+      `${DEFAULT_CONNECT_TIMEOUT_MS / 1000} s to connect, ` +
+        `${DEFAULT_STALL_TIMEOUT_MS / 1000} s without data`,
+    ),
+    fromEnv("SREGISTRY_RETRIES", String(DEFAULT_RETRIES)),
   ];
 }

@@ -46,7 +46,7 @@ export class BodyReadError extends RemoteError {
   }
 }
 
-const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
 export const DEFAULT_RETRIES = 4;
 const DEFAULT_BACKOFF_MS = 500;
