@@ -28,7 +28,7 @@ import { dirname } from "node:path";
 import {
   ensureFolder,
   exists,
-  isCrossDevice,
+  moveOrCopy,
   placeFile,
   pruneEmptyFolders,
   realPath,
@@ -91,15 +91,12 @@ async function placeImage(
   options: AddOptions,
 ): Promise<PlacedImage> {
   // A move within one filesystem needs no copy: hash in place, then link into storage.
-  const inPlace = !options.copy && sameFilesystem(source, folder);
-  try {
-    return await placeFrom(registry, source, folder, options, inPlace);
-  } catch (error) {
-    // One filesystem seen through two mounts (a bind mount) has one st_dev, yet links and
-    // renames between them fail with EXDEV: copy instead.
-    if (!inPlace || !isCrossDevice(error)) throw error;
-    return await placeFrom(registry, source, folder, options, false);
-  }
+  return await moveOrCopy(
+    source,
+    folder,
+    !options.copy,
+    (copy) => placeFrom(registry, source, folder, options, !copy),
+  );
 }
 
 async function placeFrom(
@@ -288,12 +285,4 @@ export function firstMissingFolder(folder: string): string | null {
     if (dirname(current) === current) break;
   }
   return missing;
-}
-
-function sameFilesystem(file: string, folder: string): boolean {
-  try {
-    return Deno.statSync(file).dev === Deno.statSync(folder).dev;
-  } catch {
-    return false;
-  }
 }

@@ -17,7 +17,7 @@ import { formatImageName, type ImageName, isRegistryHost, withVersion } from "./
 import { findContainer, imageFile, type Registry } from "./registry.ts";
 import {
   exists,
-  isCrossDevice,
+  moveOrCopy,
   placeFile,
   pruneEmptyFolders,
   realPath,
@@ -116,15 +116,12 @@ async function relocate(
   const created = firstMissingFolder(dirname(to));
   try {
     Deno.mkdirSync(dirname(to), { recursive: true });
-    const sameDevice = Deno.statSync(from).dev === Deno.statSync(dirname(to)).dev;
-    try {
-      await relocateFile(registry, container, { from, to, copy: !sameDevice }, fields, options);
-    } catch (error) {
-      // One filesystem seen through two mounts (a bind mount) has one st_dev, yet renames
-      // between them fail with EXDEV: copy instead.
-      if (!sameDevice || !isCrossDevice(error)) throw error;
-      await relocateFile(registry, container, { from, to, copy: true }, fields, options);
-    }
+    await moveOrCopy(
+      from,
+      dirname(to),
+      true,
+      (copy) => relocateFile(registry, container, { from, to, copy }, fields, options),
+    );
   } catch (error) {
     // Nothing moved: no empty folders of this command's making are left behind either.
     if (created !== null) pruneEmptyFolders(dirname(to), dirname(created));

@@ -137,8 +137,37 @@ export function placeFile(from: string, to: string, options: { replace?: boolean
   Deno.removeSync(from);
 }
 
-/** True for EXDEV: a link or rename between two mounts, even of one filesystem. */
-export function isCrossDevice(error: unknown): boolean {
+/**
+ * Runs `work` without a copy (`copy` false) when `move` is wanted and `file` and `folder` share a
+ * filesystem, so a link or rename will do; with a copy otherwise, and again with one when the
+ * rename fails with EXDEV: one filesystem seen through two mounts (a bind mount) has one
+ * st_dev, yet links and renames between them fail.
+ */
+export async function moveOrCopy<T>(
+  file: string,
+  folder: string,
+  move: boolean,
+  work: (copy: boolean) => Promise<T>,
+): Promise<T> {
+  const rename = move && sameFilesystem(file, folder);
+  try {
+    return await work(!rename);
+  } catch (error) {
+    if (!rename || !isCrossDevice(error)) throw error;
+    return await work(true);
+  }
+}
+
+function sameFilesystem(file: string, folder: string): boolean {
+  try {
+    return Deno.statSync(file).dev === Deno.statSync(folder).dev;
+  } catch {
+    return false;
+  }
+}
+
+// True for EXDEV: a link or rename between two mounts, even of one filesystem.
+function isCrossDevice(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === "EXDEV" ||
     (error instanceof Error && /cross-device/i.test(error.message));
 }
