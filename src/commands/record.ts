@@ -2,6 +2,7 @@
 import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
 import { recordImage } from "../core/record.ts";
+import type { Registry } from "../core/registry.ts";
 import { containerRecord, renderJson } from "../output/records.ts";
 import { activeClient, nameArgument, printBanner, readMetadata } from "./common.ts";
 import { remoteFor } from "./remote.ts";
@@ -31,41 +32,34 @@ export function registerRecord(program: Command, ctx: Context): void {
 
 /** Runs `record`. */
 export async function runRecord(ctx: Context, options: RecordCommandOptions): Promise<void> {
-  const recorded = options.url === undefined
-    ? await recordFromRemote(ctx, options)
-    : recordLocally(ctx, options, options.url);
-  using registry = recorded.registry;
+  // Names, files and the remote are checked before the database is opened (or created).
+  const record = options.url === undefined
+    ? await remoteRecorder(ctx, options)
+    : localRecorder(ctx, options, options.url);
+  using registry = ctx.openRegistry();
+  const recorded = await record(registry);
   ctx.io.err.line(`[container][${recorded.action}] ${recorded.container.uri}`);
   if (options.json) ctx.io.out.write(renderJson(containerRecord(registry, recorded.container)));
 }
 
+type Recorded = ReturnType<typeof recordImage>;
+type Recorder = (registry: Registry) => Recorded | Promise<Recorded>;
+
 // `--url` given: the user says where the image is; no remote is asked.
-function recordLocally(ctx: Context, options: RecordCommandOptions, url: string) {
+function localRecorder(ctx: Context, options: RecordCommandOptions, url: string): Recorder {
   const name = nameArgument(options.uri);
   const metadata = readMetadata(options.metadata, ctx.cwd);
   const client = activeClient(ctx);
   if (!options.json) printBanner(ctx, client);
-  const registry = ctx.openRegistry();
-  try {
-    return { registry, ...recordImage(registry, { name, url, metadata, client }) };
-  } catch (error) {
-    registry[Symbol.dispose]();
-    throw error;
-  }
+  return (registry) => recordImage(registry, { name, url, metadata, client });
 }
 
 // No `--url`: the client fetches the manifest and the record keeps its URL and metadata.
-async function recordFromRemote(ctx: Context, options: RecordCommandOptions) {
+async function remoteRecorder(ctx: Context, options: RecordCommandOptions): Promise<Recorder> {
   if (options.metadata !== undefined) {
     throw new UsageError("--metadata goes with --url; a remote record keeps the remote's manifest");
   }
   const { client, rest } = await remoteFor(ctx, options.uri, options);
   const { recordRemote } = await import("../remotes/pull.ts");
-  const registry = ctx.openRegistry();
-  try {
-    return { registry, ...await recordRemote(registry, client, rest) };
-  } catch (error) {
-    registry[Symbol.dispose]();
-    throw error;
-  }
+  return (registry) => recordRemote(registry, client, rest);
 }
