@@ -4,7 +4,13 @@
  * record or file; the file move and the record update commit together.
  */
 import { basename, dirname, join, resolve } from "node:path";
-import { ConflictError, InterruptedError, NotFoundError, UsageError } from "../errors.ts";
+import {
+  ConflictError,
+  IntegrityError,
+  InterruptedError,
+  NotFoundError,
+  UsageError,
+} from "../errors.ts";
 import {
   type Container,
   fieldsOf,
@@ -142,7 +148,15 @@ async function relocateFile(
   if (move.copy) {
     staged = registry.storage.tempPath(dirname(to));
     try {
-      await copyAndHash(from, staged, { signal: options.signal });
+      // The copy is hashed anyway: it must be the file the record describes.
+      const { md5 } = await copyAndHash(from, staged, { signal: options.signal });
+      if (container.md5 !== null && md5 !== container.md5) {
+        throw new IntegrityError(
+          `${from} has MD5 ${md5}, but ${container.uri} was stored with ${container.md5}; ` +
+            "nothing was moved",
+          { hint: "the stored file changed; add it again to record what it holds now" },
+        );
+      }
     } catch (error) {
       removeIfPresent(staged);
       if (error instanceof InterruptedError) {

@@ -162,3 +162,24 @@ Deno.test("mv back into storage recreates the folder that was pruned when it emp
   const [record] = records(await sregistry(["images", "--json"], { env: home.env }));
   assert.equal(record.image, stored);
 });
+
+Deno.test({
+  name: "mv across filesystems refuses a stored file that no longer has its recorded MD5",
+  ignore: !canMount(),
+  async fn() {
+    await using home = await tempHome();
+    const stored = await withImage(home);
+    Deno.writeTextFileSync(stored, "changed behind sregistry's back\n");
+    const other = join(home.path, "other-fs");
+    using _mount = mountTmpfs(other, "1m");
+    const before = await snapshot(home);
+    const moved = await sregistry(["mv", "-q", "vsoch/hello", other], { env: home.env });
+    assertFailure(
+      moved,
+      1,
+      /has MD5 .* but vsoch\/hello:latest@.* was stored with .*nothing was moved/,
+    );
+    assertUnchanged(before, await snapshot(home), "a refused mv");
+    assert.deepEqual([...Deno.readDirSync(other)], [], "no copy is left on the other side");
+  },
+});
