@@ -277,6 +277,7 @@ Deno.test("getJson against the fake hub's manifest and 404 mode", async () => {
     commit: (manifest as { commit: string }).commit,
     size_mb: "1",
   });
+  assert.match((manifest as { commit: string }).commit, /^[0-9a-f]{40}$/, "a git commit id");
   hub.setMode("404");
   await assert.rejects(
     getJson(`${hub.base}/container/vsoch/hello-world:latest`, {}, FAST),
