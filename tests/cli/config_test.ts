@@ -195,3 +195,24 @@ Deno.test("config shows the registry's base as used (with /api) and never the to
   const table = await sregistry(["config"], { env });
   assert.doesNotMatch(table.stdout + table.stderr, /t0k3n-s3cret/);
 });
+
+Deno.test("an unreadable secrets file does not stop get, images or add; backend says why", async () => {
+  await using home = await tempHome();
+  // A folder where the file should be: unreadable even for root, who reads any mode.
+  Deno.mkdirSync(join(home.path, ".sregistry"));
+  const env = home.env;
+  const added = await sregistry(["add", home.file("a.sif", "hello\n"), "--name", "vsoch/x"], {
+    env,
+  });
+  assert.equal(added.code, 0, added.stderr);
+  assert.equal((await sregistry(["get", "vsoch/x"], { env })).code, 0);
+  assert.equal(records(await sregistry(["images", "--json"], { env })).length, 1);
+  const shown = await sregistry(["config"], { env });
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stderr, /^sregistry: warning: cannot read secrets file .*\.sregistry/);
+  assertFailure(
+    await sregistry(["backend", "ls"], { env }),
+    1,
+    /^sregistry: cannot read secrets file .*\.sregistry .*; check its permissions$/,
+  );
+});
