@@ -25,6 +25,7 @@ import {
   leftovers,
   manifestRequests,
 } from "../support/pulls.ts";
+import { closedPort } from "../support/registry_env.ts";
 
 const encoder = new TextEncoder();
 const HELLO = encoder.encode("a Singularity image, version one\n");
@@ -265,9 +266,7 @@ Deno.test("registry:// and SREGISTRY_CLIENT=registry choose the registry client,
   await using home = await tempHome();
   hub.addImage("lab", "tool", "latest", HELLO);
   // The registry client's own behaviour is covered by registry_*_test.ts; here only the choice.
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
+  const port = closedPort();
   const env = hubEnv(home, hub, {
     SREGISTRY_REGISTRY_BASE: `http://127.0.0.1:${port}`,
     SREGISTRY_RETRIES: "0",

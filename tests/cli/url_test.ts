@@ -15,6 +15,7 @@ import {
   leftovers,
   manifestRequests,
 } from "../support/pulls.ts";
+import { closedPort } from "../support/registry_env.ts";
 
 const CONTENT = new TextEncoder().encode("an image served from a plain URL\n");
 const DIGEST = md5(CONTENT);
@@ -130,10 +131,7 @@ Deno.test("a URL cut short fails with exit 1 and records nothing", async () => {
 
 Deno.test("an unreachable URL fails with exit 1 saying it could not reach the host", async () => {
   await using home = await tempHome();
-  // A port that was just free: nothing listens there.
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
+  const port = closedPort();
 
   const result = await sregistry(
     ["pull", `http://127.0.0.1:${port}/image.sif`, "--name", "lab/tool"],

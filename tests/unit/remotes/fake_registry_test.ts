@@ -1,10 +1,10 @@
 /** Sanity checks of the fake Singularity Registry Server, so tests built on it can trust it. */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { authorizationHeader, type RegistryAction } from "../../../src/remotes/registry_auth.ts";
 import { uploadMultipart } from "../../../src/transfer/upload.ts";
 import { type FakeRegistryOptions, startFakeRegistry } from "../../support/fake_registry.ts";
+import { md5 } from "../../support/state.ts";
 
 // The server's clock is pinned to the hour of the reference vectors (§6.2).
 const HOUR = "20230620T17Z";
@@ -30,10 +30,6 @@ function sign(
     token: overrides.token ?? "sekrit",
     timestamp: overrides.timestamp ?? HOUR,
   });
-}
-
-function md5(bytes: Uint8Array): string {
-  return createHash("md5").update(bytes).digest("hex");
 }
 
 const TACOS = new TextEncoder().encode("not really a SIF image\n");

@@ -18,6 +18,7 @@ import {
   generatedMd5,
   startFakeHub,
 } from "../../support/fake_hub.ts";
+import { exists } from "../../support/state.ts";
 
 const HTTP: HttpOptions = {
   userAgent: "sregistry-test/1.0",
@@ -36,15 +37,6 @@ async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
 
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function downloads(hub: FakeHub, image: FakeImage) {
@@ -80,7 +72,7 @@ Deno.test("downloadToFile streams, hashes and reports progress", async () => {
   });
   assert.deepEqual(result, { size: SIZE, md5: await generatedMd5(SIZE, SEED) });
   assert.equal((await Deno.stat(part)).size, SIZE);
-  assert.equal(await exists(`${part}.json`), false);
+  assert.equal(exists(`${part}.json`), false);
   assert.equal(events[0].done, 0);
   assert.equal(events.at(-1)!.done, SIZE);
   for (const event of events) {
@@ -117,7 +109,7 @@ Deno.test("downloadToFile resumes a part file with Range and If-Range", async ()
   assert.equal(events[0].done, half);
   assert.equal(events[0].resumedFrom, half);
   assert.equal(events.at(-1)!.total, SIZE);
-  assert.equal(await exists(`${part}.json`), false);
+  assert.equal(exists(`${part}.json`), false);
 });
 
 Deno.test("downloadToFile starts over when the part file has no saved validator", async () => {
@@ -187,7 +179,7 @@ Deno.test("downloadToFile accepts a part file that is already complete", async (
     expectedMd5: await generatedMd5(SIZE, SEED),
   });
   assert.equal(result.md5, await generatedMd5(SIZE, SEED));
-  assert.equal(await exists(`${part}.json`), false);
+  assert.equal(exists(`${part}.json`), false);
 });
 
 Deno.test("downloadToFile deletes a download whose MD5 differs from the manifest", async () => {
@@ -210,8 +202,8 @@ Deno.test("downloadToFile deletes a download whose MD5 differs from the manifest
       return true;
     },
   );
-  assert.equal(await exists(part), false);
-  assert.equal(await exists(`${part}.json`), false);
+  assert.equal(exists(part), false);
+  assert.equal(exists(`${part}.json`), false);
 });
 
 Deno.test("downloadToFile retries a body cut short by resuming, then reports it", async () => {
@@ -240,7 +232,7 @@ Deno.test("downloadToFile retries a body cut short by resuming, then reports it"
   assert.ok(kept.byteLength > SIZE / 2 && kept.byteLength < SIZE);
   const head = (await readAll(generatedBytes(SIZE, SEED))).slice(0, kept.byteLength);
   assert.deepEqual(kept, head);
-  assert.equal(await exists(`${part}.json`), true);
+  assert.equal(exists(`${part}.json`), true);
 });
 
 Deno.test("downloadToFile completes after a cut when the next attempt succeeds", async () => {
@@ -333,7 +325,7 @@ Deno.test("downloadToFile turns 404 into NotFoundError and leaves no file", asyn
       return true;
     },
   );
-  assert.equal(await exists(part), false);
+  assert.equal(exists(part), false);
 });
 
 Deno.test("downloadToFile keeps the part file of a stalled body, and the next run resumes", async () => {
@@ -352,7 +344,7 @@ Deno.test("downloadToFile keeps the part file of a stalled body, and the next ru
   );
   const half = Math.floor(SIZE / 2);
   assert.equal((await Deno.stat(part)).size, half);
-  assert.equal(await exists(`${part}.json`), true);
+  assert.equal(exists(`${part}.json`), true);
 
   hub.setMode("ok");
   const result = await downloadToFile(image.downloadUrl, part, {
@@ -416,7 +408,7 @@ Deno.test("downloadToFile keeps the part file when interrupted", async () => {
     },
   );
   assert.ok((await Deno.stat(part)).size > 0);
-  assert.equal(await exists(`${part}.json`), true);
+  assert.equal(exists(`${part}.json`), true);
 });
 
 Deno.test("withDownloadLock runs two concurrent holders one after the other", async () => {
@@ -442,19 +434,19 @@ Deno.test("withDownloadLock runs two concurrent holders one after the other", as
   }, { onWait: () => waits++ });
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.deepEqual(events, ["first start"]);
-  assert.ok(await exists(`${part}.lock`));
+  assert.ok(exists(`${part}.lock`));
   releaseFirst();
   assert.deepEqual(await Promise.all([first, second]), [1, 2]);
   assert.deepEqual(events, ["first start", "first end", "second start"]);
   assert.equal(waits, 1);
-  assert.equal(await exists(`${part}.lock`), false);
+  assert.equal(exists(`${part}.lock`), false);
 });
 
 Deno.test("withDownloadLock removes the lock when fn throws", async () => {
   await using dir = await tempDir();
   const part = join(dir.path, "image.sif.part");
   await assert.rejects(withDownloadLock(part, () => Promise.reject(new Error("boom"))), /boom/);
-  assert.equal(await exists(`${part}.lock`), false);
+  assert.equal(exists(`${part}.lock`), false);
 });
 
 Deno.test("withDownloadLock takes over a lock whose holder stopped refreshing it", async () => {
@@ -469,7 +461,7 @@ Deno.test("withDownloadLock takes over a lock whose holder stopped refreshing it
   });
   assert.equal(value, "ran");
   assert.equal(waited, false);
-  assert.equal(await exists(`${part}.lock`), false);
+  assert.equal(exists(`${part}.lock`), false);
 });
 
 Deno.test("withDownloadLock writes its pid into the lock while fn runs", async () => {

@@ -9,6 +9,7 @@ import {
   request,
 } from "../../../src/transfer/http.ts";
 import { startFakeHub } from "../../support/fake_hub.ts";
+import { closedPort } from "../../support/registry_env.ts";
 
 const FAST: HttpOptions = {
   userAgent: "sregistry-test/1.0",
@@ -102,9 +103,7 @@ Deno.test("request does not retry a POST", async () => {
 });
 
 Deno.test("request reports an unreachable host after retrying, without the URL's secrets", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
+  const port = closedPort();
   const retries: string[] = [];
   await assert.rejects(
     request(`http://user:pw@127.0.0.1:${port}/x?sig=abc`, {}, {

@@ -1,9 +1,10 @@
 /** uploadMultipart against small servers on 127.0.0.1: plain (not chunked) bodies, exact parts. */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { InterruptedError, NotFoundError, RemoteError } from "../../../src/errors.ts";
 import { uploadMultipart } from "../../../src/transfer/upload.ts";
+import { closedPort } from "../../support/registry_env.ts";
+import { md5 } from "../../support/state.ts";
 
 interface Received {
   headers: Headers;
@@ -40,10 +41,6 @@ function startServer(answer?: (request: Request) => Response | Promise<Response>
     received,
     [Symbol.asyncDispose]: () => server.shutdown(),
   };
-}
-
-function md5(bytes: Uint8Array): string {
-  return createHash("md5").update(bytes).digest("hex");
 }
 
 async function tempFile(bytes: Uint8Array): Promise<{ path: string } & AsyncDisposable> {
@@ -177,9 +174,7 @@ Deno.test("uploadMultipart returns a redirect without following it", async () =>
 });
 
 Deno.test("uploadMultipart reports an unreachable server as a RemoteError naming the host", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
+  const port = closedPort();
   await using file = await tempFile(randomBytes(1024));
   await assert.rejects(
     uploadMultipart(`http://127.0.0.1:${port}/upload`, {
