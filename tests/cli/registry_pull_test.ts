@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { sregistry } from "../support/cli.ts";
 import { startFakeRegistry } from "../support/fake_registry.ts";
 import { tempHome } from "../support/home.ts";
-import { imageFiles, leftovers } from "../support/pulls.ts";
+import { assertTransferFailure, imageFiles, leftovers } from "../support/pulls.ts";
 import { closedPort, registryEnv, requestsTo, signedFor } from "../support/registry_env.ts";
 import { assertFailure, assertUnchanged, md5, records, snapshot } from "../support/state.ts";
 
@@ -264,6 +264,20 @@ Deno.test("an image the registry does not have is not found, exit 1, nothing rec
   assertFailure(pulled, 1, /vsoch\/missing:v9.*not found|not found.*vsoch\/missing:v9/i);
   assertUnchanged(before, await snapshot(home, env), "a pull of a missing image");
   assert.deepEqual(registry.unexpected, []);
+});
+
+Deno.test("a download whose MD5 is not the manifest's version is deleted and not recorded", async () => {
+  await using registry = await startFakeRegistry();
+  await using home = await tempHome();
+  await registry.addImage("vsoch", "tacos", "latest", encoder.encode("tacos\n"));
+  const env = registryEnv(home, registry);
+  const before = await snapshot(home, env);
+  registry.setMode("wrong-md5");
+
+  const pulled = await sregistry(["pull", "registry://vsoch/tacos"], { env });
+
+  assertTransferFailure(pulled, 1, new RegExp(`MD5 is ${md5("tacos\n")}, expected 0{32}`));
+  assertUnchanged(before, await snapshot(home, env), "a pull that failed verification");
 });
 
 Deno.test("a registry that is down gives one clear line, exit 1, and records nothing", async () => {

@@ -17,6 +17,7 @@ import {
   signedFor,
 } from "../support/registry_env.ts";
 import { assertFailure, assertUnchanged, md5, snapshot } from "../support/state.ts";
+import { assertTransferFailure } from "../support/pulls.ts";
 
 const encoder = new TextEncoder();
 const IMAGE = encoder.encode("a Singularity image to push\n");
@@ -158,6 +159,23 @@ Deno.test("the server's 413 says the upload limit was hit and how big the file i
   assert.equal(pushed.stdout, "");
   assert.deepEqual(registry.images(), []);
   assert.deepEqual(registry.unexpected, []);
+});
+
+Deno.test("push says so when the server's MD5 of the upload is not ours", async () => {
+  await using registry = await startFakeRegistry();
+  await using home = await tempHome();
+  const file = home.file("tacos.sif", IMAGE);
+  registry.setMode("wrong-md5");
+
+  const pushed = await sregistry(["push", file, "--name", "vsoch/tacos"], {
+    env: registryEnv(home, registry),
+  });
+
+  assertTransferFailure(
+    pushed,
+    1,
+    new RegExp(`stored vsoch/tacos:latest with MD5 0{32}, but the file sent has MD5 ${md5(IMAGE)}`),
+  );
 });
 
 Deno.test("a registry that disables push gives a clear error, exit 1, and uploads nothing", async () => {

@@ -23,7 +23,9 @@ export type FakeRegistryMode =
   /** Downloads are sent chunked, without Content-Length. */
   | "no-content-length"
   /** Downloads answer HEAD with 405. */
-  | "head-405";
+  | "head-405"
+  /** Manifests give a version that is not the MD5 of the stored file. */
+  | "wrong-md5";
 
 /** Options of `startFakeRegistry`. */
 export interface FakeRegistryOptions {
@@ -333,7 +335,7 @@ export class FakeRegistry implements AsyncDisposable {
       tag: image.tag,
       add_date: image.addDate,
       metrics: {},
-      version: image.md5,
+      version: this.#mode === "wrong-md5" ? "0".repeat(32) : image.md5,
       frozen: image.frozen,
       metadata: { size_mb: Math.round(image.size / (1024 * 1024)) },
       collection: image.collection,
