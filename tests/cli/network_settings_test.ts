@@ -1,6 +1,7 @@
 /**
- * Site network settings a cluster needs: HTTP_PROXY/HTTPS_PROXY are honoured (a proxy on
- * 127.0.0.1 serves a URL whose host does not resolve), and DENO_CERT trusts a site's own CA.
+ * Site network settings a cluster needs: HTTP_PROXY is honoured (a proxy on 127.0.0.1 serves a
+ * URL whose host does not resolve), HTTPS_PROXY tunnels https with CONNECT, NO_PROXY bypasses
+ * them, and DENO_CERT trusts a site's own CA.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -60,9 +61,49 @@ const hasOpenssl = (() => {
   }
 })();
 
+/**
+ * A tunnelling proxy on 127.0.0.1, as HTTPS_PROXY names: it answers CONNECT host:port, then
+ * passes bytes both ways. `targets` lists what was asked for.
+ */
+function startConnectProxy(): { port: number; targets: string[] } & AsyncDisposable {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const targets: string[] = [];
+  const tunnels: Promise<unknown>[] = [];
+  const tunnel = async (client: Deno.Conn) => {
+    let head = "";
+    const buffer = new Uint8Array(4096);
+    while (!head.includes("\r\n\r\n")) {
+      const read = await client.read(buffer);
+      if (read === null) return client.close();
+      head += new TextDecoder().decode(buffer.subarray(0, read));
+    }
+    const target = /^CONNECT (\S+):(\d+) HTTP/.exec(head);
+    if (!target) return client.close();
+    targets.push(`${target[1]}:${target[2]}`);
+    const upstream = await Deno.connect({ hostname: target[1], port: Number(target[2]) });
+    await client.write(new TextEncoder().encode("HTTP/1.1 200 Connection Established\r\n\r\n"));
+    await Promise.allSettled([
+      client.readable.pipeTo(upstream.writable),
+      upstream.readable.pipeTo(client.writable),
+    ]);
+  };
+  const accepting = (async () => {
+    for await (const client of listener) tunnels.push(tunnel(client).catch(() => {}));
+  })().catch(() => {}); // ends when the listener closes
+  return {
+    port: listener.addr.port,
+    targets,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await accepting;
+      await Promise.allSettled(tunnels);
+    },
+  };
+}
+
 Deno.test({
-  name:
-    "an https server signed by the site's own CA works with DENO_CERT, and fails clearly without",
+  name: "an https server signed by the site's own CA works with DENO_CERT, also through " +
+    "HTTPS_PROXY, and fails clearly without",
   ignore: !hasOpenssl,
   async fn() {
     await using home = await tempHome();
@@ -133,5 +174,17 @@ Deno.test({
     });
     assert.equal(trusted.code, 0, trusted.stderr);
     assert.equal(records(await sregistry(["images", "--json"], { env })).length, 1);
+
+    await using proxy = startConnectProxy();
+    const proxied = await sregistry(["pull", url, "--name", "lab/proxied"], {
+      env: {
+        ...env,
+        DENO_CERT: join(dir, "ca.pem"),
+        HTTPS_PROXY: `http://127.0.0.1:${proxy.port}`,
+      },
+    });
+    assert.equal(proxied.code, 0, proxied.stderr);
+    assert.deepEqual(proxy.targets, [`127.0.0.1:${server.addr.port}`], "tunnelled via the proxy");
+    assert.equal(records(await sregistry(["images", "--json"], { env })).length, 2);
   },
 });
