@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { sregistry } from "../support/cli.ts";
 import { tempHome } from "../support/home.ts";
-import { assertFailure } from "../support/state.ts";
+import { assertFailure, installed } from "../support/state.ts";
 
 const COMMANDS = [
   "add",
@@ -17,15 +17,6 @@ const COMMANDS = [
   "rename",
   "backend",
 ];
-
-function has(program: string): boolean {
-  try {
-    return new Deno.Command(program, { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test("completions bash is valid bash that completes commands and their options", async () => {
   await using home = await tempHome();
@@ -54,7 +45,7 @@ Deno.test("completions bash is valid bash that completes commands and their opti
 
 Deno.test({
   name: "completions zsh is valid zsh",
-  ignore: !has("zsh"),
+  ignore: !installed("zsh"),
   async fn() {
     await using home = await tempHome();
     const result = await sregistry(["completions", "zsh"], { env: home.env });

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { sregistry } from "../support/cli.ts";
 import { tempHome } from "../support/home.ts";
-import { md5, records } from "../support/state.ts";
+import { installed, md5, records } from "../support/state.ts";
 
 const IMAGE = new TextEncoder().encode("an image behind the site's network\n");
 
@@ -53,14 +53,6 @@ function openssl(args: string[], cwd: string): void {
   if (!output.success) throw new Error(new TextDecoder().decode(output.stderr));
 }
 
-const hasOpenssl = (() => {
-  try {
-    return new Deno.Command("openssl", { args: ["version"], stdout: "null" }).outputSync().success;
-  } catch {
-    return false;
-  }
-})();
-
 /**
  * A tunnelling proxy on 127.0.0.1, as HTTPS_PROXY names: it answers CONNECT host:port, then
  * passes bytes both ways. `targets` lists what was asked for.
@@ -104,7 +96,7 @@ function startConnectProxy(): { port: number; targets: string[] } & AsyncDisposa
 Deno.test({
   name: "an https server signed by the site's own CA works with DENO_CERT, also through " +
     "HTTPS_PROXY, and fails clearly without",
-  ignore: !hasOpenssl,
+  ignore: !installed("openssl", "version"),
   async fn() {
     await using home = await tempHome();
     const dir = join(home.path, "pki");

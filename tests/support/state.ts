@@ -193,6 +193,11 @@ export function makeReadOnly(folder: string): Disposable {
   return { [Symbol.dispose]: () => Deno.chmodSync(folder, mode) };
 }
 
+/** True when `program` runs here (asked for its version with `versionArgument`). */
+export function installed(program: string, versionArgument = "--version"): boolean {
+  return command(program, [versionArgument]);
+}
+
 function command(name: string, args: string[]): boolean {
   try {
     return new Deno.Command(name, { args, stdout: "null", stderr: "null" }).outputSync().success;
