@@ -1,7 +1,7 @@
 /** `sregistry images [query...]`: the table of records (newest last), or `--json`. */
 import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
-import { type Container, listContainers } from "../core/containers.ts";
+import { type ContainerSummary, listSummaries } from "../core/containers.ts";
 import { writeRecords } from "../output/records.ts";
 
 const MONTHS = [
@@ -35,20 +35,26 @@ export function runImages(ctx: Context, options: { query: string[]; json: boolea
     writeRecords(ctx.io.out, registry, options.query);
     return;
   }
-  const containers = listContainers(registry.db, options.query);
-  if (containers.length === 0) {
+  const summaries = listSummaries(registry.db, options.query);
+  if (summaries.length === 0) {
     ctx.io.err.line(options.query.length ? "No matching containers." : "No containers yet.");
     return;
   }
   ctx.io.out.line("Containers:   [date]   [location]  [client]\t[uri]");
-  containers.forEach((container, index) => ctx.io.out.line(imagesRow(index + 1, container)));
+  // A write per 1,000 rows, not per row: a large table is otherwise mostly system calls.
+  for (let start = 0; start < summaries.length; start += 1000) {
+    const rows = summaries.slice(start, start + 1000).map((summary, i) =>
+      imagesRow(start + i + 1, summary)
+    );
+    ctx.io.out.write(rows.join("\n") + "\n");
+  }
 }
 
 /** One row of the seeds' table: index, date, local/remote, client, uri. */
-function imagesRow(index: number, container: Container): string {
-  const location = container.image === null ? "remote" : "local ";
-  return `${String(index).padEnd(2)} ${displayDate(container.createdAt)}\t${location}\t` +
-    `   [${container.client}]\t${container.uri}`;
+function imagesRow(index: number, summary: ContainerSummary): string {
+  const location = summary.local ? "local " : "remote";
+  return `${String(index).padEnd(2)} ${displayDate(summary.createdAt)}\t${location}\t` +
+    `   [${summary.client}]\t${summary.uri}`;
 }
 
 function displayDate(createdAt: string): string {

@@ -6,7 +6,7 @@ import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
 import { UsageError } from "../errors.ts";
 import { type Removal, removeAll, removeContainer } from "../core/remove.ts";
-import { listContainers } from "../core/containers.ts";
+import { countContainers } from "../core/containers.ts";
 import { activeClient, confirm, nameArgument, printBanner } from "./common.ts";
 import { renderJson } from "../output/records.ts";
 
@@ -61,7 +61,7 @@ export async function runRemove(ctx: Context, options: RemoveOptions): Promise<v
   if (name) {
     removals = [removeContainer(registry, name, { deleteFile: options.deleteFile })];
   } else {
-    const count = listContainers(registry.db, []).length;
+    const count = countContainers(registry.db);
     const what = options.deleteFile ? "records and their image files" : "records";
     if (count === 0) {
       ctx.io.err.line("There are no records to remove.");

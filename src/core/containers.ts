@@ -84,6 +84,43 @@ export function findByFile(db: DatabaseSync, recorded: string): Container | unde
   return row ? toContainer(row) : undefined;
 }
 
+/** What a listing shows of a record. */
+export interface ContainerSummary {
+  uri: string;
+  client: string;
+  createdAt: string;
+  /** False for a remote-only record. */
+  local: boolean;
+}
+
+/**
+ * The records `listContainers` gives, as a listing shows them: their metadata, which is most of
+ * a record, is neither read nor parsed.
+ */
+export function listSummaries(db: DatabaseSync, queries: string[]): ContainerSummary[] {
+  const filter = queryFilter(queries);
+  return db.prepare(`
+    SELECT container.uri, container.client, container.created_at,
+      coalesce(container.image, '') != '' AS local
+    FROM container JOIN collection ON collection.id = container.collection_id
+    WHERE ${filter.condition} ORDER BY container.id`)
+    .all(...filter.params)
+    .map((row) => ({
+      uri: String(row.uri ?? ""),
+      client: String(row.client),
+      createdAt: String(row.created_at ?? ""),
+      local: Number(row.local) === 1,
+    }));
+}
+
+/** How many records there are. */
+export function countContainers(db: DatabaseSync): number {
+  return Number(
+    (db.prepare("SELECT count(*) AS count FROM container").get() as { count: number })
+      .count,
+  );
+}
+
 /**
  * Records matching any query (substring of collection, name, tag or uri, case-insensitive),
  * oldest first. No query lists everything.
