@@ -67,7 +67,7 @@ export function createContext(host: Host): Context {
     cwd: host.cwd,
     flags: { debug: false, quiet: false },
     secrets() {
-      secrets ??= readSecrets(secretsPath(host.env, host.cwd).value);
+      secrets ??= secretsOf(host);
       return secrets;
     },
     settings() {
@@ -98,6 +98,18 @@ export function createContext(host: Host): Context {
     },
   };
   return context;
+}
+
+// Without HOME the file has no default path: a problem for the commands that need it only.
+function secretsOf(host: Host): Secrets {
+  let path: string;
+  try {
+    path = secretsPath(host.env, host.cwd).value;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return { path: "", data: {}, problem: error };
+  }
+  return readSecrets(path);
 }
 
 /** The real process: Deno's streams and environment. */

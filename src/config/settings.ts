@@ -100,9 +100,20 @@ export function resolveSettings(input: SettingsInput): Settings {
       fallback: (root) => join(root, ".singularity", "shub"),
     }),
     disable: resolveDisable(env),
-    secrets: secretsPath(env, cwd),
+    secrets: secretsSetting(env, cwd),
     tmpdir: resolveTmpdir(env, cwd),
   };
+}
+
+// Shown by `config`; without HOME there is no default path, which only the commands that read
+// or write the file need (they get the error from secretsPath).
+function secretsSetting(env: Env, cwd: string): Setting<string> {
+  try {
+    return secretsPath(env, cwd);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return { value: "", origin: "default" };
+  }
 }
 
 /** What `clientSetting` looks up: one backend variable and its legacy spellings. */

@@ -216,3 +216,21 @@ Deno.test("an unreadable secrets file does not stop get, images or add; backend 
     /^sregistry: cannot read secrets file .*\.sregistry .*; check its permissions$/,
   );
 });
+
+Deno.test("without HOME, local commands work from SREGISTRY_DATABASE and SREGISTRY_STORAGE", async () => {
+  await using home = await tempHome();
+  const env = {
+    SREGISTRY_DATABASE: join(home.path, "db"),
+    SREGISTRY_STORAGE: join(home.path, "images"),
+  };
+  const added = await sregistry(["add", home.file("a.sif", "hello\n"), "--name", "vsoch/x"], {
+    env,
+  });
+  assert.equal(added.code, 0, added.stderr);
+  assert.equal(records(await sregistry(["images", "--json"], { env })).length, 1);
+  assertFailure(
+    await sregistry(["backend", "ls"], { env }),
+    1,
+    /^sregistry: HOME is not set, so SREGISTRY_CLIENT_SECRETS has no default/,
+  );
+});
