@@ -20,8 +20,6 @@ export interface Registry extends Disposable {
   readonly db: DatabaseSync;
   /** The storage folder. */
   readonly storage: Storage;
-  /** Absolute path of sregistry.db. */
-  readonly databaseFile: string;
 }
 
 /** Where the database and the images live. */
@@ -53,7 +51,6 @@ export function openRegistry(location: RegistryLocation): Registry {
   return {
     db,
     storage,
-    databaseFile,
     [Symbol.dispose]: () => db.close(),
   };
 }
