@@ -7,20 +7,12 @@ import { join } from "node:path";
 import { immediate, openDatabase } from "../../../src/core/database.ts";
 import { openRegistry } from "../../../src/core/registry.ts";
 import { ConfigError } from "../../../src/errors.ts";
+import { tempHome } from "../../support/home.ts";
 
 const CORRUPT = new URL("../../fixtures/corrupt.db", import.meta.url);
 
-interface Folder extends AsyncDisposable {
-  path: string;
-}
-
-async function tempFolder(): Promise<Folder> {
-  const path = await Deno.makeTempDir({ prefix: "sregistry-database-" });
-  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
-}
-
 Deno.test("a file of random bytes is refused as not a SQLite database and left unchanged", async () => {
-  await using folder = await tempFolder();
+  await using folder = await tempHome();
   const path = join(folder.path, "sregistry.db");
   Deno.copyFileSync(CORRUPT, path);
   const before = Deno.readFileSync(path);
@@ -38,7 +30,7 @@ Deno.test("a file of random bytes is refused as not a SQLite database and left u
 });
 
 Deno.test("openRegistry on a corrupt database throws the same error and creates nothing", async () => {
-  await using folder = await tempFolder();
+  await using folder = await tempHome();
   const path = join(folder.path, "sregistry.db");
   Deno.copyFileSync(CORRUPT, path);
   const storage = join(folder.path, "shub");
@@ -51,7 +43,7 @@ Deno.test("openRegistry on a corrupt database throws the same error and creates 
 });
 
 Deno.test("an empty file opens as an empty database", async () => {
-  await using folder = await tempFolder();
+  await using folder = await tempHome();
   const path = join(folder.path, "sregistry.db");
   Deno.writeFileSync(path, new Uint8Array());
   const db = openDatabase(path);
@@ -63,7 +55,7 @@ Deno.test("an empty file opens as an empty database", async () => {
 });
 
 Deno.test("immediate commits what the work did when it returns", async () => {
-  await using folder = await tempFolder();
+  await using folder = await tempHome();
   const db = openDatabase(join(folder.path, "t.db"));
   try {
     db.exec("CREATE TABLE t (x INTEGER)");
@@ -80,7 +72,7 @@ Deno.test("immediate commits what the work did when it returns", async () => {
 });
 
 Deno.test("immediate rolls back and rethrows when the work throws", async () => {
-  await using folder = await tempFolder();
+  await using folder = await tempHome();
   const db = openDatabase(join(folder.path, "t.db"));
   try {
     db.exec("CREATE TABLE t (x INTEGER)");
@@ -101,7 +93,7 @@ Deno.test("immediate rolls back and rethrows when the work throws", async () => 
 });
 
 Deno.test("the database keeps the rollback journal, not WAL (safe on NFS)", async () => {
-  await using folder = await tempFolder();
+  await using folder = await tempHome();
   using registry = openRegistry({
     databaseFolder: folder.path,
     storageRoot: join(folder.path, "shub"),

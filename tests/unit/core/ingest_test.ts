@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { copyAndHash, hashFile, ImageWriter } from "../../../src/core/ingest.ts";
 import { InterruptedError } from "../../../src/errors.ts";
 import { canMount, installed, mountTmpfs } from "../../support/state.ts";
+import { tempHome } from "../../support/home.ts";
 
 // Known vectors (RFC 1321 and coreutils): the reference's hashtest.txt itself is not available.
 const VECTORS: [content: string, md5: string][] = [
@@ -42,34 +43,15 @@ async function md5sum(path: string): Promise<string> {
   return new TextDecoder().decode(output.stdout).split(" ")[0];
 }
 
-interface Folder extends AsyncDisposable {
-  path: string;
-  file(name: string, content: string | Uint8Array): string;
-}
-
-async function tempFolder(): Promise<Folder> {
-  const path = await Deno.makeTempDir({ prefix: "sregistry-ingest-" });
-  return {
-    path,
-    file(name, content) {
-      const target = join(path, name);
-      if (typeof content === "string") Deno.writeTextFileSync(target, content);
-      else Deno.writeFileSync(target, content);
-      return target;
-    },
-    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
-  };
-}
-
 for (const [content, expected] of VECTORS) {
   Deno.test(`hashFile gives the known MD5 of ${JSON.stringify(content)}`, async () => {
-    await using folder = await tempFolder();
+    await using folder = await tempHome();
     const digest = await hashFile(folder.file("vector", content));
     assert.deepEqual(digest, { size: new TextEncoder().encode(content).length, md5: expected });
   });
 
   Deno.test(`copyAndHash copies ${JSON.stringify(content)} exactly and hashes it`, async () => {
-    await using folder = await tempFolder();
+    await using folder = await tempHome();
     const target = join(folder.path, "copy");
     const digest = await copyAndHash(folder.file("vector", content), target);
     assert.equal(digest.md5, expected);
@@ -81,7 +63,7 @@ Deno.test({
   name: "a 10 MiB file hashes to what md5sum says, by hashFile, copyAndHash and ImageWriter",
   ignore: !installed("md5sum"),
   async fn() {
-    await using folder = await tempFolder();
+    await using folder = await tempHome();
     // 10 MiB + 3 bytes: 4 MiB hashed in this thread, then the worker, a partial block, an odd tail.
     const bytes = generated(10 * MIB + 3);
     const source = folder.file("big.sif", bytes);
@@ -111,7 +93,7 @@ Deno.test({
 });
 
 Deno.test("ImageWriter resumes a partial file: it hashes what is there and appends", async () => {
-  await using folder = await tempFolder();
+  await using folder = await tempHome();
   const bytes = generated(6 * MIB + 12345);
   const split = 4 * MIB + 777;
   const path = folder.file("partial", bytes.subarray(0, split));
@@ -129,7 +111,7 @@ Deno.test("ImageWriter resumes a partial file: it hashes what is there and appen
 });
 
 Deno.test("ImageWriter with resume and no file starts from zero", async () => {
-  await using folder = await tempFolder();
+  await using folder = await tempHome();
   const path = join(folder.path, "fresh");
   const writer = await ImageWriter.create(path, { resume: true });
   assert.equal(writer.size, 0);
@@ -138,7 +120,7 @@ Deno.test("ImageWriter with resume and no file starts from zero", async () => {
 });
 
 Deno.test("ImageWriter without resume truncates an existing file", async () => {
-  await using folder = await tempFolder();
+  await using folder = await tempHome();
   const path = folder.file("old", "old content that is longer");
   const writer = await ImageWriter.create(path);
   await writer.write(new TextEncoder().encode("hello\n"));
@@ -147,7 +129,7 @@ Deno.test("ImageWriter without resume truncates an existing file", async () => {
 });
 
 Deno.test("a new image file is mode 0644 under the umask", async () => {
-  await using folder = await tempFolder();
+  await using folder = await tempHome();
   const target = join(folder.path, "copy");
   await copyAndHash(folder.file("source", "x"), target);
   const expected = 0o644 & ~Deno.umask();
@@ -155,7 +137,7 @@ Deno.test("a new image file is mode 0644 under the umask", async () => {
 });
 
 Deno.test("abandon closes the file and keeps what was written", async () => {
-  await using folder = await tempFolder();
+  await using folder = await tempHome();
   const path = join(folder.path, "abandoned");
   const writer = await ImageWriter.create(path);
   await writer.write(generated(5 * MIB + 100));
@@ -165,7 +147,7 @@ Deno.test("abandon closes the file and keeps what was written", async () => {
 });
 
 Deno.test("progress reports rise to the file size", async () => {
-  await using folder = await tempFolder();
+  await using folder = await tempHome();
   const bytes = generated(9 * MIB);
   const source = folder.file("source", bytes);
   for (
@@ -184,7 +166,7 @@ Deno.test("progress reports rise to the file size", async () => {
 });
 
 Deno.test("hashing or copying a missing file fails with NotFound", async () => {
-  await using folder = await tempFolder();
+  await using folder = await tempHome();
   const missing = join(folder.path, "missing");
   await assert.rejects(hashFile(missing), Deno.errors.NotFound);
   await assert.rejects(copyAndHash(missing, join(folder.path, "target")), Deno.errors.NotFound);
@@ -194,7 +176,7 @@ Deno.test({
   name: "a full disk fails the write with ENOSPC and the writer can still be abandoned",
   ignore: !canMount(),
   async fn() {
-    await using folder = await tempFolder();
+    await using folder = await tempHome();
     const small = join(folder.path, "small");
     using _tmpfs = mountTmpfs(small, "1m");
     const writer = await ImageWriter.create(join(small, "image"));
@@ -212,7 +194,7 @@ Deno.test({
 
 Deno.test("an image larger than every buffer in flight copies and hashes right", async () => {
   // 24 MiB + 5: the worker takes over after 4 MiB and all its buffers go round several times.
-  await using folder = await tempFolder();
+  await using folder = await tempHome();
   const bytes = generated(24 * MIB + 5, 0x1234567);
   const source = folder.file("large.sif", bytes);
   const expected = { size: bytes.length, md5: createHash("md5").update(bytes).digest("hex") };
@@ -222,7 +204,7 @@ Deno.test("an image larger than every buffer in flight copies and hashes right",
 });
 
 Deno.test("an aborted signal stops hashing and copying with InterruptedError", async () => {
-  await using folder = await tempFolder();
+  await using folder = await tempHome();
   const source = folder.file("large.sif", generated(24 * MIB, 3));
   for (const pass of ["hash", "copy"] as const) {
     const controller = new AbortController();

@@ -11,17 +11,9 @@ import { openRegistry } from "../../../src/core/registry.ts";
 import { findContainers, listContainers } from "../../../src/core/containers.ts";
 import { parseImageName } from "../../../src/core/names.ts";
 import { PYTHON_DDL, PYTHON_ROWS, PYTHON_STORAGE } from "../../../scripts/make_fixtures.ts";
+import { tempHome } from "../../support/home.ts";
 
 const FIXTURE = new URL("../../fixtures/sregistry.db", import.meta.url);
-
-interface Folder extends AsyncDisposable {
-  path: string;
-}
-
-async function tempFolder(): Promise<Folder> {
-  const path = await Deno.makeTempDir({ prefix: "sregistry-schema-" });
-  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
-}
 
 function userVersion(db: DatabaseSync): number {
   return (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
@@ -58,7 +50,7 @@ Deno.test("the Python fixture has the original DDL, its rows and user_version 0"
 });
 
 Deno.test("a new database gets the original tables, the new columns and the current version", async () => {
-  await using folder = await tempFolder();
+  await using folder = await tempHome();
   using registry = openRegistry({
     databaseFolder: join(folder.path, "db", "nested"),
     storageRoot: join(folder.path, "storage"),
@@ -87,7 +79,7 @@ Deno.test("a new database gets the original tables, the new columns and the curr
 });
 
 Deno.test("migrating a Python database keeps every row and makes storage paths relative", async () => {
-  await using folder = await tempFolder();
+  await using folder = await tempHome();
   const { db } = pythonDatabase(folder.path);
   try {
     const before = db.prepare("SELECT * FROM container ORDER BY id").all();
@@ -122,7 +114,7 @@ Deno.test("migrating a Python database keeps every row and makes storage paths r
 });
 
 Deno.test("migrating twice changes nothing the second time", async () => {
-  await using folder = await tempFolder();
+  await using folder = await tempHome();
   const { db } = pythonDatabase(folder.path);
   try {
     migrate(db, PYTHON_STORAGE);
@@ -137,7 +129,7 @@ Deno.test("migrating twice changes nothing the second time", async () => {
 });
 
 Deno.test("a storage root that only shares a prefix with an image path leaves it absolute", async () => {
-  await using folder = await tempFolder();
+  await using folder = await tempHome();
   const { db } = pythonDatabase(folder.path);
   try {
     // `/home/user/.singularity/sh` is a prefix of `/home/user/.singularity/shub/...` as text.
@@ -152,7 +144,7 @@ Deno.test("a storage root that only shares a prefix with an image path leaves it
 });
 
 Deno.test("the migrated records read back with their names, newest first per name", async () => {
-  await using folder = await tempFolder();
+  await using folder = await tempHome();
   const { db } = pythonDatabase(folder.path);
   db.close();
   using registry = openRegistry({

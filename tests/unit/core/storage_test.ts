@@ -19,6 +19,7 @@ import {
   TOMBSTONE_PREFIX,
 } from "../../../src/core/storage.ts";
 import { ConflictError, InvalidNameError } from "../../../src/errors.ts";
+import { tempHome } from "../../support/home.ts";
 
 const storage = new Storage("/S");
 
@@ -67,7 +68,7 @@ Deno.test("temporary paths are recognisable and unique in their folder", () => {
 });
 
 Deno.test("placeFile moves a file into a new folder and never overwrites", async () => {
-  await using folder = await tempFolder();
+  await using folder = await tempHome();
   const source = join(folder.path, "source");
   const target = join(folder.path, "a", "b", "target.sif");
   Deno.writeTextFileSync(source, "one");
@@ -85,7 +86,7 @@ Deno.test("placeFile moves a file into a new folder and never overwrites", async
 });
 
 Deno.test("pruneEmptyFolders removes empty folders up to the root and stops at a full one", async () => {
-  await using folder = await tempFolder();
+  await using folder = await tempHome();
   const root = join(folder.path, "root");
   Deno.mkdirSync(join(root, "keep", "a", "b"), { recursive: true });
   Deno.writeTextFileSync(join(root, "keep", "file"), "x");
@@ -100,18 +101,13 @@ Deno.test("pruneEmptyFolders removes empty folders up to the root and stops at a
 });
 
 Deno.test("removeIfPresent ignores a missing file", async () => {
-  await using folder = await tempFolder();
+  await using folder = await tempHome();
   removeIfPresent(join(folder.path, "missing"));
   const file = join(folder.path, "present");
   Deno.writeTextFileSync(file, "x");
   removeIfPresent(file);
   assert.equal(exists(file), false);
 });
-
-async function tempFolder(): Promise<{ path: string } & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ prefix: "sregistry-storage-" });
-  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
-}
 
 Deno.test("leftover temporary files of dead runs are swept; live ones, parts, tombstones kept", () => {
   const folder = Deno.makeTempDirSync({ prefix: "sregistry-sweep-" });

@@ -19,6 +19,7 @@ import {
   startFakeHub,
 } from "../../support/fake_hub.ts";
 import { exists } from "../../support/state.ts";
+import { tempHome } from "../../support/home.ts";
 
 const HTTP: HttpOptions = {
   userAgent: "sregistry-test/1.0",
@@ -29,11 +30,6 @@ const HTTP: HttpOptions = {
 // Not a multiple of the generator's 1 MiB block nor of the fake hub's 64 KiB chunk.
 const SIZE = 3 * 1024 * 1024 + 12_345;
 const SEED = 7;
-
-async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ prefix: "sregistry-download-" });
-  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
-}
 
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
@@ -60,7 +56,7 @@ async function etagOf(image: FakeImage): Promise<string> {
 }
 
 Deno.test("downloadToFile streams, hashes and reports progress", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempHome();
   await using hub = await startFakeHub();
   const image = hub.addImage("vsoch", "hello", "latest", { size: SIZE, seed: SEED });
   const part = join(dir.path, "hello.sif.part");
@@ -87,7 +83,7 @@ Deno.test("downloadToFile streams, hashes and reports progress", async () => {
 });
 
 Deno.test("downloadToFile resumes a part file with Range and If-Range", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempHome();
   await using hub = await startFakeHub();
   const image = hub.addImage("vsoch", "hello", "latest", { size: SIZE, seed: SEED });
   const part = join(dir.path, "hello.sif.part");
@@ -113,7 +109,7 @@ Deno.test("downloadToFile resumes a part file with Range and If-Range", async ()
 });
 
 Deno.test("downloadToFile starts over when the part file has no saved validator", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempHome();
   await using hub = await startFakeHub();
   const image = hub.addImage("vsoch", "hello", "latest", { size: SIZE, seed: SEED });
   const part = join(dir.path, "hello.sif.part");
@@ -124,7 +120,7 @@ Deno.test("downloadToFile starts over when the part file has no saved validator"
 });
 
 Deno.test("downloadToFile starts over when the server ignores the Range", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempHome();
   await using hub = await startFakeHub({ mode: "ignore-range" });
   const image = hub.addImage("vsoch", "hello", "latest", { size: SIZE, seed: SEED });
   const part = join(dir.path, "hello.sif.part");
@@ -143,7 +139,7 @@ Deno.test("downloadToFile starts over when the server ignores the Range", async 
 });
 
 Deno.test("downloadToFile starts over when the ETag changed (If-Range fails)", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempHome();
   await using hub = await startFakeHub();
   const image = hub.addImage("vsoch", "hello", "latest", { size: SIZE, seed: SEED });
   const part = join(dir.path, "hello.sif.part");
@@ -154,7 +150,7 @@ Deno.test("downloadToFile starts over when the ETag changed (If-Range fails)", a
 });
 
 Deno.test("downloadToFile answers a 416 by starting over without Range", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempHome();
   await using hub = await startFakeHub();
   const bytes = new TextEncoder().encode("a small image");
   const image = hub.addImage("vsoch", "small", "latest", bytes);
@@ -169,7 +165,7 @@ Deno.test("downloadToFile answers a 416 by starting over without Range", async (
 });
 
 Deno.test("downloadToFile accepts a part file that is already complete", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempHome();
   await using hub = await startFakeHub();
   const image = hub.addImage("vsoch", "hello", "latest", { size: SIZE, seed: SEED });
   const part = join(dir.path, "hello.sif.part");
@@ -183,7 +179,7 @@ Deno.test("downloadToFile accepts a part file that is already complete", async (
 });
 
 Deno.test("downloadToFile deletes a download whose MD5 differs from the manifest", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempHome();
   await using hub = await startFakeHub({ mode: "wrong-md5" });
   const image = hub.addImage("vsoch", "hello", "latest", new TextEncoder().encode("sif bytes"));
   const actual = await image.md5();
@@ -207,7 +203,7 @@ Deno.test("downloadToFile deletes a download whose MD5 differs from the manifest
 });
 
 Deno.test("downloadToFile retries a body cut short by resuming, then reports it", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempHome();
   await using hub = await startFakeHub({ mode: "truncate" });
   const image = hub.addImage("vsoch", "hello", "latest", { size: SIZE, seed: SEED });
   const part = join(dir.path, "hello.sif.part");
@@ -236,7 +232,7 @@ Deno.test("downloadToFile retries a body cut short by resuming, then reports it"
 });
 
 Deno.test("downloadToFile completes after a cut when the next attempt succeeds", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempHome();
   await using hub = await startFakeHub({ mode: "truncate" });
   const image = hub.addImage("vsoch", "hello", "latest", { size: SIZE, seed: SEED });
   const part = join(dir.path, "hello.sif.part");
@@ -253,7 +249,7 @@ Deno.test("downloadToFile completes after a cut when the next attempt succeeds",
 });
 
 Deno.test("downloadToFile restarts a cut body from zero when there is no validator", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempHome();
   const bytes = new Uint8Array(300_000).map((_, i) => i % 251);
   let calls = 0;
   await using server = {
@@ -284,7 +280,7 @@ Deno.test("downloadToFile restarts a cut body from zero when there is no validat
 });
 
 Deno.test("downloadToFile handles a body without Content-Length", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempHome();
   await using hub = await startFakeHub({ mode: "no-length" });
   const image = hub.addImage("vsoch", "hello", "latest", { size: SIZE, seed: SEED });
   const part = join(dir.path, "hello.sif.part");
@@ -299,7 +295,7 @@ Deno.test("downloadToFile handles a body without Content-Length", async () => {
 
 for (const mode of ["fail-once", "429-once"] as const) {
   Deno.test(`downloadToFile recovers from the hub's ${mode} mode`, async () => {
-    await using dir = await tempDir();
+    await using dir = await tempHome();
     await using hub = await startFakeHub({ mode });
     const image = hub.addImage("vsoch", "hello", "latest", { size: SIZE, seed: SEED });
     const retries: string[] = [];
@@ -313,7 +309,7 @@ for (const mode of ["fail-once", "429-once"] as const) {
 }
 
 Deno.test("downloadToFile turns 404 into NotFoundError and leaves no file", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempHome();
   await using hub = await startFakeHub({ mode: "404" });
   const image = hub.addImage("vsoch", "hello", "latest", new Uint8Array([1]));
   const part = join(dir.path, "p");
@@ -329,7 +325,7 @@ Deno.test("downloadToFile turns 404 into NotFoundError and leaves no file", asyn
 });
 
 Deno.test("downloadToFile keeps the part file of a stalled body, and the next run resumes", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempHome();
   await using hub = await startFakeHub({ mode: "stall" });
   const image = hub.addImage("vsoch", "hello", "latest", { size: SIZE, seed: SEED });
   const part = join(dir.path, "hello.sif.part");
@@ -357,7 +353,7 @@ Deno.test("downloadToFile keeps the part file of a stalled body, and the next ru
 });
 
 Deno.test("downloadToFile follows redirects to the bytes", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempHome();
   await using hub = await startFakeHub({ mode: "redirect" });
   const image = hub.addImage("vsoch", "hello", "latest", { size: SIZE, seed: SEED });
   const result = await downloadToFile(image.downloadUrl, join(dir.path, "p"), { http: HTTP });
@@ -366,7 +362,7 @@ Deno.test("downloadToFile follows redirects to the bytes", async () => {
 });
 
 Deno.test("downloadToFile drops Authorization when the download leaves the origin", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempHome();
   await using storage = await startFakeHub();
   const stored = storage.addImage("vsoch", "hello", "latest", new Uint8Array([1, 2, 3]));
   await using registry = {
@@ -389,7 +385,7 @@ Deno.test("downloadToFile drops Authorization when the download leaves the origi
 });
 
 Deno.test("downloadToFile keeps the part file when interrupted", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempHome();
   await using hub = await startFakeHub({ mode: "stall" });
   const image = hub.addImage("vsoch", "hello", "latest", { size: SIZE, seed: SEED });
   const part = join(dir.path, "hello.sif.part");
@@ -412,7 +408,7 @@ Deno.test("downloadToFile keeps the part file when interrupted", async () => {
 });
 
 Deno.test("withDownloadLock runs two concurrent holders one after the other", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempHome();
   const part = join(dir.path, "image.sif.part");
   const events: string[] = [];
   let waits = 0;
@@ -443,14 +439,14 @@ Deno.test("withDownloadLock runs two concurrent holders one after the other", as
 });
 
 Deno.test("withDownloadLock removes the lock when fn throws", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempHome();
   const part = join(dir.path, "image.sif.part");
   await assert.rejects(withDownloadLock(part, () => Promise.reject(new Error("boom"))), /boom/);
   assert.equal(exists(`${part}.lock`), false);
 });
 
 Deno.test("withDownloadLock takes over a lock whose holder stopped refreshing it", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempHome();
   const part = join(dir.path, "image.sif.part");
   await Deno.writeTextFile(`${part}.lock`, "12345 another-node\n");
   const anHourAgo = new Date(Date.now() - 60 * 60 * 1000);
@@ -465,14 +461,14 @@ Deno.test("withDownloadLock takes over a lock whose holder stopped refreshing it
 });
 
 Deno.test("withDownloadLock writes its pid into the lock while fn runs", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempHome();
   const part = join(dir.path, "image.sif.part");
   const content = await withDownloadLock(part, () => Deno.readTextFile(`${part}.lock`));
   assert.match(content, new RegExp(`^${Deno.pid} \\S+\n$`));
 });
 
 Deno.test("withDownloadLock stops waiting when interrupted", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempHome();
   const part = join(dir.path, "image.sif.part");
   // A fresh lock of another process: alive, so withDownloadLock waits for it.
   await Deno.writeTextFile(`${part}.lock`, `${Deno.pid} elsewhere\n`);
