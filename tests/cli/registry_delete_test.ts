@@ -8,7 +8,7 @@ import { sregistry, sregistryInProcess } from "../support/cli.ts";
 import { type FakeRegistry, startFakeRegistry } from "../support/fake_registry.ts";
 import { tempHome } from "../support/home.ts";
 import {
-  closedPort,
+  downRegistryEnv,
   registryEnv,
   requestLines,
   requestsTo,
@@ -178,15 +178,7 @@ Deno.test("delete changes the remote only: a local copy and its record stay", as
 
 Deno.test("delete against a registry that is down gives one clear line and exit 1", async () => {
   await using home = await tempHome();
-  const port = closedPort();
-  const env = {
-    ...home.env,
-    SREGISTRY_CLIENT: "registry",
-    SREGISTRY_REGISTRY_BASE: `http://127.0.0.1:${port}/api`,
-    SREGISTRY_REGISTRY_USERNAME: "dino",
-    SREGISTRY_REGISTRY_TOKEN: "sekrit",
-    SREGISTRY_RETRIES: "0",
-  };
+  const { port, env } = downRegistryEnv(home, "/api");
 
   const result = await sregistry(["delete", "--force", "vsoch/tacos"], { env });
 

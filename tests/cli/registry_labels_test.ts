@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { sregistry } from "../support/cli.ts";
 import { type FakeRegistry, startFakeRegistry } from "../support/fake_registry.ts";
 import { tempHome } from "../support/home.ts";
-import { closedPort, registryEnv, requestLines } from "../support/registry_env.ts";
+import { downRegistryEnv, registryEnv, requestLines } from "../support/registry_env.ts";
 import { assertFailure, lines } from "../support/state.ts";
 
 const encoder = new TextEncoder();
@@ -131,13 +131,7 @@ Deno.test("labels --client registry works when another client is active", async 
 
 Deno.test("labels against a registry that is down gives one clear line and exit 1", async () => {
   await using home = await tempHome();
-  const port = closedPort();
-  const env = {
-    ...home.env,
-    SREGISTRY_CLIENT: "registry",
-    SREGISTRY_REGISTRY_BASE: `http://127.0.0.1:${port}`,
-    SREGISTRY_RETRIES: "0",
-  };
+  const { port, env } = downRegistryEnv(home);
 
   const result = await sregistry(["labels", "--key", "gpu"], { env });
 

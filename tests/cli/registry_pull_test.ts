@@ -9,7 +9,7 @@ import { sregistry } from "../support/cli.ts";
 import { startFakeRegistry } from "../support/fake_registry.ts";
 import { tempHome } from "../support/home.ts";
 import { assertTransferFailure, imageFiles, leftovers } from "../support/pulls.ts";
-import { closedPort, registryEnv, requestsTo, signedFor } from "../support/registry_env.ts";
+import { downRegistryEnv, registryEnv, requestsTo, signedFor } from "../support/registry_env.ts";
 import { assertFailure, assertUnchanged, md5, records, snapshot } from "../support/state.ts";
 
 const encoder = new TextEncoder();
@@ -282,15 +282,7 @@ Deno.test("a download whose MD5 is not the manifest's version is deleted and not
 
 Deno.test("a registry that is down gives one clear line, exit 1, and records nothing", async () => {
   await using home = await tempHome();
-  const port = closedPort();
-  const env = {
-    ...home.env,
-    SREGISTRY_CLIENT: "registry",
-    SREGISTRY_REGISTRY_BASE: `http://127.0.0.1:${port}`,
-    SREGISTRY_REGISTRY_USERNAME: "dino",
-    SREGISTRY_REGISTRY_TOKEN: "sekrit",
-    SREGISTRY_RETRIES: "0",
-  };
+  const { port, env } = downRegistryEnv(home);
   const before = await snapshot(home, env);
 
   for (const args of [["pull", "vsoch/tacos"], ["record", "vsoch/tacos"]]) {

@@ -9,7 +9,7 @@ import { sregistry, sregistryInProcess, startSregistry } from "../support/cli.ts
 import { startFakeRegistry } from "../support/fake_registry.ts";
 import { tempHome } from "../support/home.ts";
 import {
-  closedPort,
+  downRegistryEnv,
   md5sum,
   registryEnv,
   requestLines,
@@ -244,15 +244,8 @@ Deno.test("the hub client cannot push: a clear error naming a client that can", 
 
 Deno.test("a registry that is down gives one clear line and exit 1", async () => {
   await using home = await tempHome();
-  const port = closedPort();
   const file = home.file("tacos.sif", IMAGE);
-  const env = {
-    ...home.env,
-    SREGISTRY_REGISTRY_BASE: `http://127.0.0.1:${port}`,
-    SREGISTRY_REGISTRY_USERNAME: "dino",
-    SREGISTRY_REGISTRY_TOKEN: "sekrit",
-    SREGISTRY_RETRIES: "0",
-  };
+  const { port, env } = downRegistryEnv(home);
 
   const pushed = await sregistry(["push", file, "--name", "registry://vsoch/tacos"], { env });
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { sregistry } from "../support/cli.ts";
 import { type FakeRegistry, startFakeRegistry } from "../support/fake_registry.ts";
 import { tempHome } from "../support/home.ts";
-import { closedPort, registryEnv, requestLines } from "../support/registry_env.ts";
+import { downRegistryEnv, registryEnv, requestLines } from "../support/registry_env.ts";
 import { assertFailure, lines, md5 } from "../support/state.ts";
 
 const encoder = new TextEncoder();
@@ -248,13 +248,7 @@ Deno.test("a query that cannot be a name is a usage error, exit 2, and nothing i
 
 Deno.test("search against a registry that is down gives one clear line and exit 1", async () => {
   await using home = await tempHome();
-  const port = closedPort();
-  const env = {
-    ...home.env,
-    SREGISTRY_CLIENT: "registry",
-    SREGISTRY_REGISTRY_BASE: `http://127.0.0.1:${port}/`,
-    SREGISTRY_RETRIES: "0",
-  };
+  const { port, env } = downRegistryEnv(home, "/");
 
   for (const query of [[], ["vsoch"], ["vsoch/tacos"], ["/tacos:v1"]]) {
     const result = await sregistry(["search", ...query], { env });

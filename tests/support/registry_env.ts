@@ -38,6 +38,28 @@ export function closedPort(): number {
   return port;
 }
 
+/**
+ * The settings of a registry that is down (nothing listens on its port), as the active client
+ * with credentials; `basePath` is appended to its base as users write it ("/api", "/").
+ */
+export function downRegistryEnv(
+  home: TempHome,
+  basePath = "",
+): { port: number; env: Record<string, string> } {
+  const port = closedPort();
+  return {
+    port,
+    env: {
+      ...home.env,
+      SREGISTRY_CLIENT: "registry",
+      SREGISTRY_REGISTRY_BASE: `http://127.0.0.1:${port}${basePath}`,
+      SREGISTRY_REGISTRY_USERNAME: USERNAME,
+      SREGISTRY_REGISTRY_TOKEN: TOKEN,
+      SREGISTRY_RETRIES: "0",
+    },
+  };
+}
+
 /** `METHOD path` of every request the fake received, in order. */
 export function requestLines(registry: FakeRegistry, from = 0): string[] {
   return registry.requests.slice(from).map((seen) => `${seen.method} ${seen.path}`);
