@@ -21,6 +21,7 @@ import {
   updateContainer,
 } from "./containers.ts";
 import { immediate } from "./database.ts";
+import { type ImageFacts, readImageFacts } from "./image_inspection.ts";
 import { copyAndHash, type Digest, hashFile, type ProgressCallback } from "./ingest.ts";
 import { formatImageName, type ImageName, withVersion } from "./names.ts";
 import { findContainer, type Registry } from "./registry.ts";
@@ -47,6 +48,8 @@ export interface PlacedImage {
   action: RecordAction;
   /** Absolute path of the image file. */
   path: string;
+  /** What reading the image's metadata found wrong (not an image, damaged), for the user. */
+  warnings?: string[];
 }
 
 /** What to add. */
@@ -131,6 +134,7 @@ async function placeFrom(
     });
   }
 
+  const read = await readImageFacts(temp ?? source, options.file);
   const placed = commitImage(registry, {
     file: temp ?? source,
     keepSource: inPlace,
@@ -139,10 +143,11 @@ async function placeFrom(
     url: options.url ?? null,
     metadata: options.metadata ?? null,
     client: options.client,
+    facts: read.facts,
   });
   // The image is safely recorded; a move then removes the original (or its duplicate).
   if (!options.copy && source !== placed.path) removeIfPresent(source);
-  return placed;
+  return { ...placed, warnings: read.warnings };
 }
 
 /** A finished image file to place into storage and record. */
@@ -163,6 +168,8 @@ export interface CommitOptions {
   client: string;
   /** Replace an existing different file of the same version (pull --force). */
   replace?: boolean;
+  /** What was read from the file (readImageFacts), kept in the record's metrics. */
+  facts?: ImageFacts;
 }
 
 /**
@@ -200,6 +207,7 @@ export function commitImage(registry: Registry, options: CommitOptions): PlacedI
         metadata: options.metadata ?? existing?.metadata ?? null,
         size: options.digest.size,
         md5: options.digest.md5,
+        metrics: options.facts && { ...options.facts },
       };
       if (existing) updateContainer(registry.db, existing.id, fields);
       else insertContainer(registry.db, fields);

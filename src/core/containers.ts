@@ -58,6 +58,11 @@ export interface ContainerFields {
   size: number | null;
   /** File MD5, or null. */
   md5: string | null;
+  /**
+   * Keys to set in the record's metrics object: what was read from the image file
+   * (core/image_inspection.ts's ImageFacts). Other keys (the Python client's) are kept.
+   */
+  metrics?: Record<string, unknown>;
 }
 
 const SELECT = `
@@ -93,12 +98,24 @@ export interface ContainerSummary {
   local: boolean;
 }
 
+/** What `images` keeps besides its queries: what was read from the image files (metrics). */
+export interface ImageFilter {
+  /** Architecture, in SIF's spelling (`amd64`). */
+  arch?: string;
+  /** Labels every kept record has: a key with this value, or with any value when none is given. */
+  labels?: { key: string; value?: string }[];
+}
+
 /**
- * The records `listContainers` gives, as a listing shows them: their metadata, which is most of
- * a record, is neither read nor parsed.
+ * The records `listContainers` gives (narrowed by `filter`), as a listing shows them: their
+ * metadata, which is most of a record, is neither read nor parsed.
  */
-export function listSummaries(db: DatabaseSync, queries: string[]): ContainerSummary[] {
-  const filter = queryFilter(queries);
+export function listSummaries(
+  db: DatabaseSync,
+  queries: string[],
+  where: ImageFilter = {},
+): ContainerSummary[] {
+  const filter = queryFilter(queries, where);
   return db.prepare(`
     SELECT container.uri, container.client, container.created_at,
       coalesce(container.image, '') != '' AS local
@@ -161,9 +178,9 @@ export function* containerRecordsJson(
   db: DatabaseSync,
   storageRoot: string,
   queries: string[],
-  options: { batchSize: number; separator: string },
+  options: { batchSize: number; separator: string; where?: ImageFilter },
 ): Generator<string> {
-  const filter = queryFilter(queries);
+  const filter = queryFilter(queries, options.where);
   // Keyset pages: each batch starts after the last id of the one before.
   const statement = db.prepare(`
     SELECT group_concat(record, :separator ORDER BY id) AS text, max(id) AS last FROM (
@@ -187,15 +204,32 @@ export function containerRecordJson(db: DatabaseSync, storageRoot: string, id: n
   return String((row as { record: string }).record);
 }
 
-// A SQL condition (and its parameters) keeping the records any query matches; "1" keeps all.
-function queryFilter(queries: string[]): { condition: string; params: string[] } {
+// The metrics column as JSON SQLite can read: a damaged value (no JSON) matches nothing.
+const METRICS = "(CASE WHEN json_valid(container.metrics) THEN container.metrics ELSE '{}' END)";
+
+// A SQL condition (and its parameters) keeping the records any query matches and that pass the
+// image filter; "1" keeps all.
+function queryFilter(
+  queries: string[],
+  where: ImageFilter = {},
+): { condition: string; params: string[] } {
   const terms = queries.filter((query) => query !== "" && query !== "*");
   const match = "(instr(lower(collection.name), ?) OR instr(lower(container.name), ?) " +
     "OR instr(lower(container.tag), ?) OR instr(lower(container.uri), ?))";
-  return {
-    condition: terms.length ? `(${terms.map(() => match).join(" OR ")})` : "1",
-    params: terms.flatMap((term) => Array(4).fill(term.toLowerCase())),
-  };
+  const conditions = terms.length ? [`(${terms.map(() => match).join(" OR ")})`] : [];
+  const params = terms.flatMap((term) => Array(4).fill(term.toLowerCase()));
+  if (where.arch !== undefined) {
+    conditions.push(`json_extract(${METRICS}, '$.arch') = ?`);
+    params.push(where.arch);
+  }
+  for (const label of where.labels ?? []) {
+    const value = label.value === undefined ? "" : " AND type = 'text' AND value = ?";
+    conditions.push(
+      `EXISTS (SELECT 1 FROM json_each(${METRICS}, '$.labels') WHERE key = ?${value})`,
+    );
+    params.push(label.key, ...(label.value === undefined ? [] : [label.value]));
+  }
+  return { condition: conditions.length ? conditions.join(" AND ") : "1", params };
 }
 
 /** The id of a collection, created when missing. */
@@ -215,7 +249,8 @@ export function insertContainer(db: DatabaseSync, fields: ContainerFields): numb
   const result = db.prepare(`
     INSERT INTO container (created_at, metrics, name, tag, image, url, uri, client, version,
       collection_id, size, md5, metadata)
-    VALUES (datetime('now'), '{}', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+    VALUES (datetime('now'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+    jsonOrNull(fields.metrics) ?? "{}",
     fields.image.name,
     fields.image.tag,
     fields.file,
@@ -233,9 +268,14 @@ export function insertContainer(db: DatabaseSync, fields: ContainerFields): numb
 
 /** Rewrites a record's fields, keeping its id and creation time. */
 export function updateContainer(db: DatabaseSync, id: number, fields: ContainerFields): void {
+  const metrics = Object.entries(fields.metrics ?? {}).filter(([key]) => /^[a-z_]+$/.test(key));
+  const setMetrics = metrics.length === 0 ? "" : `, metrics = json_set(
+      CASE WHEN json_valid(metrics) THEN CASE WHEN json_type(metrics) = 'object' THEN metrics
+        ELSE '{}' END ELSE '{}' END,
+      ${metrics.map(([key]) => `'$.${key}', json(?)`).join(", ")})`;
   db.prepare(`
     UPDATE container SET name = ?, tag = ?, image = ?, url = ?, uri = ?, client = ?, version = ?,
-      collection_id = ?, size = ?, md5 = ?, metadata = ?
+      collection_id = ?, size = ?, md5 = ?, metadata = ?${setMetrics}
     WHERE id = ?`).run(
     fields.image.name,
     fields.image.tag,
@@ -248,6 +288,7 @@ export function updateContainer(db: DatabaseSync, id: number, fields: ContainerF
     fields.size,
     fields.md5,
     jsonOrNull(fields.metadata),
+    ...metrics.map(([, value]) => JSON.stringify(value ?? null)),
     id,
   );
 }

@@ -7,7 +7,8 @@ import { basename, dirname, resolve } from "node:path";
 import { ConflictError, reason } from "../errors.ts";
 import { findContainers } from "../core/containers.ts";
 import { commitImage, type PlacedImage, prepareFolder, storageWriteError } from "../core/add.ts";
-import type { ImageName } from "../core/names.ts";
+import { readImageFacts } from "../core/image_inspection.ts";
+import { formatImageName, type ImageName } from "../core/names.ts";
 import { recordImage } from "../core/record.ts";
 import { imageFile, type Registry } from "../core/registry.ts";
 import {
@@ -92,6 +93,7 @@ async function lockedPull(
     } catch (error) {
       throw storageWriteError(registry, error);
     }
+    const read = await readImageFacts(part, formatImageName(remote.name));
     const placed = commitImage(registry, {
       file: part,
       keepSource: false,
@@ -101,8 +103,9 @@ async function lockedPull(
       metadata: remote.metadata,
       client: client.name,
       replace: options.force,
+      facts: read.facts,
     });
-    return { ...placed, downloaded: true, remote };
+    return { ...placed, downloaded: true, remote, warnings: read.warnings };
   }, { onWait: options.onWait, signal: options.http.signal });
 }
 
