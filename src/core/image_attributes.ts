@@ -20,6 +20,8 @@ const MAX_APPS = 256;
 /** Environment files read per folder. */
 const MAX_ENVIRONMENT_FILES = 256;
 const METADATA_JSON = "inspect-metadata.json";
+/** The environment files apptainer's inspect shows: Docker's, then the definition file's. */
+const ENVIRONMENT_FILES = /^(10-docker.*|9.*-environment)\.sh$/;
 const OCI_CONFIG_JSON = "oci-config.json";
 
 /** What `apptainer inspect` shows of one app. */
@@ -257,30 +259,29 @@ async function fromRootfs(
     startscript: await readText(rootfs, `${base}/startscript`),
     test: await readText(rootfs, `${base}/test`),
     helpfile: await readText(rootfs, `${base}/runscript.help`),
-    environment: await readEnvironment(rootfs, `${base}/env`, /^10-docker.*\.sh$/, warnings),
+    environment: await readEnvironment(rootfs, `${base}/env`, ENVIRONMENT_FILES, warnings),
   };
-  Object.assign(
-    attributes.environment ??= {},
-    await readEnvironment(rootfs, `${base}/env`, /^9.*-environment\.sh$/, warnings),
-  );
   const apps = await rootfs.list("/scif/apps") ?? [];
   if (apps.length > MAX_APPS) warnings.push(`only the first ${MAX_APPS} apps were read`);
   const found: [string, AppAttributes][] = [];
   for (const app of apps.slice(0, MAX_APPS)) {
     const folder = `/scif/apps/${app}/scif`;
     if (!(await rootfs.isDirectory(folder))) continue;
-    found.push([app, {
-      labels: await readLabels(rootfs, `${folder}/labels.json`, warnings),
-      runscript: await readText(rootfs, `${folder}/runscript`),
-      test: await readText(rootfs, `${folder}/test`),
-      helpfile: await readText(rootfs, `${folder}/runscript.help`),
-      environment: await readEnvironment(
-        rootfs,
-        `${folder}/env`,
-        /^9.*-environment\.sh$/,
-        warnings,
-      ),
-    }]);
+    found.push([
+      app,
+      clean({
+        labels: await readLabels(rootfs, `${folder}/labels.json`, warnings),
+        runscript: await readText(rootfs, `${folder}/runscript`),
+        test: await readText(rootfs, `${folder}/test`),
+        helpfile: await readText(rootfs, `${folder}/runscript.help`),
+        environment: await readEnvironment(
+          rootfs,
+          `${folder}/env`,
+          /^9.*-environment\.sh$/,
+          warnings,
+        ),
+      }),
+    ]);
   }
   if (found.length > 0) attributes.apps = Object.fromEntries(found);
   return attributes;

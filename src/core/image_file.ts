@@ -88,6 +88,11 @@ export class ImageFile implements Disposable {
     return bytes;
   }
 
+  /** Bytes read so far. */
+  get bytesRead(): number {
+    return READ_BUDGET - this.#budget;
+  }
+
   /** At most `length` bytes at `offset`: fewer near the end of the file. */
   readUpTo(offset: number, length: number, what: string): Uint8Array {
     return this.read(offset, Math.max(0, Math.min(length, this.size - offset)), what);

@@ -105,6 +105,7 @@ export function readSuperblock(file: ImageFile, offset: number, limit: number): 
   if (view.getUint32(0, true) !== 0x73717368) throw bad("no squashfs magic");
   const major = view.getUint16(28, true);
   const minor = view.getUint16(30, true);
+  if (major < 1 || major > 4) throw bad(`unknown version ${major}.${minor}`);
   if (major !== 4) {
     throw new UnsupportedError(
       `${file.name} holds a squashfs ${major}.${minor} filesystem; sregistry reads squashfs 4.0`,
