@@ -192,7 +192,9 @@ export class Squashfs {
     if (inode.kind !== "file") return { missing: "not a file" };
     if (inode.size > cap) {
       throw new InvalidImageError(
-        `${this.#file.name}: ${path} in the image is ${inode.size} bytes, more than the ${cap} ` +
+        `${this.#file.name}: ${
+          printable(path)
+        } in the image is ${inode.size} bytes, more than the ${cap} ` +
           "sregistry reads",
       );
     }
@@ -242,7 +244,7 @@ export class Squashfs {
       if (inode.kind === "symlink") {
         if (++links > MAX_LINKS) {
           throw new InvalidImageError(
-            `${this.#file.name}: ${path} in the image is a loop of symbolic links`,
+            `${this.#file.name}: ${printable(path)} in the image is a loop of symbolic links`,
           );
         }
         if (inode.target.startsWith("/")) trail.splice(1);
@@ -346,7 +348,7 @@ export class Squashfs {
         if (nameLength > 256 || left < 0) throw this.#bad("a directory entry is cut short");
         const name = new TextDecoder().decode(await cursor.take(nameLength));
         if (name === "." || name === ".." || /[/\0]/.test(name)) {
-          throw this.#bad(`a directory holds an entry named '${name.replace(/\0/g, "\\0")}'`);
+          throw this.#bad(`a directory holds an entry named '${name}'`);
         }
         if (!entries.has(name)) {
           entries.set(name, { name, inode: { block, offset: entry.getUint16(0, true) } });
@@ -494,7 +496,9 @@ export class Squashfs {
   }
 
   #bad(what: string): InvalidImageError {
-    return new InvalidImageError(`${this.#file.name}: the squashfs filesystem is damaged: ${what}`);
+    return new InvalidImageError(
+      `${this.#file.name}: the squashfs filesystem is damaged: ${printable(what)}`,
+    );
   }
 }
 
@@ -552,4 +556,14 @@ class MetadataCursor {
     const bytes = await this.take(length);
     return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
+}
+
+// Names from an image in a one-line message: control characters escaped, length capped.
+function printable(text: string): string {
+  const escaped = text.replace(
+    // deno-lint-ignore no-control-regex
+    /[\x00-\x1f\x7f-\x9f]/g,
+    (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+  return escaped.length > 200 ? `${escaped.slice(0, 200)}...` : escaped;
 }

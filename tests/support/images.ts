@@ -13,6 +13,8 @@ export const hasSiftool = installed("siftool", "version");
 
 /** The launch script SIF and .simg files start with. */
 export const LAUNCH_SCRIPT = "#!/usr/bin/env run-singularity\n";
+/** An OpenPGP fingerprint for signature fixtures. */
+export const FINGERPRINT = "433FE984155206BD962725E20E8713472A879943";
 /** Go's zero time, what deterministic builds store. */
 export const ZERO_TIME = -62135596800n;
 

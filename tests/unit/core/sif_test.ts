@@ -11,6 +11,7 @@ import { primaryPartition, readObject, readSif, type SifObject } from "../../../
 import { tempHome } from "../../support/home.ts";
 import {
   DataType,
+  FINGERPRINT,
   hasSiftool,
   LAUNCH_SCRIPT,
   partitionExtra,
@@ -22,7 +23,6 @@ import {
 
 const METADATA =
   '{"data":{"attributes":{"labels":{"maintainer":"test"},"deffile":"Bootstrap: scratch"}},"type":"container"}';
-const FINGERPRINT = "433FE984155206BD962725E20E8713472A879943";
 
 async function withFile<T>(bytes: Uint8Array, use: (file: ImageFile) => T | Promise<T>) {
   await using home = await tempHome();
