@@ -82,10 +82,10 @@ export function registerInspect(program: Command, ctx: Context): void {
 }
 
 /** Runs `inspect`. */
-export async function runInspect(ctx: Context, options: InspectCommandOptions): Promise<void> {
+export function runInspect(ctx: Context, options: InspectCommandOptions): void {
   const target = chooseTarget(ctx, options.uri);
   if (!selects(options)) {
-    const inspection = target.path === null ? null : await inspectImage(target.path);
+    const inspection = target.path === null ? null : inspectImage(target.path);
     // A file given by its path that is no image, or whose SIF header is damaged: nothing to show.
     if (target.kind === "path" && inspection?.problem && !inspection.sif && !inspection.squashfs) {
       if (inspection.format !== "ext3") throw inspection.problem;
@@ -101,7 +101,7 @@ export async function runInspect(ctx: Context, options: InspectCommandOptions): 
     return;
   }
   if (target.path === null) throw target.absent;
-  const inspection = await inspectImage(target.path);
+  const inspection = inspectImage(target.path);
   if (inspection.problem) throw inspection.problem;
   writeWarnings(ctx.io.err, inspection.warnings);
   if (options.app !== undefined && !options.all && !inspection.attributes.apps?.[options.app]) {

@@ -134,7 +134,7 @@ async function placeFrom(
     });
   }
 
-  const read = await readImageFacts(temp ?? source, options.file);
+  const read = readImageFacts(temp ?? source, options.file);
   const placed = commitImage(registry, {
     file: temp ?? source,
     keepSource: inPlace,

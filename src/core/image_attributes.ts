@@ -89,10 +89,10 @@ export interface AssembledAttributes {
 }
 
 /** Reads every attribute (`want: "all"`) or only the labels. */
-export async function assembleAttributes(
+export function assembleAttributes(
   sources: AttributeSources,
   want: "all" | "labels",
-): Promise<AssembledAttributes> {
+): AssembledAttributes {
   const warnings: string[] = [];
   const objects = sifObjects(sources, warnings);
   const oci = objects.ociConfig ?? readOciImageConfig(sources, warnings);
@@ -103,7 +103,7 @@ export async function assembleAttributes(
     attributes = want === "all" ? objects.metadata : pick(objects.metadata);
   } else if (sources.rootfs) {
     try {
-      attributes = await fromRootfs(sources.rootfs, want, warnings);
+      attributes = fromRootfs(sources.rootfs, want, warnings);
     } catch (error) {
       if (!(error instanceof InvalidImageError)) throw error;
       failure = error;
@@ -244,37 +244,37 @@ function ociSection(config: Record<string, unknown> | null): OciConfig | undefin
 }
 
 // The files apptainer's inspect script cats, read from the image without running it.
-async function fromRootfs(
+function fromRootfs(
   rootfs: Squashfs,
   want: "all" | "labels",
   warnings: string[],
-): Promise<ImageAttributes> {
+): ImageAttributes {
   const base = "/.singularity.d";
-  const labels = await readLabels(rootfs, `${base}/labels.json`, warnings);
+  const labels = readLabels(rootfs, `${base}/labels.json`, warnings);
   if (want === "labels") return labels ? { labels } : {};
   const attributes: ImageAttributes = {
     labels,
-    deffile: await readText(rootfs, `${base}/Singularity`),
-    runscript: await readText(rootfs, `${base}/runscript`),
-    startscript: await readText(rootfs, `${base}/startscript`),
-    test: await readText(rootfs, `${base}/test`),
-    helpfile: await readText(rootfs, `${base}/runscript.help`),
-    environment: await readEnvironment(rootfs, `${base}/env`, ENVIRONMENT_FILES, warnings),
+    deffile: readText(rootfs, `${base}/Singularity`),
+    runscript: readText(rootfs, `${base}/runscript`),
+    startscript: readText(rootfs, `${base}/startscript`),
+    test: readText(rootfs, `${base}/test`),
+    helpfile: readText(rootfs, `${base}/runscript.help`),
+    environment: readEnvironment(rootfs, `${base}/env`, ENVIRONMENT_FILES, warnings),
   };
-  const apps = await rootfs.list("/scif/apps") ?? [];
+  const apps = rootfs.list("/scif/apps") ?? [];
   if (apps.length > MAX_APPS) warnings.push(`only the first ${MAX_APPS} apps were read`);
   const found: [string, AppAttributes][] = [];
   for (const app of apps.slice(0, MAX_APPS)) {
     const folder = `/scif/apps/${app}/scif`;
-    if (!(await rootfs.isDirectory(folder))) continue;
+    if (!(rootfs.isDirectory(folder))) continue;
     found.push([
       app,
       clean({
-        labels: await readLabels(rootfs, `${folder}/labels.json`, warnings),
-        runscript: await readText(rootfs, `${folder}/runscript`),
-        test: await readText(rootfs, `${folder}/test`),
-        helpfile: await readText(rootfs, `${folder}/runscript.help`),
-        environment: await readEnvironment(
+        labels: readLabels(rootfs, `${folder}/labels.json`, warnings),
+        runscript: readText(rootfs, `${folder}/runscript`),
+        test: readText(rootfs, `${folder}/test`),
+        helpfile: readText(rootfs, `${folder}/runscript.help`),
+        environment: readEnvironment(
           rootfs,
           `${folder}/env`,
           /^9.*-environment\.sh$/,
@@ -287,27 +287,27 @@ async function fromRootfs(
   return attributes;
 }
 
-async function readText(rootfs: Squashfs, path: string): Promise<string | undefined> {
-  const read = await rootfs.readFile(path, MAX_TEXT);
+function readText(rootfs: Squashfs, path: string): string | undefined {
+  const read = rootfs.readFile(path, MAX_TEXT);
   return "bytes" in read ? trimNewlines(new TextDecoder().decode(read.bytes)) : undefined;
 }
 
-async function readLabels(
+function readLabels(
   rootfs: Squashfs,
   path: string,
   warnings: string[],
-): Promise<Record<string, string> | undefined> {
-  const text = await readText(rootfs, path);
+): Record<string, string> | undefined {
+  const text = readText(rootfs, path);
   return text === undefined ? undefined : stringMap(parseJson(text, path, warnings));
 }
 
-async function readEnvironment(
+function readEnvironment(
   rootfs: Squashfs,
   folder: string,
   pattern: RegExp,
   warnings: string[],
-): Promise<Record<string, string> | undefined> {
-  const names = (await rootfs.list(folder) ?? []).filter((name) => pattern.test(name));
+): Record<string, string> | undefined {
+  const names = (rootfs.list(folder) ?? []).filter((name) => pattern.test(name));
   if (names.length > MAX_ENVIRONMENT_FILES) {
     warnings.push(
       `only the first ${MAX_ENVIRONMENT_FILES} environment files of ${folder} were read`,
@@ -315,7 +315,7 @@ async function readEnvironment(
   }
   const found: [string, string][] = [];
   for (const name of names.slice(0, MAX_ENVIRONMENT_FILES)) {
-    const text = await readText(rootfs, `${folder}/${name}`);
+    const text = readText(rootfs, `${folder}/${name}`);
     if (text !== undefined) found.push([`${folder}/${name}`, text]);
   }
   return found.length > 0 ? Object.fromEntries(found) : undefined;

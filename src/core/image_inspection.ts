@@ -53,10 +53,10 @@ export interface InspectOptions {
  * Reads an image file's metadata. Only a file that cannot be opened throws; what the image
  * itself gets wrong is in `problem` and `warnings`.
  */
-export async function inspectImage(
+export function inspectImage(
   path: string,
   options: InspectOptions = {},
-): Promise<ImageInspection> {
+): ImageInspection {
   const want = options.want ?? "all";
   using file = ImageFile.open(path, options.name);
   const inspection: ImageInspection = {
@@ -73,7 +73,7 @@ export async function inspectImage(
     problem: null,
   };
   try {
-    await readInto(inspection, file, want);
+    readInto(inspection, file, want);
   } catch (error) {
     if (!(error instanceof SregistryError)) throw error;
     inspection.problem = error;
@@ -81,11 +81,11 @@ export async function inspectImage(
   return inspection;
 }
 
-async function readInto(
+function readInto(
   inspection: ImageInspection,
   file: ImageFile,
   want: "all" | "labels",
-): Promise<void> {
+): void {
   const sniffed = sniffImage(file);
   inspection.format = sniffed.format;
   if (sniffed.format === "unknown") throw new InvalidImageError(`${file.name} is ${NOT_AN_IMAGE}`);
@@ -108,14 +108,14 @@ async function readInto(
     if (!(error instanceof SregistryError)) throw error;
     rootfsProblem = error;
   }
-  const assembled = await assembleAttributes({ file, sif: inspection.sif, rootfs }, want);
+  const assembled = assembleAttributes({ file, sif: inspection.sif, rootfs }, want);
   inspection.attributes = assembled.attributes;
   inspection.oci = assembled.oci;
   inspection.warnings.push(...assembled.warnings);
   // Without inspect-metadata.json the files of the root filesystem are the metadata.
   if (!assembled.fromMetadata) inspection.problem = rootfsProblem ?? assembled.failure;
   else if (rootfsProblem) inspection.warnings.push(rootfsProblem.message);
-  inspection.arch = await architecture(inspection, rootfs);
+  inspection.arch = architecture(inspection, rootfs);
   inspection.created = creationTime(inspection);
 }
 
@@ -150,10 +150,10 @@ function openRootfs(inspection: ImageInspection, file: ImageFile, offset: number
 
 // sif.md §3.3: the header, the primary partition, labels, the OCI config, then the ELF header
 // of the image's /bin/sh.
-async function architecture(
+function architecture(
   inspection: ImageInspection,
   rootfs: Squashfs | null,
-): Promise<string | null> {
+): string | null {
   const labels = inspection.attributes.labels ?? {};
   const label = (key: string) => Object.hasOwn(labels, key) ? labels[key] : undefined;
   const named = inspection.sif?.header.arch ??
@@ -164,7 +164,7 @@ async function architecture(
   if (named) return normalArchitecture(named);
   if (!rootfs || inspection.problem) return null;
   try {
-    const head = await rootfs.readHead("/bin/sh", 20);
+    const head = rootfs.readHead("/bin/sh", 20);
     return head ? elfArchitecture(head) : null;
   } catch (error) {
     if (!(error instanceof SregistryError)) throw error;
@@ -211,13 +211,13 @@ const MAX_RECORD_LABELS = 64 * 1024;
  * `name` is how warnings call the file. Never throws: an image sregistry cannot read is still
  * added, and a failure here must not leave a temporary file behind.
  */
-export async function readImageFacts(
+export function readImageFacts(
   path: string,
   name: string,
-): Promise<{ facts: ImageFacts; warnings: string[] }> {
+): { facts: ImageFacts; warnings: string[] } {
   let inspection: ImageInspection;
   try {
-    inspection = await inspectImage(path, { want: "labels", name });
+    inspection = inspectImage(path, { want: "labels", name });
   } catch (error) {
     const facts: ImageFacts = {
       format: "unknown",

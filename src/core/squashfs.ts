@@ -186,8 +186,8 @@ export class Squashfs {
   }
 
   /** The bytes of a regular file (links followed), refused when larger than `cap`. */
-  async readFile(path: string, cap: number): Promise<FileRead> {
-    const inode = await this.#resolve(path);
+  readFile(path: string, cap: number): FileRead {
+    const inode = this.#resolve(path);
     if (inode === null) return { missing: "absent" };
     if (inode.kind !== "file") return { missing: "not a file" };
     if (inode.size > cap) {
@@ -198,31 +198,31 @@ export class Squashfs {
           "sregistry reads",
       );
     }
-    return { bytes: await this.#read(inode, inode.size, path) };
+    return { bytes: this.#read(inode, inode.size, path) };
   }
 
   /** Up to the first `length` bytes of a regular file (links followed), or null. */
-  async readHead(path: string, length: number): Promise<Uint8Array | null> {
-    const inode = await this.#resolve(path);
+  readHead(path: string, length: number): Uint8Array | null {
+    const inode = this.#resolve(path);
     if (inode === null || inode.kind !== "file") return null;
-    return await this.#read(inode, Math.min(length, inode.size, this.#sb.blockSize), path);
+    return this.#read(inode, Math.min(length, inode.size, this.#sb.blockSize), path);
   }
 
   /** The names in a directory (links followed), sorted, or null when it is not one. */
-  async list(path: string): Promise<string[] | null> {
-    const inode = await this.#resolve(path);
+  list(path: string): string[] | null {
+    const inode = this.#resolve(path);
     if (inode === null || inode.kind !== "directory") return null;
-    return [...(await this.#listing(inode)).keys()].sort();
+    return [...(this.#listing(inode)).keys()].sort();
   }
 
   /** True when `path` is a directory (links followed). */
-  async isDirectory(path: string): Promise<boolean> {
-    return (await this.#resolve(path))?.kind === "directory";
+  isDirectory(path: string): boolean {
+    return (this.#resolve(path))?.kind === "directory";
   }
 
   // Walks a path from the root, following links inside the image; null when a part is missing.
-  async #resolve(path: string): Promise<Inode | null> {
-    const root = await this.#inode(this.#sb.root);
+  #resolve(path: string): Inode | null {
+    const root = this.#inode(this.#sb.root);
     if (root.kind !== "directory") throw this.#bad("its root is not a directory");
     const trail: Inode[] = [root];
     const parts = path.split("/");
@@ -238,9 +238,9 @@ export class Squashfs {
       }
       const current = trail[trail.length - 1];
       if (current.kind !== "directory") return null;
-      const entry = (await this.#listing(current)).get(name);
+      const entry = (this.#listing(current)).get(name);
       if (entry === undefined) return null;
-      const inode = await this.#inode(entry.inode);
+      const inode = this.#inode(entry.inode);
       if (inode.kind === "symlink") {
         if (++links > MAX_LINKS) {
           throw new InvalidImageError(
@@ -256,13 +256,13 @@ export class Squashfs {
     return trail[trail.length - 1];
   }
 
-  async #inode(where: InodeReference): Promise<Inode> {
+  #inode(where: InodeReference): Inode {
     const cursor = this.#cursor({ table: "inode", block: where.block, offset: where.offset });
-    const head = await cursor.view(16);
+    const head = cursor.view(16);
     const type = head.getUint16(0, true);
     switch (type) {
       case 1: {
-        const body = await cursor.view(16);
+        const body = cursor.view(16);
         return {
           kind: "directory",
           start: body.getUint32(0, true),
@@ -271,7 +271,7 @@ export class Squashfs {
         };
       }
       case 8: {
-        const body = await cursor.view(24);
+        const body = cursor.view(24);
         return {
           kind: "directory",
           size: body.getUint32(4, true),
@@ -280,7 +280,7 @@ export class Squashfs {
         };
       }
       case 2: {
-        const body = await cursor.view(16);
+        const body = cursor.view(16);
         return {
           kind: "file",
           blocksStart: body.getUint32(0, true),
@@ -291,7 +291,7 @@ export class Squashfs {
         };
       }
       case 9: {
-        const body = await cursor.view(40);
+        const body = cursor.view(40);
         const blocksStart = body.getBigUint64(0, true);
         const size = body.getBigUint64(8, true);
         if (blocksStart > BigInt(this.#sb.bytesUsed) || size > BigInt(Number.MAX_SAFE_INTEGER)) {
@@ -308,9 +308,9 @@ export class Squashfs {
       }
       case 3:
       case 10: {
-        const length = (await cursor.view(8)).getUint32(4, true);
+        const length = (cursor.view(8)).getUint32(4, true);
         if (length === 0 || length > MAX_LINK_TARGET) throw this.#bad("a link target is too long");
-        const target = new TextDecoder().decode(await cursor.take(length));
+        const target = new TextDecoder().decode(cursor.take(length));
         if (target.includes("\0")) throw this.#bad("a link target holds a NUL byte");
         return { kind: "symlink", target };
       }
@@ -320,7 +320,7 @@ export class Squashfs {
     }
   }
 
-  async #listing(directory: Inode & { kind: "directory" }): Promise<Map<string, Entry>> {
+  #listing(directory: Inode & { kind: "directory" }): Map<string, Entry> {
     const key = `${directory.start}:${directory.offset}`;
     const cached = this.#listings.get(key);
     if (cached) return cached;
@@ -335,18 +335,18 @@ export class Squashfs {
     });
     while (left > 0) {
       if (left < 12) throw this.#bad("a directory listing is cut short");
-      const header = await cursor.view(12);
+      const header = cursor.view(12);
       left -= 12;
       const count = header.getUint32(0, true) + 1;
       const block = header.getUint32(4, true);
       if (count > 256) throw this.#bad("a directory header counts more than 256 entries");
       for (let i = 0; i < count; i++) {
         if (left < 8) throw this.#bad("a directory listing is cut short");
-        const entry = await cursor.view(8);
+        const entry = cursor.view(8);
         const nameLength = entry.getUint16(6, true) + 1;
         left -= 8 + nameLength;
         if (nameLength > 256 || left < 0) throw this.#bad("a directory entry is cut short");
-        const name = new TextDecoder().decode(await cursor.take(nameLength));
+        const name = new TextDecoder().decode(cursor.take(nameLength));
         if (name === "." || name === ".." || /[/\0]/.test(name)) {
           throw this.#bad(`a directory holds an entry named '${name}'`);
         }
@@ -360,7 +360,7 @@ export class Squashfs {
   }
 
   // The first `length` bytes of a file: its data blocks, then its fragment's tail.
-  async #read(inode: Inode & { kind: "file" }, length: number, path: string): Promise<Uint8Array> {
+  #read(inode: Inode & { kind: "file" }, length: number, path: string): Uint8Array {
     const blockSize = this.#sb.blockSize;
     const hasFragment = inode.fragment !== NONE;
     const blockCount = hasFragment
@@ -368,7 +368,7 @@ export class Squashfs {
       : Math.ceil(inode.size / blockSize);
     const output = new Uint8Array(length);
     const needed = Math.min(blockCount, Math.ceil(length / blockSize));
-    const sizes = await this.#cursor(inode.blockList).view(4 * needed);
+    const sizes = this.#cursor(inode.blockList).view(4 * needed);
     let position = inode.blocksStart;
     for (let i = 0; i < needed; i++) {
       const word = sizes.getUint32(4 * i, true);
@@ -379,7 +379,7 @@ export class Squashfs {
       }
       const into = output.subarray(i * blockSize, Math.min(length, i * blockSize + expected));
       if (onDisk > 0) {
-        const data = await this.#block(position, onDisk, (word & 0x1000000) !== 0, `${path}`);
+        const data = this.#block(position, onDisk, (word & 0x1000000) !== 0, `${path}`);
         if (data.length !== expected) throw this.#bad(`a data block of ${path} has the wrong size`);
         into.set(data.subarray(0, into.length));
       } // a size of 0 is a sparse block: zeros
@@ -387,7 +387,7 @@ export class Squashfs {
     }
     const tailStart = blockCount * blockSize;
     if (hasFragment && length > tailStart) {
-      const block = await this.#fragment(inode.fragment);
+      const block = this.#fragment(inode.fragment);
       const tail = inode.size - tailStart;
       if (inode.fragmentOffset + tail > block.length) {
         throw this.#bad(`the fragment of ${path} is too short`);
@@ -402,7 +402,7 @@ export class Squashfs {
     return output;
   }
 
-  async #fragment(index: number): Promise<Uint8Array> {
+  #fragment(index: number): Uint8Array {
     if (index >= this.#sb.fragments) throw this.#bad("a file names a fragment that does not exist");
     const cached = this.#fragments.get(index);
     if (cached) return cached;
@@ -412,7 +412,7 @@ export class Squashfs {
     if (blockAt >= BigInt(this.#sb.tables.fragment)) {
       throw this.#bad("the fragment table is damaged");
     }
-    const entry = await this.#cursor({
+    const entry = this.#cursor({
       table: "fragment",
       block: Number(blockAt),
       offset: (index % 512) * 16,
@@ -423,29 +423,29 @@ export class Squashfs {
     if (start > BigInt(this.#sb.bytesUsed) || onDisk === 0 || onDisk > this.#sb.blockSize) {
       throw this.#bad("a fragment entry is out of range");
     }
-    const block = await this.#block(Number(start), onDisk, (word & 0x1000000) !== 0, "a fragment");
+    const block = this.#block(Number(start), onDisk, (word & 0x1000000) !== 0, "a fragment");
     this.#fragments.set(index, block);
     return block;
   }
 
   // A data or fragment block at `position` (relative to the filesystem).
-  async #block(
+  #block(
     position: number,
     onDisk: number,
     stored: boolean,
     what: string,
-  ): Promise<Uint8Array> {
+  ): Uint8Array {
     if (position + onDisk > this.#sb.bytesUsed) {
       throw this.#bad(`a block of ${what} lies past its end`);
     }
     const raw = this.#file.read(this.#sb.offset + position, onDisk, `a block of ${what}`);
     if (stored) return raw;
     this.#spend(this.#sb.blockSize);
-    return await inflate(raw, this.#sb.blockSize, `${this.#file.name}: a block of ${what}`);
+    return inflate(raw, this.#sb.blockSize, `${this.#file.name}: a block of ${what}`);
   }
 
   // A metadata block at `position` (relative to the filesystem) within [start, end).
-  async #metadata(position: number, end: number): Promise<{ data: Uint8Array; next: number }> {
+  #metadata(position: number, end: number): { data: Uint8Array; next: number } {
     const cached = this.#blocks.get(position);
     if (cached) return cached;
     if (position + 2 > end) throw this.#bad("a metadata block lies past its table");
@@ -459,7 +459,7 @@ export class Squashfs {
     let data = raw;
     if ((word & 0x8000) === 0) {
       this.#spend(METADATA_BLOCK);
-      data = await inflate(raw, METADATA_BLOCK, `${this.#file.name}: a squashfs metadata block`);
+      data = inflate(raw, METADATA_BLOCK, `${this.#file.name}: a squashfs metadata block`);
     }
     if (data.length === 0) throw this.#bad("a metadata block is empty");
     const block = { data, next: position + 2 + length };
@@ -504,7 +504,7 @@ export class Squashfs {
 
 /** Where a cursor gets its blocks, and how it reports damage. */
 interface MetadataBlocks {
-  load(position: number): Promise<{ data: Uint8Array; next: number }>;
+  load(position: number): { data: Uint8Array; next: number };
   bad(what: string): InvalidImageError;
 }
 
@@ -532,12 +532,12 @@ class MetadataCursor {
   }
 
   /** The next `length` bytes. */
-  async take(length: number): Promise<Uint8Array> {
+  take(length: number): Uint8Array {
     const output = new Uint8Array(length);
     let filled = 0;
     while (filled < length) {
       if (this.#block >= this.#end) throw this.#blocks.bad("a table is cut short");
-      const block = await this.#blocks.load(this.#block);
+      const block = this.#blocks.load(this.#block);
       if (this.#offset >= block.data.length) {
         this.#offset -= block.data.length;
         this.#block = block.next;
@@ -552,8 +552,8 @@ class MetadataCursor {
   }
 
   /** The next `length` bytes as a little-endian DataView. */
-  async view(length: number): Promise<DataView> {
-    const bytes = await this.take(length);
+  view(length: number): DataView {
+    const bytes = this.take(length);
     return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 }

@@ -93,7 +93,7 @@ async function lockedPull(
     } catch (error) {
       throw storageWriteError(registry, error);
     }
-    const read = await readImageFacts(part, formatImageName(remote.name));
+    const read = readImageFacts(part, formatImageName(remote.name));
     const placed = commitImage(registry, {
       file: part,
       keepSource: false,

@@ -12,7 +12,6 @@ import {
   hasMksquashfs,
   makeSimg,
   makeSquashfs,
-  partitionExtra,
   singularityTree,
   writeSif,
 } from "../support/images.ts";

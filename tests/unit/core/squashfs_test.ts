@@ -23,7 +23,7 @@ function random(length: number, seed: number): Uint8Array {
 async function withSquashfs<T>(
   tree: Record<string, TreeEntry>,
   options: Parameters<typeof makeSquashfs>[1],
-  use: (fs: Squashfs, file: ImageFile) => Promise<T>,
+  use: (fs: Squashfs, file: ImageFile) => T | Promise<T>,
 ): Promise<T> {
   await using home = await tempHome();
   const path = home.file("image.sqfs", await makeSquashfs(tree, options));
@@ -127,7 +127,7 @@ Deno.test({
         assert.deepEqual(await fs.readFile("/dangling", 100), { missing: "absent" });
         assert.deepEqual(await fs.list("/linkdir"), ["real"]);
         for (const loop of ["/loop1", "/self", "/loop1/x"]) {
-          await assert.rejects(
+          assert.throws(
             () => fs.readFile(loop, 100),
             (error) =>
               error instanceof InvalidImageError && /loop of symbolic links/.test(error.message) &&
@@ -142,9 +142,9 @@ Deno.test({
   name: "a file larger than the cap is refused before any of it is read",
   ignore: !hasMksquashfs,
   fn: () =>
-    withSquashfs({ "big.bin": random(200_000, 3) }, {}, async (fs, file) => {
+    withSquashfs({ "big.bin": random(200_000, 3) }, {}, (fs, file) => {
       const before = file.bytesRead;
-      await assert.rejects(
+      assert.throws(
         () => fs.readFile("/big.bin", 100_000),
         /\/big\.bin in the image is 200000 bytes, more than the 100000 sregistry reads/,
       );
