@@ -125,7 +125,11 @@ Deno.test("new images can be added to a migrated Python database and old ones re
     { env },
   );
   assert.equal(added.code, 0, added.stderr);
-  assert.match(added.stderr, /^\[container\]\[new\] vsoch\/hello-world:latest@[0-9a-f]{32}\n$/);
+  assert.match(
+    added.stderr,
+    /^\[warning\] .* is not a SIF.*\n\[container\]\[new\] vsoch\/hello-world:latest@[0-9a-f]{32}\n$/,
+    "a text file is added with a warning",
+  );
   const newest = (await sregistry(["get", "vsoch/hello-world"], { env })).stdout.trim();
   assert.equal(Deno.readTextFileSync(newest), "a newer hello\n", "the newest version wins");
 
