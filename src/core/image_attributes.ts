@@ -94,7 +94,7 @@ export function assembleAttributes(
   want: "all" | "labels",
 ): AssembledAttributes {
   const warnings: string[] = [];
-  const objects = sifObjects(sources, warnings);
+  const objects = sifObjects(sources, want, warnings);
   const oci = objects.ociConfig ?? readOciImageConfig(sources, warnings);
   let attributes: ImageAttributes = {};
   let failure: InvalidImageError | null = null;
@@ -141,7 +141,11 @@ interface SifMetadata {
   ociConfig?: OciConfig;
 }
 
-function sifObjects(sources: AttributeSources, warnings: string[]): SifMetadata {
+function sifObjects(
+  sources: AttributeSources,
+  want: "all" | "labels",
+  warnings: string[],
+): SifMetadata {
   const found: SifMetadata = {};
   const sif = sources.sif;
   if (!sif) return found;
@@ -155,7 +159,7 @@ function sifObjects(sources: AttributeSources, warnings: string[]): SifMetadata 
     }
   };
   const first = (test: (object: SifObject) => boolean) => sif.objects.find(test);
-  const deffile = first((object) => object.dataType === SifType.deffile);
+  const deffile = want === "all" && first((object) => object.dataType === SifType.deffile);
   if (deffile) {
     const text = read(deffile, MAX_TEXT, "its definition file");
     if (text !== undefined) found.deffile = trimNewlines(text);
@@ -169,7 +173,12 @@ function sifObjects(sources: AttributeSources, warnings: string[]): SifMetadata 
   }
   const labels = first((object) => object.dataType === SifType.labels);
   if (labels) {
-    const parsed = parseJson(read(labels, MAX_JSON, "its labels object"), "labels", warnings);
+    const what = "its JSON.Labels object";
+    const parsed = parseJson(
+      read(labels, MAX_JSON, what),
+      `${sources.file.name}: ${what}`,
+      warnings,
+    );
     found.labels = stringMap(parsed);
   }
   const ociConfig = first((object) => isJsonNamed(object, OCI_CONFIG_JSON));
