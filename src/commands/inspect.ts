@@ -10,7 +10,7 @@ import { ConfigError, NotFoundError, SregistryError, UsageError } from "../error
 import { findContainers } from "../core/containers.ts";
 import { type ImageInspection, inspectImage } from "../core/image_inspection.ts";
 import { formatImageName, type ImageName } from "../core/names.ts";
-import { findContainer, imageFile } from "../core/registry.ts";
+import { findContainer, imageFile, type Registry } from "../core/registry.ts";
 import {
   apptainerJson,
   apptainerText,
@@ -84,22 +84,29 @@ export function registerInspect(program: Command, ctx: Context): void {
 /** Runs `inspect`. */
 export function runInspect(ctx: Context, options: InspectCommandOptions): void {
   const target = chooseTarget(ctx, options.uri);
-  if (!selects(options)) {
-    const inspection = target.path === null ? null : inspectImage(target.path);
-    // A file given by its path that is no image, or whose SIF header is damaged: nothing to show.
-    if (target.kind === "path" && inspection?.problem && !inspection.sif && !inspection.squashfs) {
-      if (inspection.format !== "ext3") throw inspection.problem;
-    }
-    if (inspection) writeWarnings(ctx.io.err, problems(inspection));
-    else if (target.kind === "record" && target.path === null && target.record.image !== null) {
-      writeWarnings(ctx.io.err, [target.absent.message]);
-    }
-    const shown = inspection && inspectionJson(inspection);
-    ctx.io.out.write(
-      renderJson(target.kind === "record" ? { ...target.record, inspection: shown } : shown),
-    );
-    return;
+  if (selects(options)) showSelection(ctx, target, options);
+  else showInspection(ctx, target);
+}
+
+// Without a selector: the record (if any) and everything read from its image, as JSON.
+function showInspection(ctx: Context, target: Target): void {
+  const inspection = target.path === null ? null : inspectImage(target.path);
+  // A file given by its path that is no image, or whose SIF header is damaged: nothing to show.
+  if (!target.record && inspection?.problem && !inspection.sif && !inspection.squashfs) {
+    if (inspection.format !== "ext3") throw inspection.problem;
   }
+  if (inspection) writeWarnings(ctx.io.err, problems(inspection));
+  else if (target.absent && target.record?.image !== null) {
+    writeWarnings(ctx.io.err, [target.absent.message]);
+  }
+  const shown = inspection && inspectionJson(inspection);
+  ctx.io.out.write(
+    renderJson(target.record ? { ...target.record, inspection: shown } : shown),
+  );
+}
+
+// With apptainer's selectors: what `apptainer inspect` prints for them.
+function showSelection(ctx: Context, target: Target, options: InspectCommandOptions): void {
   if (target.path === null) throw target.absent;
   const inspection = inspectImage(target.path);
   if (inspection.problem) throw inspection.problem;
@@ -114,61 +121,76 @@ export function runInspect(ctx: Context, options: InspectCommandOptions): void {
   else ctx.io.out.write(safeText(ctx.io.out, apptainerText(chosen, options)));
 }
 
-type Target =
-  | { kind: "path"; path: string }
-  | { kind: "record"; record: Record<string, unknown>; path: string }
-  | { kind: "record"; record: Record<string, unknown>; path: null; absent: SregistryError };
+/** What `inspect` reads: a file, or a record and its image file. */
+interface Target {
+  /** The record, when the argument named one. */
+  record: Record<string, unknown> | null;
+  /** The image file to read, or null when the record has none. */
+  path: string | null;
+  /** Why there is no image file to read, when `path` is null. */
+  absent: SregistryError | null;
+}
 
-// PATH_RULE, in code. A record's image file is read when it exists; a missing one is reported.
+// PATH_RULE, in code.
 function chooseTarget(ctx: Context, argument: string): Target {
   if (/^(\/|\.\.?\/|~\/)/.test(argument) || argument === "." || argument === "..") {
-    const expanded = argument.startsWith("~/") && ctx.env.HOME
-      ? ctx.env.HOME + argument.slice(1)
-      : argument;
-    return { kind: "path", path: resolve(ctx.cwd, expanded) };
+    const home = argument.startsWith("~/") ? ctx.env.HOME : undefined;
+    return fileTarget(resolve(ctx.cwd, home ? home + argument.slice(1) : argument));
   }
   const file = resolve(ctx.cwd, argument);
-  const isFile = existsAsFile(file);
+  if (!existsAsFile(file)) return recordTarget(ctx, nameArgument(argument));
+  // A file of that name exists: it is the target unless a record has the name too.
   let name: ImageName;
   try {
     name = nameArgument(argument);
   } catch (error) {
-    if (isFile && error instanceof UsageError) return { kind: "path", path: file };
+    if (error instanceof UsageError) return fileTarget(file);
     throw error;
   }
-  if (isFile && ctx.settings().disable.value) return { kind: "path", path: file };
-  let registry;
-  try {
-    registry = ctx.openRegistry();
-  } catch (error) {
-    if (isFile && error instanceof ConfigError) return { kind: "path", path: file };
-    throw error;
-  }
-  using opened = registry;
-  const found = findContainers(opened.db, name)[0];
-  if (found && isFile) {
-    throw new UsageError(
-      `'${argument}' is both a file here and the record ${formatImageName(name)}`,
-      { hint: `write ./${argument} for the file, or ${found.uri} for the record` },
-    );
-  }
-  if (!found && isFile) return { kind: "path", path: file };
-  const container = findContainer(opened, name);
-  const record = containerRecord(opened, container);
-  const path = imageFile(opened, container);
+  if (ctx.settings().disable.value) return fileTarget(file);
+  const found = withRegistry(ctx, (registry) => findContainers(registry.db, name)[0]);
+  if (found === undefined) return fileTarget(file);
+  throw new UsageError(
+    `'${argument}' is both a file here and the record ${formatImageName(name)}`,
+    { hint: `write ./${argument} for the file, or ${found.uri} for the record` },
+  );
+}
+
+function fileTarget(path: string): Target {
+  return { record: null, path, absent: null };
+}
+
+function recordTarget(ctx: Context, name: ImageName): Target {
+  using registry = ctx.openRegistry();
+  const container = findContainer(registry, name);
+  const record = containerRecord(registry, container);
+  const path = imageFile(registry, container);
   if (path === null) {
     const absent = new NotFoundError(`${container.uri} is a remote-only record: no image to read`, {
       hint: "'sregistry pull' it first",
     });
-    return { kind: "record", record, path: null, absent };
+    return { record, path: null, absent };
   }
   if (!existsAsFile(path)) {
     const absent = new NotFoundError(`the image file of ${container.uri} is missing: ${path}`, {
       hint: "'sregistry rmi' the record, or pull or add the image again",
     });
-    return { kind: "record", record, path: null, absent };
+    return { record, path: null, absent };
   }
-  return { kind: "record", record, path };
+  return { record, path, absent: null };
+}
+
+// A registry that cannot be opened (unwritable folder) has no record to confuse a file with.
+function withRegistry<T>(ctx: Context, use: (registry: Registry) => T): T | undefined {
+  let registry: Registry;
+  try {
+    registry = ctx.openRegistry();
+  } catch (error) {
+    if (error instanceof ConfigError) return undefined;
+    throw error;
+  }
+  using opened = registry;
+  return use(opened);
 }
 
 // Warnings, and the reason the image's metadata could not be read.

@@ -191,12 +191,8 @@ export class Squashfs {
     if (inode === null) return { missing: "absent" };
     if (inode.kind !== "file") return { missing: "not a file" };
     if (inode.size > cap) {
-      throw new InvalidImageError(
-        `${this.#file.name}: ${
-          printable(path)
-        } in the image is ${inode.size} bytes, more than the ${cap} ` +
-          "sregistry reads",
-      );
+      const what = `${this.#file.name}: ${printable(path)} in the image`;
+      throw new InvalidImageError(`${what} is ${inode.size} bytes, more than the ${cap} it reads`);
     }
     return { bytes: this.#read(inode, inode.size, path) };
   }
@@ -212,12 +208,12 @@ export class Squashfs {
   list(path: string): string[] | null {
     const inode = this.#resolve(path);
     if (inode === null || inode.kind !== "directory") return null;
-    return [...(this.#listing(inode)).keys()].sort();
+    return [...this.#listing(inode).keys()].sort();
   }
 
   /** True when `path` is a directory (links followed). */
   isDirectory(path: string): boolean {
-    return (this.#resolve(path))?.kind === "directory";
+    return this.#resolve(path)?.kind === "directory";
   }
 
   // Walks a path from the root, following links inside the image; null when a part is missing.
@@ -238,7 +234,7 @@ export class Squashfs {
       }
       const current = trail[trail.length - 1];
       if (current.kind !== "directory") return null;
-      const entry = (this.#listing(current)).get(name);
+      const entry = this.#listing(current).get(name);
       if (entry === undefined) return null;
       const inode = this.#inode(entry.inode);
       if (inode.kind === "symlink") {

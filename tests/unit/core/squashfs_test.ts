@@ -146,7 +146,7 @@ Deno.test({
       const before = file.bytesRead;
       assert.throws(
         () => fs.readFile("/big.bin", 100_000),
-        /\/big\.bin in the image is 200000 bytes, more than the 100000 sregistry reads/,
+        /\/big\.bin in the image is 200000 bytes, more than the 100000 it reads/,
       );
       assert.ok(file.bytesRead - before < 16_384, "only metadata was read");
     }),
