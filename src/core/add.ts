@@ -20,16 +20,14 @@ import {
   insertContainer,
   updateContainer,
 } from "./containers.ts";
-import { immediate } from "./database.ts";
+import { type FileStep, journaled, linkStep } from "./journal.ts";
 import { copyAndHash, type Digest, hashFile, type ProgressCallback } from "./ingest.ts";
 import { formatImageName, type ImageName, withVersion } from "./names.ts";
 import { findContainer, type Registry } from "./registry.ts";
 import { dirname } from "node:path";
 import {
-  ensureFolder,
   exists,
   moveOrCopy,
-  placeFile,
   pruneEmptyFolders,
   realPath,
   removeIfPresent,
@@ -69,8 +67,12 @@ export interface AddOptions {
   signal?: AbortSignal;
 }
 
-/** Adds a local image file to storage and the database. */
+/**
+ * Adds a local image file to storage and the database. A symlink's target is copied: the link
+ * and the file it names stay where they are, with their owner.
+ */
 export async function addImage(registry: Registry, options: AddOptions): Promise<PlacedImage> {
+  if (isSymlink(options.file)) options = { ...options, copy: true };
   const source = checkSourceFile(options.file);
   const folder = registry.storage.imageFolder(options.name);
   const created = firstMissingFolder(folder);
@@ -134,14 +136,16 @@ async function placeFrom(
   const placed = commitImage(registry, {
     file: temp ?? source,
     keepSource: inPlace,
+    dropSource: inPlace && !options.copy,
     digest,
     name: options.name,
     url: options.url ?? null,
     metadata: options.metadata ?? null,
     client: options.client,
+    command: "add",
   });
-  // The image is safely recorded; a move then removes the original (or its duplicate).
-  if (!options.copy && source !== placed.path) removeIfPresent(source);
+  // Copied across filesystems: once the image is recorded, a move removes the original.
+  if (!inPlace && !options.copy) removeIfPresent(source);
   return placed;
 }
 
@@ -151,6 +155,8 @@ export interface CommitOptions {
   file: string;
   /** False when `file` is a temporary file that must go away whatever happens. */
   keepSource: boolean;
+  /** Delete the user's `file` once it is recorded (a move). */
+  dropSource?: boolean;
   /** Its size and MD5. */
   digest: Digest;
   /** The name; a missing version becomes the MD5. */
@@ -163,59 +169,69 @@ export interface CommitOptions {
   client: string;
   /** Replace an existing different file of the same version (pull --force). */
   replace?: boolean;
+  /** The command, naming the journal's failpoints (`add`, `pull`). */
+  command: string;
 }
 
 /**
- * Renames a finished file into place and writes its record in one transaction; if the database
- * write fails, the placed file is taken back out. A temporary file never survives.
+ * Places a finished file and writes its record as one journaled change (core/journal.ts): a
+ * kill at any point leaves both or neither once the next command has run. A temporary file
+ * never survives a finished commit.
  */
 export function commitImage(registry: Registry, options: CommitOptions): PlacedImage {
   const name = withVersion(options.name, options.name.version ?? options.digest.md5);
   const path = registry.storage.imagePath(name);
+  const inPlace = realPath(options.file) === path;
   const isTemp = !options.keepSource;
-  let placedHere = false;
+  // What to do with the file: decided when the intent is planned (so a refusal writes
+  // nothing), and again when it is applied, in case another command changed the name since.
+  const placement = (existing: Container | undefined): "link" | "replace" | "keep" => {
+    if (inPlace) return "keep";
+    if (!exists(path)) return "link";
+    if (options.replace) return "replace";
+    if (sameContent(existing, name, options.digest)) return "keep";
+    throw new ConflictError(`${formatImageName(name)} already holds a different file (${path})`, {
+      hint: "choose another version, or remove the old one with 'sregistry rmi'",
+    });
+  };
   try {
-    return immediate(registry.db, () => {
-      const existing = findContainers(registry.db, name)[0];
-      if (realPath(options.file) !== path) {
-        if (exists(path) && !options.replace) {
-          if (!sameContent(existing, name, options.digest)) {
-            throw new ConflictError(
-              `${formatImageName(name)} already holds a different file (${path})`,
-              { hint: "choose another version, or remove the old one with 'sregistry rmi'" },
-            );
-          }
-          // Same content is already in place: the stored file stays (a new copy goes, below).
-        } else {
-          placeFile(options.file, path, { replace: options.replace });
-          placedHere = true;
-        }
-      }
-      const fields: ContainerFields = {
-        image: name,
-        uri: formatImageName(name),
-        file: registry.storage.toRecord(path),
-        url: options.url ?? existing?.url ?? null,
-        client: options.client,
-        metadata: options.metadata ?? existing?.metadata ?? null,
-        size: options.digest.size,
-        md5: options.digest.md5,
-      };
-      if (existing) updateContainer(registry.db, existing.id, fields);
-      else insertContainer(registry.db, fields);
-      return {
-        container: findContainer(registry, name),
-        action: existing ? "update" : "new",
-        path,
-      } satisfies PlacedImage;
+    return journaled(registry, options.command, {
+      plan: () => {
+        placement(findContainers(registry.db, name)[0]);
+        if (inPlace) return { steps: [], about: "" };
+        const tombstone = registry.storage.tombstonePath(dirname(path));
+        const steps: FileStep[] = options.replace
+          ? [{ op: "set-aside", file: path, tombstone }]
+          : [];
+        steps.push(linkStep(options.file, path));
+        return { steps, about: tombstone };
+      },
+      apply: (tombstone, files) => {
+        const existing = findContainers(registry.db, name)[0];
+        const how = placement(existing);
+        if (how === "replace") files.setAside(path, tombstone);
+        if (how !== "keep") files.link(options.file, path);
+        if (!inPlace && (isTemp || options.dropSource)) files.drop(options.file);
+        const fields: ContainerFields = {
+          image: name,
+          uri: formatImageName(name),
+          file: registry.storage.toRecord(path),
+          url: options.url ?? existing?.url ?? null,
+          client: options.client,
+          metadata: options.metadata ?? existing?.metadata ?? null,
+          size: options.digest.size,
+          md5: options.digest.md5,
+        };
+        if (existing) updateContainer(registry.db, existing.id, fields);
+        else insertContainer(registry.db, fields);
+        return {
+          container: findContainer(registry, name),
+          action: existing ? "update" : "new",
+          path,
+        } satisfies PlacedImage;
+      },
     });
   } catch (error) {
-    // The record was not written (or not committed): take the placed file back out, and
-    // return a moved file of the user's to where it was.
-    if (placedHere) {
-      if (isTemp) removeIfPresent(path);
-      else placeFile(path, options.file);
-    }
     throw storageWriteError(registry, error);
   } finally {
     if (isTemp) removeIfPresent(options.file);
@@ -226,6 +242,14 @@ export function commitImage(registry: Registry, options: CommitOptions): PlacedI
 // when the record says the stored file has this MD5.
 function sameContent(existing: Container | undefined, name: ImageName, digest: Digest): boolean {
   return name.version === digest.md5 || existing?.md5 === digest.md5;
+}
+
+function isSymlink(path: string): boolean {
+  try {
+    return Deno.lstatSync(path).isSymlink;
+  } catch {
+    return false; // checkSourceFile says why
+  }
 }
 
 /** Checks that `file` is a readable regular file and returns its absolute path. */
@@ -252,7 +276,7 @@ export function checkSourceFile(file: string): string {
 /** Creates an image folder (failures become one clear error) and sweeps leftovers of dead runs. */
 export function prepareFolder(registry: Registry, folder: string): void {
   try {
-    ensureFolder(folder);
+    registry.storage.prepareFolder(folder);
   } catch (error) {
     throw storageWriteError(registry, error);
   }

@@ -84,6 +84,11 @@ export function findByFile(db: DatabaseSync, recorded: string): Container | unde
   return row ? toContainer(row) : undefined;
 }
 
+/** True while a record of this id exists. */
+export function containerExists(db: DatabaseSync, id: number): boolean {
+  return db.prepare("SELECT 1 FROM container WHERE id = ?").get(id) !== undefined;
+}
+
 /** What a listing shows of a record. */
 export interface ContainerSummary {
   uri: string;

@@ -7,15 +7,19 @@ import { join } from "node:path";
 import { ConfigError, NotFoundError, reason } from "../errors.ts";
 import { openDatabase } from "./database.ts";
 import { migrate } from "./schema.ts";
-import { ensureFolder, Storage } from "./storage.ts";
+import { ensureFolder, Storage, unusablePath } from "./storage.ts";
+import { createOwner, type JournalHost, recoverJournal } from "./journal.ts";
+import type { LockFile } from "./file_lock.ts";
 import { type Container, findContainers } from "./containers.ts";
 import { formatImageName, type ImageName } from "./names.ts";
 
 /** The database file name inside the database folder. */
 export const DATABASE_FILE = "sregistry.db";
+/** The folder of owner locks beside the database: one per process with journaled changes. */
+const OWNERS_FOLDER = ".sregistry-owners";
 
 /** An open database with its storage folder. */
-export interface Registry extends Disposable {
+export interface Registry extends Disposable, JournalHost {
   /** The open database. */
   readonly db: DatabaseSync;
   /** The storage folder. */
@@ -28,9 +32,14 @@ export interface RegistryLocation {
   databaseFolder: string;
   /** Storage root for image files. */
   storageRoot: string;
+  /** Called at each named step of a journaled change; tests stop the process there. */
+  failpoint?: (step: string) => void;
 }
 
-/** Opens the registry, creating missing folders and migrating the schema. */
+/**
+ * Opens the registry, creating missing folders, migrating the schema, and repairing what a
+ * process that died in the middle of a change left (core/journal.ts).
+ */
 export function openRegistry(location: RegistryLocation): Registry {
   createFolder(location.databaseFolder, "database folder", "SREGISTRY_DATABASE");
   createFolder(location.storageRoot, "storage folder", "SREGISTRY_STORAGE");
@@ -48,14 +57,37 @@ export function openRegistry(location: RegistryLocation): Registry {
       cause: error,
     });
   }
-  return {
+  let owner: { token: string; lock: LockFile } | null = null;
+  const registry: Registry = {
     db,
     storage,
-    [Symbol.dispose]: () => db.close(),
+    ownersFolder: join(location.databaseFolder, OWNERS_FOLDER),
+    failpoint: location.failpoint ?? (() => {}),
+    journalOwner() {
+      owner ??= createOwner(registry.ownersFolder);
+      return owner.token;
+    },
+    [Symbol.dispose]: () => {
+      db.close();
+      owner?.lock.release();
+    },
   };
+  try {
+    recoverJournal(registry);
+  } catch (error) {
+    registry[Symbol.dispose]();
+    throw error;
+  }
+  return registry;
 }
 
 function createFolder(path: string, what: string, variable: string): void {
+  const unusable = unusablePath(path);
+  if (unusable !== null) {
+    throw new ConfigError(`${unusable}, so not as the ${what}`, {
+      hint: `set ${variable} to a folder elsewhere (node-local scratch, $TMPDIR)`,
+    });
+  }
   try {
     ensureFolder(path);
   } catch (error) {

@@ -101,6 +101,7 @@ async function lockedPull(
       metadata: remote.metadata,
       client: client.name,
       replace: options.force,
+      command: "pull",
     });
     return { ...placed, downloaded: true, remote };
   }, { onWait: options.onWait, signal: options.http.signal });
