@@ -188,8 +188,17 @@ export function commitImage(registry: Registry, options: CommitOptions): PlacedI
   const placement = (existing: Container | undefined): "link" | "replace" | "keep" => {
     if (inPlace) return "keep";
     if (!exists(path)) return "link";
+    const state = registry.storage.fileState(path, options.digest.size);
+    if (state === "missing") {
+      throw new ConflictError(`${path} in storage is not a regular file; nothing was written`, {
+        hint: "remove it (a planted symlink, say), then try again",
+      });
+    }
     if (options.replace) return "replace";
-    if (sameContent(existing, name, options.digest)) return "keep";
+    if (sameContent(existing, name, options.digest)) {
+      // A file named by its own MD5 that has the wrong size is damaged: this one mends it.
+      return state === "file" ? "keep" : "replace";
+    }
     throw new ConflictError(`${formatImageName(name)} already holds a different file (${path})`, {
       hint: "choose another version, or remove the old one with 'sregistry rmi'",
     });
@@ -200,9 +209,7 @@ export function commitImage(registry: Registry, options: CommitOptions): PlacedI
         placement(findContainers(registry.db, name)[0]);
         if (inPlace) return { steps: [], about: "" };
         const tombstone = registry.storage.tombstonePath(dirname(path));
-        const steps: FileStep[] = options.replace
-          ? [{ op: "set-aside", file: path, tombstone }]
-          : [];
+        const steps: FileStep[] = exists(path) ? [{ op: "set-aside", file: path, tombstone }] : [];
         steps.push(linkStep(options.file, path));
         return { steps, about: tombstone };
       },

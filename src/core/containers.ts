@@ -94,9 +94,15 @@ export interface ContainerSummary {
   uri: string;
   client: string;
   createdAt: string;
-  /** False for a remote-only record. */
-  local: boolean;
+  /** Where the image is: see ImageLocation. */
+  location: ImageLocation;
 }
+
+/**
+ * `local` (its file is there, of the recorded size), `remote` (a record without a file),
+ * `missing` (no regular file at its path) or `changed` (a file of another size).
+ */
+export type ImageLocation = "local" | "remote" | "missing" | "changed";
 
 /**
  * The records `listContainers` gives, as a listing shows them: their metadata, which is most of
@@ -106,7 +112,8 @@ export function listSummaries(db: DatabaseSync, queries: string[]): ContainerSum
   const filter = queryFilter(queries);
   return db.prepare(`
     SELECT container.uri, container.client, container.created_at,
-      coalesce(container.image, '') != '' AS local
+      CASE WHEN coalesce(container.image, '') = '' THEN 'remote'
+        ELSE image_state(container.image, container.size) END AS location
     FROM container JOIN collection ON collection.id = container.collection_id
     WHERE ${filter.condition} ORDER BY container.id`)
     .all(...filter.params)
@@ -114,7 +121,7 @@ export function listSummaries(db: DatabaseSync, queries: string[]): ContainerSum
       uri: String(row.uri ?? ""),
       client: String(row.client),
       createdAt: String(row.created_at ?? ""),
-      local: Number(row.local) === 1,
+      location: String(row.location) as ImageLocation,
     }));
 }
 
@@ -149,7 +156,7 @@ const RECORD_JSON = `
       ELSE :root || '/' || container.image END,
     'url', container.url, 'client', container.client, 'created_at', container.created_at,
     'location', CASE WHEN container.image IS NULL OR container.image = '' THEN 'remote'
-      ELSE 'local' END,
+      ELSE image_state(container.image, container.size) END,
     'size', container.size, 'md5', container.md5,
     'metadata', CASE WHEN json_valid(container.metadata) THEN json(container.metadata)
       ELSE container.metadata END,

@@ -33,8 +33,10 @@ export interface JournalHost {
   readonly ownersFolder: string;
   /** Stops the process at a named step when a test asks for it. */
   failpoint(step: string): void;
-  /** This process's owner token; its lock file is created on first use. */
-  journalOwner(): string;
+  /** This registry's owner token, written into every entry it makes. */
+  readonly owner: string;
+  /** Creates the owner's lock file, once, before its first entry commits. */
+  holdOwnerLock(): void;
 }
 
 /** The planned link of `from` to `to`, noting whether `to` is free now. */
@@ -113,10 +115,12 @@ export function journaled<P, T>(
   command: string,
   change: JournaledChange<P, T>,
 ): T {
-  const owner = host.journalOwner();
   const { id, steps, about } = immediate(host.db, () => {
     const { steps, about } = change.plan();
-    return { id: insertEntry(host, owner, steps), steps, about };
+    // A database that cannot be written says so here, before the lock is made.
+    const id = insertEntry(host, steps);
+    host.holdOwnerLock();
+    return { id, steps, about };
   });
   host.failpoint(`${command}:intent`);
   const files = new FileSteps(host, command, steps);
@@ -147,8 +151,9 @@ export function journaled<P, T>(
 }
 
 /**
- * Repairs what dead processes left: undoes the file steps of their uncommitted changes and
- * finishes the drops of committed ones. Entries of live processes are left alone, and so is an
+ * Repairs what dead processes left, when the registry opens (so no entry is this process's):
+ * undoes the file steps of their uncommitted changes and finishes the drops of committed ones.
+ * Entries of live processes are left alone, and so is an
  * entry whose repair fails (storage this user cannot write, say), for a later command.
  */
 export function recoverJournal(host: JournalHost): void {
@@ -157,10 +162,8 @@ export function recoverJournal(host: JournalHost): void {
     owner: string;
   }[];
   if (entries.length === 0) return;
-  const mine = host.journalOwner();
   const dead = new Map<string, boolean>();
   for (const entry of entries) {
-    if (entry.owner === mine) continue;
     if (!dead.has(entry.owner)) dead.set(entry.owner, isAbandoned(host, entry.owner));
     if (!dead.get(entry.owner)) continue;
     try {
@@ -179,13 +182,11 @@ export function recoverJournal(host: JournalHost): void {
   }
 }
 
-/** Creates this process's owner lock in `folder`; its token goes into every entry it writes. */
-export function createOwner(folder: string): { token: string; lock: LockFile } {
-  while (true) {
-    const token = crypto.randomUUID();
-    const lock = LockFile.create(join(folder, token));
-    if (lock) return { token, lock };
-  }
+/** Creates the lock file of an owner token in `folder`. */
+export function createOwnerLock(folder: string, owner: string): LockFile {
+  const lock = LockFile.create(join(folder, owner));
+  if (lock === null) throw new Error(`journal owner ${owner} exists already`);
+  return lock;
 }
 
 // Owners are uuids this code wrote; anything else in the table names no lock to look at, and
@@ -229,10 +230,10 @@ function finish(steps: FileStep[], afterDrop?: () => void): void {
   }
 }
 
-function insertEntry(host: JournalHost, owner: string, steps: FileStep[]): number {
+function insertEntry(host: JournalHost, steps: FileStep[]): number {
   const result = host.db.prepare(
     "INSERT INTO journal (owner, state, steps, created_at) VALUES (?, 'intent', ?, datetime('now'))",
-  ).run(owner, stepsText(host.storage, steps));
+  ).run(host.owner, stepsText(host.storage, steps));
   return Number(result.lastInsertRowid);
 }
 

@@ -21,9 +21,16 @@ import {
 } from "./containers.ts";
 import { immediate } from "./database.ts";
 import { formatImageName, type ImageName, isRegistryHost, withVersion } from "./names.ts";
-import { findContainer, imageFile, type Registry } from "./registry.ts";
+import { findContainer, imageFile, type Registry, storedImageFile } from "./registry.ts";
 import { journaled, linkStep } from "./journal.ts";
-import { exists, moveOrCopy, pruneEmptyFolders, realPath, removeIfPresent } from "./storage.ts";
+import {
+  exists,
+  moveOrCopy,
+  pruneEmptyFolders,
+  realPath,
+  removeIfPresent,
+  unusablePath,
+} from "./storage.ts";
 import { copyAndHash } from "./ingest.ts";
 import { firstMissingFolder, storageWriteError } from "./add.ts";
 
@@ -53,6 +60,8 @@ export async function moveImage(
   const container = findContainer(registry, image);
   const from = localFile(registry, container);
   let to = resolve(target);
+  const unusable = unusablePath(to);
+  if (unusable !== null) throw new UsageError(unusable, { hint: "move it somewhere else" });
   if (isFolder(to)) to = join(to, basename(from));
   if (realPath(to) === from) throw new UsageError(`${from} is already where the image is`);
   // Folders inside storage are sregistry's to make (emptied ones are pruned); elsewhere, the user's.
@@ -191,18 +200,12 @@ async function relocateFile(
 }
 
 function localFile(registry: Registry, container: Container): string {
-  const file = imageFile(registry, container);
-  if (file === null) {
+  if (container.image === null) {
     throw new UsageError(`${container.uri} is a remote-only record with no image file`, {
       hint: "pull it first",
     });
   }
-  if (!exists(file)) {
-    throw new NotFoundError(`the image file of ${container.uri} is missing: ${file}`, {
-      hint: "'sregistry rm' removes the stale record",
-    });
-  }
-  return file;
+  return storedImageFile(registry, container);
 }
 
 function isFolder(path: string): boolean {

@@ -8,7 +8,7 @@ import { ConfigError, NotFoundError, reason } from "../errors.ts";
 import { openDatabase } from "./database.ts";
 import { migrate } from "./schema.ts";
 import { ensureFolder, Storage, unusablePath } from "./storage.ts";
-import { createOwner, type JournalHost, recoverJournal } from "./journal.ts";
+import { createOwnerLock, type JournalHost, recoverJournal } from "./journal.ts";
 import type { LockFile } from "./file_lock.ts";
 import { type Container, findContainers } from "./containers.ts";
 import { formatImageName, type ImageName } from "./names.ts";
@@ -57,19 +57,35 @@ export function openRegistry(location: RegistryLocation): Registry {
       cause: error,
     });
   }
-  let owner: { token: string; lock: LockFile } | null = null;
+  // What listings show as an image's location: SQLite asks this for every local record.
+  db.function("image_state", (image, size) => {
+    const state = storage.fileState(
+      storage.fromRecord(String(image)),
+      typeof size === "number" ? size : null,
+      { quick: true },
+    );
+    return state === "file" ? "local" : state;
+  });
+  let ownerLock: LockFile | null = null;
   const registry: Registry = {
     db,
     storage,
     ownersFolder: join(location.databaseFolder, OWNERS_FOLDER),
     failpoint: location.failpoint ?? (() => {}),
-    journalOwner() {
-      owner ??= createOwner(registry.ownersFolder);
-      return owner.token;
+    owner: crypto.randomUUID(),
+    holdOwnerLock() {
+      try {
+        ownerLock ??= createOwnerLock(registry.ownersFolder, registry.owner);
+      } catch (error) {
+        throw new ConfigError(`cannot write the database folder ${location.databaseFolder}`, {
+          hint: `${reason(error)}; check its permissions, or set SREGISTRY_DATABASE`,
+          cause: error,
+        });
+      }
     },
     [Symbol.dispose]: () => {
       db.close();
-      owner?.lock.release();
+      ownerLock?.release();
     },
   };
   try {
@@ -116,5 +132,25 @@ export function imageFile(registry: Registry, container: Container): string | nu
 
 /** What `get` prints: the image path, or the URL of a remote-only record. */
 export function imageLocation(registry: Registry, container: Container): string {
-  return imageFile(registry, container) ?? container.url ?? "";
+  return container.image === null ? container.url ?? "" : storedImageFile(registry, container);
+}
+
+/**
+ * The path of a local record's image file, when it holds the file the record describes: a
+ * regular file, reached through no symlink in storage, of the recorded size. Else a
+ * NotFoundError saying what to run.
+ */
+export function storedImageFile(registry: Registry, container: Container): string {
+  const file = registry.storage.fromRecord(container.image ?? "");
+  const state = registry.storage.fileState(file, container.size);
+  if (state === "file") return file;
+  throw new NotFoundError(
+    state === "missing"
+      ? `the image file of ${container.uri} is missing: ${file}`
+      : `the image file of ${container.uri} changed: ${file} is not ${container.size} bytes`,
+    {
+      hint: `'sregistry rm ${container.uri}' drops the record; pull or add the image again` +
+        " to restore it",
+    },
+  );
 }

@@ -95,13 +95,18 @@ export class Storage {
   /**
    * What is at a recorded image path: "file" when it is a regular file reached through no
    * symlink inside storage (of `size` bytes, when given), "changed" when its size differs,
-   * "missing" otherwise. A file outside storage is the user's to link as they like.
+   * "missing" otherwise. A file outside storage is the user's to link as they like. `quick`
+   * leaves out the folders between the root and the file, for listings of many records.
    */
-  fileState(path: string, size: number | null): "file" | "missing" | "changed" {
+  fileState(
+    path: string,
+    size: number | null,
+    options: { quick?: boolean } = {},
+  ): "file" | "missing" | "changed" {
     let info: Deno.FileInfo;
     try {
       if (this.contains(path)) {
-        if (this.#linkedFolder(dirname(path))) return "missing";
+        if (!options.quick && this.#linkedFolder(dirname(path))) return "missing";
         info = Deno.lstatSync(path);
       } else {
         info = Deno.statSync(path);

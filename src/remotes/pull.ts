@@ -4,7 +4,7 @@
  * from a remote: the manifest only, no file.
  */
 import { basename, dirname, resolve } from "node:path";
-import { ConflictError, reason } from "../errors.ts";
+import { ConflictError, reason, UsageError } from "../errors.ts";
 import { findContainers } from "../core/containers.ts";
 import { commitImage, type PlacedImage, prepareFolder, storageWriteError } from "../core/add.ts";
 import type { ImageName } from "../core/names.ts";
@@ -16,6 +16,7 @@ import {
   placeFile,
   pruneEmptyFolders,
   removeIfPresent,
+  unusablePath,
 } from "../core/storage.ts";
 import { downloadToFile } from "../transfer/download.ts";
 import { withDownloadLock } from "../transfer/lock.ts";
@@ -127,8 +128,10 @@ export async function pullToFile(
   options: PullOptions,
 ): Promise<FilePull> {
   requireCapability(client, "pull");
-  const remote = await client.resolve!(uri, {});
   const path = resolve(file);
+  const unusable = unusablePath(path);
+  if (unusable !== null) throw new UsageError(unusable, { hint: "save it somewhere else" });
+  const remote = await client.resolve!(uri, {});
   if (exists(path) && !options.force) {
     throw new ConflictError(`${path} already exists`, { hint: "use --force to replace it" });
   }
@@ -174,7 +177,9 @@ function storedImage(registry: Registry, name: ImageName): PlacedImage | null {
   if (!name.version) return null;
   const container = findContainers(registry.db, name)[0];
   const file = container && imageFile(registry, container);
-  if (!container || !file || !exists(file)) return null;
+  if (!container || !file || registry.storage.fileState(file, container.size) !== "file") {
+    return null;
+  }
   return { container, action: "update", path: file };
 }
 

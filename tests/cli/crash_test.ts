@@ -6,13 +6,12 @@
  * image bytes are lost, and the change either happened or did not.
  */
 import assert from "node:assert/strict";
-import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { sregistry, startSregistry } from "../support/cli.ts";
 import { startFakeHub } from "../support/fake_hub.ts";
 import { type TempHome, tempHome } from "../support/home.ts";
 import { filesUnder, hubEnv } from "../support/pulls.ts";
-import { canMount, exists, md5, mountTmpfs, records } from "../support/state.ts";
+import { canMount, exists, journalEntries, md5, mountTmpfs, records } from "../support/state.ts";
 
 const encoder = new TextEncoder();
 const FIRST = encoder.encode("first image content\n");
@@ -61,12 +60,7 @@ async function assertConsistent(
     if (file.split("/").some((part) => part.startsWith(".sregistry-part-"))) continue;
     assert.ok(recorded.has(join(home.storage, file)), `a record knows ${file}`);
   }
-  const db = new DatabaseSync(join(home.database, "sregistry.db"));
-  try {
-    assert.deepEqual(db.prepare("SELECT id FROM journal").all(), [], "the journal is empty");
-  } finally {
-    db.close();
-  }
+  assert.deepEqual(journalEntries(home), [], "the journal is empty");
   return listed;
 }
 
