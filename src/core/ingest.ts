@@ -9,7 +9,7 @@
  */
 import type { HashBlock, HashMessage, HashReply } from "./hash_worker.ts";
 import { HEADER_BYTES, Md5, md5Memory } from "./md5.ts";
-import { ConflictError, InterruptedError } from "../errors.ts";
+import { InterruptedError } from "../errors.ts";
 
 const BLOCK_SIZE = 128 * 1024;
 // Blocks per message to the worker: a message per block cost the worker a wake-up each, and
@@ -166,7 +166,8 @@ export class ImageWriter {
   /**
    * Creates `path` exclusively (mode 0644 under the umask), after unlinking whatever was there:
    * a planted symlink is removed, never followed. With `resume`, an existing regular file is
-   * kept instead: its bytes are hashed first and new chunks are appended.
+   * kept instead: its bytes are hashed first and new chunks are appended (anything else there
+   * is replaced, and the writer starts empty).
    */
   static async create(path: string, options: { resume?: boolean } = {}): Promise<ImageWriter> {
     const hasher = new BlockHasher();
@@ -274,7 +275,8 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
 }
 
 // Opens an existing regular file to read and append, never through a symlink: the file opened
-// must be the one lstat saw. Null when there is none.
+// must be the one lstat saw. Null when there is none, or something else is there (the caller
+// then replaces it with a new file).
 function openRegularFile(path: string): Deno.FsFile | null {
   let seen: Deno.FileInfo;
   try {
@@ -283,13 +285,12 @@ function openRegularFile(path: string): Deno.FsFile | null {
     if (error instanceof Deno.errors.NotFound) return null;
     throw error;
   }
-  const refuse = () => new ConflictError(`${path} is not a regular file; nothing was written`);
-  if (!seen.isFile) throw refuse();
+  if (!seen.isFile) return null;
   const file = Deno.openSync(path, { read: true, append: true });
   const opened = file.statSync();
   if (opened.ino !== seen.ino || opened.dev !== seen.dev) {
     file.close();
-    throw refuse();
+    return null;
   }
   return file;
 }

@@ -16,7 +16,8 @@ import {
   records,
   snapshot,
 } from "../support/state.ts";
-import { filesUnder } from "../support/pulls.ts";
+import { filesUnder, hubEnv, partFiles } from "../support/pulls.ts";
+import { startFakeHub } from "../support/fake_hub.ts";
 
 const CONTENT = "image bytes\n";
 const VICTIM = "someone else's file\n";
@@ -179,3 +180,26 @@ Deno.test("/dev/shm as storage, database, mv target or pull --name folder is dec
   });
   assertFailure(pulled, 2, why);
 });
+
+for (const planted of ["the part file", "its sidecar"]) {
+  Deno.test(`pull never writes through a symlink planted at a partial download: ${planted}`, async () => {
+    await using hub = await startFakeHub({ mode: "stall" });
+    await using home = await tempHome();
+    const image = hub.addImage("lab", "big", "latest", { size: 256 * 1024, seed: 3 });
+    const env = hubEnv(home, hub, { SREGISTRY_TIMEOUT: "1" });
+    assert.equal((await sregistry(["pull", "hub://lab/big"], { env })).code, 1);
+    const [part] = partFiles(home.storage);
+    assert.ok(part, "an interrupted pull keeps its part file");
+    const path = planted === "the part file" ? part.path : `${part.path}.json`;
+    const target = victim(home);
+    Deno.removeSync(path);
+    Deno.symlinkSync(target, path);
+    hub.setMode("ok");
+    const pulled = await sregistry(["pull", "hub://lab/big"], { env });
+    assert.equal(pulled.code, 0, pulled.stderr);
+    assert.equal(Deno.readTextFileSync(target), VICTIM, "the link's target is untouched");
+    const [record] = records(await sregistry(["images", "--json"], { env }));
+    assert.equal(record.md5, await image.md5());
+    assert.equal(md5(Deno.readFileSync(record.image!)), await image.md5());
+  });
+}
