@@ -15,6 +15,7 @@ import {
 import {
   type Container,
   type ContainerFields,
+  filesWithContent,
   findByFile,
   findContainers,
   insertContainer,
@@ -210,14 +211,20 @@ export function commitImage(registry: Registry, options: CommitOptions): PlacedI
         if (inPlace) return { steps: [], about: "" };
         const tombstone = registry.storage.tombstonePath(dirname(path));
         const steps: FileStep[] = exists(path) ? [{ op: "set-aside", file: path, tombstone }] : [];
+        // The new file, or a stored file of the same content, which it then shares.
         steps.push(linkStep(options.file, path));
+        const shared = sharedFile(registry, options.digest, path);
+        if (shared !== null) steps.push(linkStep(shared, path));
         return { steps, about: tombstone };
       },
       apply: (tombstone, files) => {
         const existing = findContainers(registry.db, name)[0];
         const how = placement(existing);
         if (how === "replace") files.setAside(path, tombstone);
-        if (how !== "keep") files.link(options.file, path);
+        if (how !== "keep") {
+          const shared = sharedFile(registry, options.digest, path);
+          if (shared === null || !files.share(shared, path)) files.link(options.file, path);
+        }
         if (!inPlace && (isTemp || options.dropSource)) files.drop(options.file);
         const fields: ContainerFields = {
           image: name,
@@ -243,6 +250,21 @@ export function commitImage(registry: Registry, options: CommitOptions): PlacedI
   } finally {
     if (isTemp) removeIfPresent(options.file);
   }
+}
+
+/**
+ * A stored file holding this content (MD5 and size, checked on disk) that a new image of it can
+ * share as a hard link, taking no more space; null when storage holds none.
+ */
+export function sharedFile(registry: Registry, content: Digest, except: string): string | null {
+  for (
+    const recorded of filesWithContent(registry.db, content, registry.storage.toRecord(except))
+  ) {
+    const file = registry.storage.fromRecord(recorded);
+    if (!registry.storage.contains(file)) continue; // outside storage: the user's to change
+    if (registry.storage.fileState(file, content.size) === "file") return file;
+  }
+  return null;
 }
 
 // Two files of one name hold the same content when the name's version is the MD5 itself, or

@@ -84,6 +84,28 @@ export function findByFile(db: DatabaseSync, recorded: string): Container | unde
   return row ? toContainer(row) : undefined;
 }
 
+/**
+ * Recorded image paths holding content of this MD5 and size, other than `except`: the files a
+ * new image of the same content can share.
+ */
+export function filesWithContent(
+  db: DatabaseSync,
+  content: { md5: string; size: number },
+  except: string,
+): string[] {
+  return db.prepare(`
+    SELECT DISTINCT image FROM container
+    WHERE md5 = ? AND size = ? AND image IS NOT NULL AND image != '' AND image != ?`)
+    .all(content.md5, content.size, except)
+    .map((row) => String(row.image));
+}
+
+/** True when a record other than `id` has the image file `recorded`. */
+export function fileShared(db: DatabaseSync, recorded: string, id: number): boolean {
+  return db.prepare("SELECT 1 FROM container WHERE image = ? AND id != ? LIMIT 1")
+    .get(recorded, id) !== undefined;
+}
+
 /** True while a record of this id exists. */
 export function containerExists(db: DatabaseSync, id: number): boolean {
   return db.prepare("SELECT 1 FROM container WHERE id = ?").get(id) !== undefined;

@@ -9,6 +9,7 @@
  */
 import type { DatabaseSync } from "node:sqlite";
 import { basename, join } from "node:path";
+import { ConflictError } from "../errors.ts";
 import { immediate } from "./database.ts";
 import { LockFile, removeAbandonedLock } from "./file_lock.ts";
 import { exists, linkFile, removeIfPresent, type Storage, TEMP_PREFIX } from "./storage.ts";
@@ -62,6 +63,25 @@ export class FileSteps {
     const step = this.#find((s) => s.op === "link" && s.from === from && s.to === to);
     linkFile(from, to);
     this.#took(step);
+  }
+
+  /**
+   * Makes `to` a hard link of `from`, a file other records use: false, with nothing done, where
+   * the link cannot be made (another filesystem, too many links), since a rename would take it
+   * from them.
+   */
+  share(from: string, to: string): boolean {
+    const step = this.#find((s) => s.op === "link" && s.from === from && s.to === to);
+    try {
+      Deno.linkSync(from, to);
+    } catch (error) {
+      if (error instanceof Deno.errors.AlreadyExists) {
+        throw new ConflictError(`${to} already exists; nothing was overwritten`);
+      }
+      return false;
+    }
+    this.#took(step);
+    return true;
   }
 
   /** Renames `file` to `tombstone` and drops the tombstone once the change commits. */

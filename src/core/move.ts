@@ -15,6 +15,7 @@ import {
   type Container,
   containerExists,
   fieldsOf,
+  fileShared,
   findContainers,
   pruneCollection,
   updateContainer,
@@ -205,7 +206,14 @@ function localFile(registry: Registry, container: Container): string {
       hint: "pull it first",
     });
   }
-  return storedImageFile(registry, container);
+  const file = storedImageFile(registry, container);
+  // Moving a file that another record names would leave that record without it.
+  if (fileShared(registry.db, container.image, container.id)) {
+    throw new ConflictError(`${file} is also the image of another record; nothing was moved`, {
+      hint: `'sregistry tag ${container.uri} <new name>' gives it a second name instead`,
+    });
+  }
+  return file;
 }
 
 function isFolder(path: string): boolean {

@@ -5,7 +5,13 @@
  * records and files as they were or as they should be once the next command has run.
  */
 import { dirname } from "node:path";
-import { type Container, containerExists, deleteContainer, listContainers } from "./containers.ts";
+import {
+  type Container,
+  containerExists,
+  deleteContainer,
+  fileShared,
+  listContainers,
+} from "./containers.ts";
 import { immediate } from "./database.ts";
 import { type FileStep, journaled } from "./journal.ts";
 import type { ImageName } from "./names.ts";
@@ -20,7 +26,7 @@ export interface Removal {
   /** Absolute path of its image file, or null for a remote-only record. */
   file: string | null;
   /** What happened to the file. */
-  fileState: "kept" | "deleted" | "missing" | "none";
+  fileState: "kept" | "deleted" | "shared" | "missing" | "none";
 }
 
 /** Removes the newest record of a name (or the given version); deletes its file with `deleteFile`. */
@@ -79,6 +85,10 @@ function removeContainers(
             if (file === null) return [{ container, file, fileState: "none" } as Removal];
             if (tombstone === null || !exists(file)) {
               return [{ container, file, fileState: "missing" } as Removal];
+            }
+            // Another record's image file too: its bytes stay.
+            if (fileShared(registry.db, container.image!, container.id)) {
+              return [{ container, file, fileState: "shared" } as Removal];
             }
             files.setAside(file, tombstone);
             return [{ container, file, fileState: "deleted" } as Removal];

@@ -45,6 +45,13 @@ const MIGRATIONS: Migration[] = [
         created_at DATETIME NOT NULL);
     `);
   },
+  // 3: when each image was last used (prune --unused), and lookups of stored content by MD5.
+  (db) => {
+    db.exec(`
+      ALTER TABLE container ADD COLUMN used_at DATETIME;
+      CREATE INDEX IF NOT EXISTS container_md5 ON container (md5);
+    `);
+  },
 ];
 
 /** The user_version a fully migrated database has. */

@@ -271,3 +271,20 @@ Deno.test({
     assert.deepEqual(storedMd5s(listed), [md5(FIRST), md5(SECOND)].sort());
   },
 });
+
+for (const step of [...JOURNAL_STEPS, "link"]) {
+  Deno.test(`tag killed at tag:${step}: the second name exists with its link, or neither`, async () => {
+    await using home = await tempHome();
+    const file = home.file("image.sif", FIRST);
+    assert.equal(
+      (await sregistry(["add", file, "--name", "lab/image:v1"], { env: home.env })).code,
+      0,
+    );
+    await killAt(["tag", "lab/image:v1", "lab/image:stable"], home.env, `tag:${step}`);
+    const listed = await assertConsistent(home);
+    assert.deepEqual(
+      listed.map((r) => r.tag),
+      committed(step) ? ["v1", "stable"] : ["v1"],
+    );
+  });
+}

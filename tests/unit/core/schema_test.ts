@@ -56,7 +56,7 @@ Deno.test("a new database gets the original tables, the new columns and the curr
     storageRoot: join(folder.path, "storage"),
   });
   assert.equal(userVersion(registry.db), SCHEMA_VERSION);
-  assert.equal(SCHEMA_VERSION, 2);
+  assert.equal(SCHEMA_VERSION, 3);
   assert.deepEqual(columns(registry.db, "collection"), ["id", "name", "token", "created_at"]);
   assert.deepEqual(columns(registry.db, "container"), [
     "id",
@@ -73,6 +73,7 @@ Deno.test("a new database gets the original tables, the new columns and the curr
     "size",
     "md5",
     "metadata",
+    "used_at",
   ]);
   assert.deepEqual(columns(registry.db, "journal"), [
     "id",
