@@ -19,6 +19,7 @@ import {
   findByFile,
   findContainers,
   insertContainer,
+  markUsed,
   updateContainer,
 } from "./containers.ts";
 import { type FileStep, journaled, linkStep } from "./journal.ts";
@@ -236,8 +237,9 @@ export function commitImage(registry: Registry, options: CommitOptions): PlacedI
           size: options.digest.size,
           md5: options.digest.md5,
         };
-        if (existing) updateContainer(registry.db, existing.id, fields);
-        else insertContainer(registry.db, fields);
+        const id = existing?.id ?? insertContainer(registry.db, fields);
+        if (existing) updateContainer(registry.db, id, fields);
+        markUsed(registry.db, id);
         return {
           container: findContainer(registry, name),
           action: existing ? "update" : "new",

@@ -30,6 +30,8 @@ export interface Container {
   client: string;
   /** When the record was created, UTC `YYYY-MM-DD HH:MM:SS`. */
   createdAt: string;
+  /** When the image was last used (`get`, `pull`, `add`), UTC, or null when never recorded. */
+  usedAt: string | null;
   /** The original client's metrics column, parsed. */
   metrics: unknown;
   /** Metadata kept with the record (a remote's manifest, or the user's JSON), parsed. */
@@ -63,7 +65,8 @@ export interface ContainerFields {
 const SELECT = `
   SELECT container.id, container.collection_id, collection.name AS collection, container.name,
     container.tag, container.version, container.uri, container.image, container.url,
-    container.client, container.created_at, container.metrics, container.metadata,
+    container.client, container.created_at, container.used_at, container.metrics,
+    container.metadata,
     container.size, container.md5
   FROM container JOIN collection ON collection.id = container.collection_id`;
 
@@ -177,6 +180,7 @@ const RECORD_JSON = `
       WHEN substr(container.image, 1, 1) = '/' THEN container.image
       ELSE :root || '/' || container.image END,
     'url', container.url, 'client', container.client, 'created_at', container.created_at,
+    'used_at', container.used_at,
     'location', CASE WHEN container.image IS NULL OR container.image = '' THEN 'remote'
       ELSE image_state(container.image, container.size) END,
     'size', container.size, 'md5', container.md5,
@@ -286,6 +290,18 @@ export function updateContainer(db: DatabaseSync, id: number, fields: ContainerF
   );
 }
 
+/** Records that an image was used now (`get`, `pull`, `add`). */
+export function markUsed(db: DatabaseSync, id: number): void {
+  db.prepare("UPDATE container SET used_at = datetime('now') WHERE id = ?").run(id);
+}
+
+/** True when a record's use was last recorded more than an hour ago, or never. */
+export function useIsStale(container: Container): boolean {
+  if (container.usedAt === null) return true;
+  const used = Date.parse(container.usedAt.replace(" ", "T") + "Z");
+  return !(Date.now() - used < 60 * 60 * 1000);
+}
+
 /** Deletes a record, and its collection when that becomes empty. */
 export function deleteContainer(db: DatabaseSync, container: Container): void {
   db.prepare("DELETE FROM container WHERE id = ?").run(container.id);
@@ -340,6 +356,7 @@ function toContainer(row: Record<string, SQLInputValue>): Container {
     url: row.url === null ? null : String(row.url),
     client: String(row.client),
     createdAt: String(row.created_at ?? ""),
+    usedAt: row.used_at === null || row.used_at === undefined ? null : String(row.used_at),
     metrics: parseJson(row.metrics),
     metadata: parseJson(row.metadata),
     size: row.size === null || row.size === undefined ? null : Number(row.size),

@@ -5,12 +5,12 @@
 import type { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { ConfigError, NotFoundError, reason } from "../errors.ts";
-import { openDatabase } from "./database.ts";
+import { BUSY_TIMEOUT_MS, openDatabase } from "./database.ts";
 import { migrate } from "./schema.ts";
-import { ensureFolder, Storage, unusablePath } from "./storage.ts";
+import { ensureFolder, Storage, tagCacheFolder, unusablePath } from "./storage.ts";
 import { createOwnerLock, type JournalHost, recoverJournal } from "./journal.ts";
 import type { LockFile } from "./file_lock.ts";
-import { type Container, findContainers } from "./containers.ts";
+import { type Container, findContainers, markUsed, useIsStale } from "./containers.ts";
 import { formatImageName, type ImageName } from "./names.ts";
 
 /** The database file name inside the database folder. */
@@ -46,6 +46,7 @@ export function openRegistry(location: RegistryLocation): Registry {
   // One spelling of every storage path: files reached through a symlinked storage folder (common
   // on clusters) must compare equal to the same files reached directly.
   const storage = new Storage(Deno.realPathSync(location.storageRoot));
+  tagCacheFolder(storage.root);
   const databaseFile = join(location.databaseFolder, DATABASE_FILE);
   const db = openDatabase(databaseFile);
   try {
@@ -128,6 +129,22 @@ export function findContainer(registry: Registry, image: ImageName): Container {
 /** The absolute path of a record's image file, or null for a remote-only record. */
 export function imageFile(registry: Registry, container: Container): string | null {
   return container.image === null ? null : registry.storage.fromRecord(container.image);
+}
+
+/**
+ * Records that an image was used, for `prune --unused`, without slowing `get` down: at most once
+ * an hour per image, and never waiting for the database (a busy or read-only one skips it).
+ */
+export function noteUse(registry: Registry, container: Container): void {
+  if (!useIsStale(container)) return;
+  try {
+    registry.db.exec("PRAGMA busy_timeout = 0");
+    markUsed(registry.db, container.id);
+  } catch {
+    // another writer holds the database, or this user may not write it: next time
+  } finally {
+    registry.db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  }
 }
 
 /** What `get` prints: the image path, or the URL of a remote-only record. */

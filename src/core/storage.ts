@@ -22,6 +22,23 @@ export const STALE_AFTER_MS = 60 * 60 * 1000;
 /** Every prefix sregistry reserves for its own files in storage; no name part may use one. */
 export const RESERVED_PREFIX = ".sregistry-";
 
+/** The tag (bford.info/cachedir) that tells backup tools to skip the storage folder. */
+export const CACHEDIR_TAG = "CACHEDIR.TAG";
+const CACHEDIR_TAG_TEXT = "Signature: 8a477f597d28d172789f06886806bc55\n" +
+  "# This file is a cache directory tag created by sregistry: its images can be pulled again.\n" +
+  "# For information about cache directory tags, see https://bford.info/cachedir/\n";
+
+/** Writes CACHEDIR.TAG into a storage root that has none; a read-only storage goes without. */
+export function tagCacheFolder(root: string): void {
+  const path = join(root, CACHEDIR_TAG);
+  if (exists(path)) return;
+  try {
+    Deno.writeTextFileSync(path, CACHEDIR_TAG_TEXT, { createNew: true, mode: 0o644 });
+  } catch {
+    // written meanwhile by another command, or storage this user cannot write
+  }
+}
+
 /** The storage root and the rules for paths inside it. */
 export class Storage {
   /** Absolute path of the storage root. */

@@ -9,7 +9,7 @@ import { findContainers } from "../core/containers.ts";
 import { commitImage, type PlacedImage, prepareFolder, storageWriteError } from "../core/add.ts";
 import type { ImageName } from "../core/names.ts";
 import { recordImage } from "../core/record.ts";
-import { imageFile, type Registry } from "../core/registry.ts";
+import { imageFile, noteUse, type Registry } from "../core/registry.ts";
 import {
   exists,
   partPath,
@@ -180,6 +180,7 @@ function storedImage(registry: Registry, name: ImageName): PlacedImage | null {
   if (!container || !file || registry.storage.fileState(file, container.size) !== "file") {
     return null;
   }
+  noteUse(registry, container); // kept, not fetched again: still a use
   return { container, action: "update", path: file };
 }
 

@@ -7,11 +7,15 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import { CACHEDIR_TAG } from "../../src/core/storage.ts";
 import type { CliResult } from "./cli.ts";
 import { sregistryInProcess } from "./cli.ts";
 import type { TempHome } from "./home.ts";
 
-/** Every entry under a folder, `path/` for folders and `path size md5` for files, sorted. */
+/**
+ * Every entry under a folder, `path/` for folders and `path size md5` for files, sorted; a
+ * CACHEDIR.TAG at its top is left out.
+ */
 export function fileTree(root: string): string[] {
   const entries: string[] = [];
   const walk = (folder: string, prefix: string) => {
@@ -22,6 +26,8 @@ export function fileTree(root: string): string[] {
       return;
     }
     for (const child of children) {
+      // Storage's tag for backup tools, written by every command (tests/cli/cachedir_test.ts).
+      if (prefix === "" && child.name === CACHEDIR_TAG) continue;
       const path = join(folder, child.name);
       const name = prefix + child.name;
       if (child.isDirectory) {
