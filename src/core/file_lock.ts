@@ -51,6 +51,8 @@ export class LockFile {
       throw error;
     }
     try {
+      // Other members of a shared store must be able to open it to judge it, whatever the umask.
+      Deno.chmodSync(path, 0o644);
       // A waiter may hold the flock for a moment while it looks; wait for it, never for long.
       // The label is written only once the flock is held: a lock with a label and a free flock
       // has lost its holder, an empty one is still being created.

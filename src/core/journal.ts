@@ -12,6 +12,7 @@ import { basename, join } from "node:path";
 import { ConflictError } from "../errors.ts";
 import { immediate } from "./database.ts";
 import { LockFile, removeAbandonedLock } from "./file_lock.ts";
+import { shareImageFile } from "./sharing.ts";
 import { exists, linkFile, removeIfPresent, type Storage, TEMP_PREFIX } from "./storage.ts";
 
 /**
@@ -63,6 +64,8 @@ export class FileSteps {
     const step = this.#find((s) => s.op === "link" && s.from === from && s.to === to);
     linkFile(from, to);
     this.#took(step);
+    const storage = this.#host.storage;
+    if (storage.shared && storage.contains(to)) shareImageFile(to);
   }
 
   /**
@@ -213,7 +216,11 @@ export function createOwnerLock(folder: string, owner: string): LockFile {
 // stays until someone looks into it.
 function isAbandoned(host: JournalHost, owner: string): boolean {
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(owner)) return false;
-  return removeAbandonedLock(join(host.ownersFolder, owner));
+  try {
+    return removeAbandonedLock(join(host.ownersFolder, owner));
+  } catch {
+    return false; // a lock this user cannot look at: its owner may be alive
+  }
 }
 
 // Takes back, newest first, every step that happened; a planned step that did not is skipped.

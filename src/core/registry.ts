@@ -8,6 +8,7 @@ import { ConfigError, NotFoundError, reason } from "../errors.ts";
 import { BUSY_TIMEOUT_MS, openDatabase } from "./database.ts";
 import { migrate } from "./schema.ts";
 import { ensureFolder, Storage, tagCacheFolder, unusablePath } from "./storage.ts";
+import { isSharedFolder, makeSharedFolder, shareDatabaseFile } from "./sharing.ts";
 import { createOwnerLock, type JournalHost, recoverJournal } from "./journal.ts";
 import type { LockFile } from "./file_lock.ts";
 import { type Container, findContainers, markUsed, useIsStale } from "./containers.ts";
@@ -45,7 +46,10 @@ export function openRegistry(location: RegistryLocation): Registry {
   createFolder(location.storageRoot, "storage folder", "SREGISTRY_STORAGE");
   // One spelling of every storage path: files reached through a symlinked storage folder (common
   // on clusters) must compare equal to the same files reached directly.
-  const storage = new Storage(Deno.realPathSync(location.storageRoot));
+  const storage = new Storage(Deno.realPathSync(location.storageRoot), {
+    shared: isSharedFolder(location.storageRoot),
+  });
+  const sharedDatabase = isSharedFolder(location.databaseFolder);
   tagCacheFolder(storage.root);
   const databaseFile = join(location.databaseFolder, DATABASE_FILE);
   const db = openDatabase(databaseFile);
@@ -58,6 +62,8 @@ export function openRegistry(location: RegistryLocation): Registry {
       cause: error,
     });
   }
+  // SQLite makes the file on its first write, with the umask's mode.
+  if (sharedDatabase) shareDatabaseFile(databaseFile);
   // What listings show as an image's location: SQLite asks this for every local record.
   db.function("image_state", (image, size) => {
     const state = storage.fileState(
@@ -76,6 +82,7 @@ export function openRegistry(location: RegistryLocation): Registry {
     owner: crypto.randomUUID(),
     holdOwnerLock() {
       try {
+        if (ownerLock === null && sharedDatabase) makeSharedFolder(registry.ownersFolder);
         ownerLock ??= createOwnerLock(registry.ownersFolder, registry.owner);
       } catch (error) {
         throw new ConfigError(`cannot write the database folder ${location.databaseFolder}`, {

@@ -6,6 +6,7 @@
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { ConflictError, InvalidNameError } from "../errors.ts";
 import { collectionKey, type ImageName } from "./names.ts";
+import { shareFolder } from "./sharing.ts";
 
 /** Prefix of every temporary file sregistry leaves in storage while writing. */
 export const TEMP_PREFIX = ".sregistry-tmp-";
@@ -43,9 +44,12 @@ export function tagCacheFolder(root: string): void {
 export class Storage {
   /** Absolute path of the storage root. */
   readonly root: string;
+  /** True for a store a group shares (core/sharing.ts): folders and images get group modes. */
+  readonly shared: boolean;
 
-  constructor(root: string) {
+  constructor(root: string, options: { shared?: boolean } = {}) {
     this.root = resolve(root);
+    this.shared = options.shared ?? false;
   }
 
   /** The folder that holds every tag and version of an image. */
@@ -86,6 +90,7 @@ export class Storage {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
         try {
           Deno.mkdirSync(current);
+          if (this.shared) shareFolder(current);
           continue;
         } catch (mkdirError) {
           // Made meanwhile by another command: look at it again.
