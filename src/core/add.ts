@@ -57,6 +57,11 @@ export interface AddOptions {
   name: ImageName;
   /** Copy instead of moving the file into storage. */
   copy?: boolean;
+  /**
+   * Hard-link the file into storage and leave it where it is too (same filesystem; a copy
+   * otherwise).
+   */
+  link?: boolean;
   /** Metadata to keep with the record. */
   metadata?: unknown;
   /** Where the image came from. */
@@ -138,7 +143,7 @@ async function placeFrom(
   const placed = commitImage(registry, {
     file: temp ?? source,
     keepSource: inPlace,
-    dropSource: inPlace && !options.copy,
+    dropSource: inPlace && !options.copy && !options.link,
     digest,
     name: options.name,
     url: options.url ?? null,
@@ -147,7 +152,7 @@ async function placeFrom(
     command: "add",
   });
   // Copied across filesystems: once the image is recorded, a move removes the original.
-  if (!inPlace && !options.copy) removeIfPresent(source);
+  if (!inPlace && !options.copy && !options.link) removeIfPresent(source);
   return placed;
 }
 
