@@ -26,6 +26,8 @@ const COMMANDS: [string[], () => Promise<Register>][] = [
   [["delete"], async () => (await import("./delete.ts")).registerDelete],
   [["labels"], async () => (await import("./labels.ts")).registerLabels],
   [["mv", "rename"], async () => (await import("./move.ts")).registerMove],
+  [["tag"], async () => (await import("./tag.ts")).registerTag],
+  [["import"], async () => (await import("./import.ts")).registerImport],
   [["rm", "rmi"], async () => (await import("./remove.ts")).registerRemove],
   [["completions"], async () => (await import("./completions.ts")).registerCompletions],
 ];

@@ -77,7 +77,7 @@ export function runImages(ctx: Context, options: ImagesOptions): void {
 
 /** One row of the seeds' table: index, date, local/remote, client, uri. */
 function imagesRow(index: number, summary: ContainerSummary): string {
-  const location = summary.local ? "local " : "remote";
+  const location = summary.location.padEnd(6);
   return `${String(index).padEnd(2)} ${displayDate(summary.createdAt)}\t${location}\t` +
     `   [${summary.client}]\t${summary.uri}`;
 }

@@ -3,7 +3,7 @@
  * reads from the image: format, SIF header and objects, and the apptainer metadata; or, with one of
  * apptainer's selectors, that metadata in apptainer's layout.
  */
-import { resolve } from "node:path";
+import { resolve } from "../core/paths.ts";
 import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
 import { ConfigError, NotFoundError, SregistryError, UsageError } from "../errors.ts";

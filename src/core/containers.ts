@@ -30,6 +30,8 @@ export interface Container {
   client: string;
   /** When the record was created, UTC `YYYY-MM-DD HH:MM:SS`. */
   createdAt: string;
+  /** When the image was last used (`get`, `pull`, `add`), UTC, or null when never recorded. */
+  usedAt: string | null;
   /** The original client's metrics column, parsed. */
   metrics: unknown;
   /** Metadata kept with the record (a remote's manifest, or the user's JSON), parsed. */
@@ -68,7 +70,8 @@ export interface ContainerFields {
 const SELECT = `
   SELECT container.id, container.collection_id, collection.name AS collection, container.name,
     container.tag, container.version, container.uri, container.image, container.url,
-    container.client, container.created_at, container.metrics, container.metadata,
+    container.client, container.created_at, container.used_at, container.metrics,
+    container.metadata,
     container.size, container.md5
   FROM container JOIN collection ON collection.id = container.collection_id`;
 
@@ -89,13 +92,40 @@ export function findByFile(db: DatabaseSync, recorded: string): Container | unde
   return row ? toContainer(row) : undefined;
 }
 
+/**
+ * Recorded image paths holding content of this MD5 and size, other than `except`: the files a
+ * new image of the same content can share.
+ */
+export function filesWithContent(
+  db: DatabaseSync,
+  content: { md5: string; size: number },
+  except: string,
+): string[] {
+  return db.prepare(`
+    SELECT DISTINCT image FROM container
+    WHERE md5 = ? AND size = ? AND image IS NOT NULL AND image != '' AND image != ?`)
+    .all(content.md5, content.size, except)
+    .map((row) => String(row.image));
+}
+
+/** True when a record other than `id` has the image file `recorded`. */
+export function fileShared(db: DatabaseSync, recorded: string, id: number): boolean {
+  return db.prepare("SELECT 1 FROM container WHERE image = ? AND id != ? LIMIT 1")
+    .get(recorded, id) !== undefined;
+}
+
+/** True while a record of this id exists. */
+export function containerExists(db: DatabaseSync, id: number): boolean {
+  return db.prepare("SELECT 1 FROM container WHERE id = ?").get(id) !== undefined;
+}
+
 /** What a listing shows of a record. */
 export interface ContainerSummary {
   uri: string;
   client: string;
   createdAt: string;
-  /** False for a remote-only record. */
-  local: boolean;
+  /** Where the image is: see ImageLocation. */
+  location: ImageLocation;
 }
 
 /** What `images` keeps besides its queries: what was read from the image files (metrics). */
@@ -107,7 +137,13 @@ export interface ImageFilter {
 }
 
 /**
- * The records `listContainers` gives (narrowed by `filter`), as a listing shows them: their
+ * `local` (its file is there, of the recorded size), `remote` (a record without a file),
+ * `missing` (no regular file at its path) or `changed` (a file of another size).
+ */
+export type ImageLocation = "local" | "remote" | "missing" | "changed";
+
+/**
+ * The records `listContainers` gives (narrowed by `where`), as a listing shows them: their
  * metadata, which is most of a record, is neither read nor parsed.
  */
 export function listSummaries(
@@ -118,7 +154,8 @@ export function listSummaries(
   const filter = queryFilter(queries, where);
   return db.prepare(`
     SELECT container.uri, container.client, container.created_at,
-      coalesce(container.image, '') != '' AS local
+      CASE WHEN coalesce(container.image, '') = '' THEN 'remote'
+        ELSE image_state(container.image, container.size) END AS location
     FROM container JOIN collection ON collection.id = container.collection_id
     WHERE ${filter.condition} ORDER BY container.id`)
     .all(...filter.params)
@@ -126,7 +163,7 @@ export function listSummaries(
       uri: String(row.uri ?? ""),
       client: String(row.client),
       createdAt: String(row.created_at ?? ""),
-      local: Number(row.local) === 1,
+      location: String(row.location) as ImageLocation,
     }));
 }
 
@@ -160,8 +197,9 @@ const RECORD_JSON = `
       WHEN substr(container.image, 1, 1) = '/' THEN container.image
       ELSE :root || '/' || container.image END,
     'url', container.url, 'client', container.client, 'created_at', container.created_at,
+    'used_at', container.used_at,
     'location', CASE WHEN container.image IS NULL OR container.image = '' THEN 'remote'
-      ELSE 'local' END,
+      ELSE image_state(container.image, container.size) END,
     'size', container.size, 'md5', container.md5,
     'metadata', CASE WHEN json_valid(container.metadata) THEN json(container.metadata)
       ELSE container.metadata END,
@@ -293,6 +331,18 @@ export function updateContainer(db: DatabaseSync, id: number, fields: ContainerF
   );
 }
 
+/** Records that an image was used now (`get`, `pull`, `add`). */
+export function markUsed(db: DatabaseSync, id: number): void {
+  db.prepare("UPDATE container SET used_at = datetime('now') WHERE id = ?").run(id);
+}
+
+/** True when a record's use was last recorded more than an hour ago, or never. */
+export function useIsStale(container: Container): boolean {
+  if (container.usedAt === null) return true;
+  const used = Date.parse(container.usedAt.replace(" ", "T") + "Z");
+  return !(Date.now() - used < 60 * 60 * 1000);
+}
+
 /** Deletes a record, and its collection when that becomes empty. */
 export function deleteContainer(db: DatabaseSync, container: Container): void {
   db.prepare("DELETE FROM container WHERE id = ?").run(container.id);
@@ -318,6 +368,11 @@ export function fieldsOf(container: Container, image: ImageName): ContainerField
     metadata: container.metadata,
     size: container.size,
     md5: container.md5,
+    // What was read from the file goes with it (a tag is the same file under a second name).
+    metrics: typeof container.metrics === "object" && container.metrics !== null &&
+        !Array.isArray(container.metrics)
+      ? container.metrics as Record<string, unknown>
+      : undefined,
   };
 }
 
@@ -347,6 +402,7 @@ function toContainer(row: Record<string, SQLInputValue>): Container {
     url: row.url === null ? null : String(row.url),
     client: String(row.client),
     createdAt: String(row.created_at ?? ""),
+    usedAt: row.used_at === null || row.used_at === undefined ? null : String(row.used_at),
     metrics: parseJson(row.metrics),
     metadata: parseJson(row.metadata),
     size: row.size === null || row.size === undefined ? null : Number(row.size),

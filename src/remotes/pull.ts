@@ -4,19 +4,20 @@
  * from a remote: the manifest only, no file.
  */
 import { basename, dirname, resolve } from "node:path";
-import { ConflictError, reason } from "../errors.ts";
+import { ConflictError, reason, UsageError } from "../errors.ts";
 import { findContainers } from "../core/containers.ts";
 import { commitImage, type PlacedImage, prepareFolder, storageWriteError } from "../core/add.ts";
 import { readImageFacts } from "../core/image_inspection.ts";
 import { formatImageName, type ImageName } from "../core/names.ts";
 import { recordImage } from "../core/record.ts";
-import { imageFile, type Registry } from "../core/registry.ts";
+import { imageFile, noteUse, type Registry } from "../core/registry.ts";
 import {
   exists,
   partPath,
   placeFile,
   pruneEmptyFolders,
   removeIfPresent,
+  unusablePath,
 } from "../core/storage.ts";
 import { downloadToFile } from "../transfer/download.ts";
 import { withDownloadLock } from "../transfer/lock.ts";
@@ -103,6 +104,7 @@ async function lockedPull(
       metadata: remote.metadata,
       client: client.name,
       replace: options.force,
+      command: "pull",
       facts: read.facts,
     });
     return { ...placed, downloaded: true, remote, warnings: read.warnings };
@@ -129,8 +131,10 @@ export async function pullToFile(
   options: PullOptions,
 ): Promise<FilePull> {
   requireCapability(client, "pull");
-  const remote = await client.resolve!(uri, {});
   const path = resolve(file);
+  const unusable = unusablePath(path);
+  if (unusable !== null) throw new UsageError(unusable, { hint: "save it somewhere else" });
+  const remote = await client.resolve!(uri, {});
   if (exists(path) && !options.force) {
     throw new ConflictError(`${path} already exists`, { hint: "use --force to replace it" });
   }
@@ -176,7 +180,10 @@ function storedImage(registry: Registry, name: ImageName): PlacedImage | null {
   if (!name.version) return null;
   const container = findContainers(registry.db, name)[0];
   const file = container && imageFile(registry, container);
-  if (!container || !file || !exists(file)) return null;
+  if (!container || !file || registry.storage.fileState(file, container.size) !== "file") {
+    return null;
+  }
+  noteUse(registry, container); // kept, not fetched again: still a use
   return { container, action: "update", path: file };
 }
 

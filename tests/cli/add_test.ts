@@ -292,7 +292,7 @@ Deno.test("Ctrl-C during add --copy exits 130 and leaves no partial copy and no 
   running.child.kill("SIGINT");
   const result = await running.result;
   assertTransferFailure(result, 130, /^sregistry: interrupted; nothing was added$/);
-  assert.deepEqual([...Deno.readDirSync(home.storage)], [], "no partial copy, no new folder");
+  assert.deepEqual(fileTree(home.storage), [], "no partial copy, no new folder");
   assert.deepEqual(records(await sregistry(["images", "--json"], { env: home.env })), []);
   assert.equal(Deno.statSync(source).size, size, "the source is untouched");
 });

@@ -3,6 +3,7 @@
  * add succeeds, no record is lost, and the schema is created exactly once.
  */
 import assert from "node:assert/strict";
+import { SCHEMA_VERSION } from "../../src/core/schema.ts";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { sregistry } from "../support/cli.ts";
@@ -52,7 +53,7 @@ Deno.test("8 processes adding 8 different images to a new database at once all s
   const db = new DatabaseSync(join(home.database, "sregistry.db"), { readOnly: true });
   try {
     const version = db.prepare("PRAGMA user_version").get() as { user_version: number };
-    assert.equal(version.user_version, 1);
+    assert.equal(version.user_version, SCHEMA_VERSION);
     const collections = db.prepare("SELECT name FROM collection").all();
     assert.deepEqual(collections.map((row) => row.name), ["batch"], "one collection row");
   } finally {

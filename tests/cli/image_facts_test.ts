@@ -4,6 +4,7 @@
  * and `images --arch` / `--label`, which filter on it.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { sregistry } from "../support/cli.ts";
 import { startFakeHub } from "../support/fake_hub.ts";
 import { type TempHome, tempHome } from "../support/home.ts";
@@ -152,4 +153,25 @@ Deno.test("images --arch and --label keep the images whose metrics match", async
   const bad = await sregistry(["images", "--label", "=x"], { env: home.env });
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--label '=x' has no key/);
+});
+
+Deno.test("a tag, a rename and a move keep what was read from the image", async () => {
+  await using home = await tempHome();
+  const env = home.env;
+  await add(home, [home.file("a.sif", describedSif("02", { team: "a" })), "--name", "lab/tool:v1"]);
+  for (
+    const args of [
+      ["tag", "lab/tool:v1", "lab/tool:stable"],
+      ["rename", "lab/tool:v1", "lab/tool:v2"],
+      ["mv", "lab/tool:v2", join(home.path, "moved.sif")],
+    ]
+  ) {
+    const result = await sregistry(args, { env });
+    assert.equal(result.code, 0, `${args.join(" ")}: ${result.stderr}`);
+  }
+  const listed = records(await sregistry(["images", "--json", "--arch", "amd64"], { env }));
+  assert.deepEqual(listed.map((record) => record.tag).sort(), ["stable", "v2"]);
+  for (const record of listed) {
+    assert.deepEqual((record.metrics as { labels: unknown }).labels, { team: "a" }, record.uri);
+  }
 });
