@@ -9,6 +9,7 @@ import { addImage } from "../core/add.ts";
 import { defaultCacheParents, findImportCandidates } from "../core/import.ts";
 import { formatImageName, parseImageName } from "../core/names.ts";
 import { renderJson } from "../output/records.ts";
+import { writeWarnings } from "../output/inspection.ts";
 import { activeClient, printBanner } from "./common.ts";
 import { resolve } from "node:path";
 
@@ -96,6 +97,7 @@ export async function runImport(ctx: Context, options: ImportOptions): Promise<v
         action: placed.action,
       });
       ctx.io.err.line(`[import] ${candidate.path} => ${placed.container.uri} (${placed.action})`);
+      writeWarnings(ctx.io.err, placed.warnings ?? []);
     } catch (error) {
       if (error instanceof InterruptedError || !(error instanceof SregistryError)) throw error;
       report.failed.push({ path: candidate.path, error: reason(error) });

@@ -7,6 +7,8 @@
 import { basename, dirname, join, resolve } from "node:path";
 import { type ImageName, parseImageName } from "./names.ts";
 import { reason } from "../errors.ts";
+import { ImageFile } from "./image_file.ts";
+import { NOT_AN_IMAGE, sniffImage } from "./image_format.ts";
 
 /** The cache kinds that hold image files (Apptainer's `FileCacheTypes` that sregistry adopts). */
 export const CACHE_KINDS = ["library", "oras", "oci-tmp", "shub", "net"];
@@ -64,28 +66,14 @@ export function defaultCacheParents(
     .filter((parent) => lstat(join(parent, "cache"))?.isDirectory === true);
 }
 
-/** What a file starts with: a SIF, a Singularity 2.x image, a bare squashfs, or none of them. */
-export function imageKind(path: string): "sif" | "simg" | "squashfs" | null {
-  const head = new Uint8Array(64);
-  let read = 0;
+/** True when a file is a SIF, Singularity 2.x or squashfs image (core/image_format.ts). */
+function isImage(path: string): boolean {
   try {
-    using file = Deno.openSync(path, { read: true });
-    while (read < head.length) {
-      const n = file.readSync(head.subarray(read));
-      if (n === null) break;
-      read += n;
-    }
+    using file = ImageFile.open(path);
+    return sniffImage(file).format !== "unknown";
   } catch {
-    return null;
+    return false;
   }
-  const text = (start: number, length: number) =>
-    new TextDecoder().decode(head.subarray(start, start + length));
-  if (read >= 42 && text(32, 10) === "SIF_MAGIC\0") return "sif";
-  if (read >= 35 && text(0, 31) === "#!/usr/bin/env run-singularity\n" && text(31, 4) === "hsqs") {
-    return "simg";
-  }
-  if (read >= 4 && text(0, 4) === "hsqs") return "squashfs";
-  return null;
 }
 
 // The kind folders of a cache: `path` is a parent (has cache/<kind>), a `cache` folder (has
@@ -152,9 +140,7 @@ function described(
   origin: ImportCandidate["origin"],
 ): ImportCandidate {
   if (typeof name === "string") return { path, name: null, skipped: name, origin };
-  if (imageKind(path) === null) {
-    return { path, name: null, skipped: "not a SIF or Singularity image", origin };
-  }
+  if (!isImage(path)) return { path, name: null, skipped: NOT_AN_IMAGE, origin };
   return { path, name, skipped: null, origin };
 }
 

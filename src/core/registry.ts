@@ -65,12 +65,9 @@ export function openRegistry(location: RegistryLocation): Registry {
   // SQLite makes the file on its first write, with the umask's mode.
   if (sharedDatabase) shareDatabaseFile(databaseFile);
   // What listings show as an image's location: SQLite asks this for every local record.
+  const listing = storage.listingStates();
   db.function("image_state", (image, size) => {
-    const state = storage.fileState(
-      storage.fromRecord(String(image)),
-      typeof size === "number" ? size : null,
-      { quick: true },
-    );
+    const state = listing(storage.fromRecord(String(image)), typeof size === "number" ? size : null);
     return state === "file" ? "local" : state;
   });
   let ownerLock: LockFile | null = null;
