@@ -28,6 +28,9 @@ const COMMANDS: [string[], () => Promise<Register>][] = [
   [["mv", "rename"], async () => (await import("./move.ts")).registerMove],
   [["tag"], async () => (await import("./tag.ts")).registerTag],
   [["rm", "rmi"], async () => (await import("./remove.ts")).registerRemove],
+  [["verify"], async () => (await import("./verify.ts")).registerVerify],
+  [["prune"], async () => (await import("./prune.ts")).registerPrune],
+  [["du"], async () => (await import("./du.ts")).registerDu],
   [["completions"], async () => (await import("./completions.ts")).registerCompletions],
 ];
 

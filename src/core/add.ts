@@ -109,7 +109,7 @@ async function placeFrom(
   options: AddOptions,
   inPlace: boolean,
 ): Promise<PlacedImage> {
-  const temp = inPlace ? null : registry.storage.tempPath(folder);
+  const temp = inPlace ? null : temporaryPath(registry, folder);
   let digest: Digest;
   try {
     const pass = { onProgress: options.onProgress, signal: options.signal };
@@ -300,6 +300,15 @@ export function checkSourceFile(file: string): string {
     throw new ConfigError(`cannot read ${file}: ${reason(error)}`);
   }
   return realPath(file);
+}
+
+/**
+ * A fresh temporary path in `folder` named after this process's owner lock, which it holds from
+ * now on: `prune` and `verify` tell a live writer's file from one a killed run left.
+ */
+export function temporaryPath(registry: Registry, folder: string): string {
+  registry.holdOwnerLock();
+  return registry.storage.tempPath(folder, registry.owner);
 }
 
 /** Creates an image folder (failures become one clear error) and sweeps leftovers of dead runs. */
