@@ -47,30 +47,46 @@ function duTable(usage: StoreUsage, columns: number | null): string {
     row.bytes,
   ]);
   if (usage.unrecorded !== null && usage.unrecorded.files > 0) {
-    rows.push(["(no record)", `${usage.unrecorded.files} files`, usage.unrecorded.bytes]);
+    rows.push(["(no record)", "-", usage.unrecorded.bytes]);
   }
-  const largest = Math.max(1, ...rows.map(([, , bytes]) => bytes));
-  const sizeWidth = Math.max(...rows.map(([, , bytes]) => formatBytes(bytes).length), 4);
-  const nameWidth = Math.max(10, ...rows.map(([name]) => name.length));
-  // The bar takes what the other columns leave of the terminal's width.
-  const barWidth = columns === null ? 0 : Math.max(10, columns - nameWidth - sizeWidth - 20);
-  const table = rows.map(([name, records, bytes]) => [
-    name,
-    records,
-    formatBytes(bytes).padStart(sizeWidth),
-    ...(columns === null ? [] : [bar(bytes / largest, barWidth)]),
-  ]);
   const total = usage.unrecorded === null
     ? usage.total.bytes
     : usage.total.bytes + usage.unrecorded.bytes;
-  table.push(["total", String(usage.total.records), formatBytes(total).padStart(sizeWidth)]);
-  const header = ["collection", "images", "size".padStart(sizeWidth)];
-  return renderTable(columns === null ? header : [...header, ""], table) +
+  const all: [string, string, number][] = [...rows, ["total", String(usage.total.records), total]];
+  const countWidth = Math.max("images".length, ...all.map(([, count]) => count.length));
+  const sizeWidth = Math.max("size".length, ...all.map(([, , bytes]) => formatBytes(bytes).length));
+  const nameWidth = Math.max("collection".length, ...all.map(([name]) => name.length));
+  const largest = Math.max(1, ...rows.map(([, , bytes]) => bytes));
+  // The bar takes what the other columns leave of the terminal's width.
+  const barWidth = columns === null
+    ? 0
+    : Math.max(10, columns - nameWidth - countWidth - sizeWidth - 8);
+  const line = ([name, count, bytes]: [string, string, number], withBar: boolean) => [
+    name,
+    count.padStart(countWidth),
+    formatBytes(bytes).padStart(sizeWidth),
+    ...(withBar && columns !== null ? [bar(bytes / largest, barWidth)] : []),
+  ];
+  const header = ["collection", "images".padStart(countWidth), "size".padStart(sizeWidth)];
+  const unrecorded = usage.unrecorded?.files
+    ? `(no record): ${plural(usage.unrecorded.files, "file")} no record names or runs left behind\n`
+    : "";
+  return renderTable(header, [
+    ...rows.map((row) => line(row, true)),
+    line(all.at(-1)!, false),
+  ]) +
+    unrecorded +
     `shared content saves ${formatBytes(usage.shared.saved)} ` +
     `(${formatBytes(usage.shared.recordBytes)} of images in ` +
     `${formatBytes(usage.shared.fileBytes)} of files)\n` +
     `prune would reclaim ${formatBytes(usage.reclaimable.bytes)} ` +
-    `(${usage.reclaimable.records} records, ${usage.reclaimable.files} files)\n`;
+    `(${plural(usage.reclaimable.records, "record")}, ${
+      plural(usage.reclaimable.files, "file")
+    })\n`;
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }
 
 function bar(fraction: number, width: number): string {

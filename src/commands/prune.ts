@@ -135,7 +135,8 @@ function pastSummary(plan: PrunePlan): string {
 // Records prune leaves although their file is not right, and why.
 function noteKept(ctx: Context, plan: PrunePlan): void {
   const changed = plan.kept.filter((kept) => kept.why === "changed").length;
-  const unreachable = plan.kept.length - changed;
+  const unreachable = plan.kept.filter((kept) => kept.why === "unreachable").length;
+  const unreadable = plan.kept.filter((kept) => kept.why === "unreadable").length;
   if (changed > 0) {
     ctx.io.err.line(
       `prune: kept ${plural(changed, "record")} whose file changed size; ` +
@@ -146,6 +147,11 @@ function noteKept(ctx: Context, plan: PrunePlan): void {
     ctx.io.err.line(
       `prune: kept ${plural(unreachable, "record")} whose file is outside storage in a folder ` +
         "that is not there (a filesystem not mounted here?); 'sregistry rm' removes one",
+    );
+  }
+  if (unreadable > 0) {
+    ctx.io.err.line(
+      `prune: kept ${plural(unreadable, "record")} whose file is behind a folder you cannot read`,
     );
   }
 }

@@ -18,6 +18,9 @@ import { renderJson } from "../output/records.ts";
 import { renderTable } from "../output/table.ts";
 import { formatBytes } from "../output/units.ts";
 
+// Below this much to hash, a progress display is noise.
+const PROGRESS_FROM = 64 * 1024 * 1024;
+
 /** Options of `verify`. */
 export interface VerifyCommandOptions {
   query: string[];
@@ -50,7 +53,9 @@ export async function runVerify(ctx: Context, options: VerifyCommandOptions): Pr
   const report = await verifyStore(registry, {
     queries: options.query,
     quick: options.quick,
-    onProgress: (done, total) => progress.update(done, total),
+    onProgress: (done, total) => {
+      if (total >= PROGRESS_FROM) progress.update(done, total);
+    },
   }).finally(() => progress.finish());
   const problems = report.images.filter(isProblem).length + report.problems.length;
   if (options.json) ctx.io.out.write(renderJson(verifyJson(report, options.quick)));

@@ -30,9 +30,10 @@ export interface RecordFile {
   path: string;
   /**
    * `file` (a regular file of the recorded size, reached through no symlink in storage),
-   * `changed` (a regular file of another size) or `missing` (anything else).
+   * `changed` (a regular file of another size), `unreadable` (behind a folder this user cannot
+   * read: it may well be there) or `missing` (anything else).
    */
-  state: "file" | "changed" | "missing";
+  state: "file" | "changed" | "unreadable" | "missing";
   /** The regular file there (file or changed), else null. */
   entry: StoredEntry | null;
   /** What else is at the path in storage instead of a regular file (a symlink), if anything. */
@@ -142,9 +143,13 @@ function recordFile(registry: Registry, walk: StorageWalk, record: StoredRecord)
   const path = storage.fromRecord(record.image);
   const inStorage = storage.contains(path);
   const found = inStorage ? walk.entry(path) : statEntry(path);
-  const entry = found?.type === "file" ? found : null;
-  const other = found !== null && entry === null ? found : null;
-  const state = entry === null
+  const hidden = found === "unreadable" || (found === null && walk.hiddenByUnreadable(path));
+  const seen = found === "unreadable" ? null : found;
+  const entry = seen?.type === "file" ? seen : null;
+  const other = seen !== null && entry === null ? seen : null;
+  const state = hidden
+    ? "unreadable"
+    : entry === null
     ? "missing"
     : record.size !== null && entry.size !== record.size
     ? "changed"
@@ -153,12 +158,12 @@ function recordFile(registry: Registry, walk: StorageWalk, record: StoredRecord)
 }
 
 // A file outside storage is the user's to link as they like: followed, as Storage.fileState does.
-function statEntry(path: string): StoredEntry | null {
+function statEntry(path: string): StoredEntry | "unreadable" | null {
   let info: Deno.FileInfo;
   try {
     info = Deno.statSync(path);
-  } catch {
-    return null;
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound ? null : "unreadable";
   }
   return info.isFile
     ? {

@@ -69,8 +69,8 @@ export interface PlannedRestore {
 
 /**
  * A record prune leaves although its file is not right: `changed` (another size: verify and
- * rmi are for it), or `unreachable` (outside storage, in a folder that is not there: perhaps a
- * filesystem not mounted here).
+ * rmi are for it), `unreachable` (outside storage, in a folder that is not there: perhaps a
+ * filesystem not mounted here) or `unreadable` (behind a folder this user cannot read).
  */
 export interface KeptRecord {
   /** The record. */
@@ -78,7 +78,7 @@ export interface KeptRecord {
   /** Absolute path of its image file. */
   path: string;
   /** Why it stays. */
-  why: "changed" | "unreachable";
+  why: "changed" | "unreachable" | "unreadable";
 }
 
 /** Everything prune would do. */
@@ -127,17 +127,13 @@ export async function planPrune(
     ...chosenImages(inventory.records, options),
   ].map(({ record, path, entry, reason }) => ({ record, path, entry, reason }));
 
-  // Files named only by records that go: a planted symlink where a missing record's file was.
   const leaving = new Set(records.map((planned) => planned.record.id));
   const staying = new Set(
     inventory.records.filter((file) => !leaving.has(file.record.id)).map((file) => file.path),
   );
-  const orphaned = inventory.records.filter((file) =>
-    leaving.has(file.record.id) && file.other !== null && !staying.has(file.path)
-  ).map((file) => file.other!);
   const restoring = new Set(restores.map((restore) => restore.tombstone.path));
   const files: Omit<PlannedFile, "freed">[] = [
-    ...[...inventory.unknown, ...dedupe(orphaned)].map((entry) => ({
+    ...inventory.unknown.map((entry) => ({
       entry,
       reason: entry.type === "symlink" ? "symlink" as const : "unknown" as const,
     })),
@@ -190,7 +186,7 @@ function chosenImages(records: RecordFile[], options: PruneOptions): (RecordFile
   if (options.keep !== undefined) {
     const newestFirst = new Map<string, number>();
     for (const file of [...records].reverse()) {
-      if (file.state === "missing") continue;
+      if (!hasFile(file)) continue;
       const key = `${file.record.collectionId}\0${file.record.name}\0${file.record.tag}`;
       const seen = newestFirst.get(key) ?? 0;
       newestFirst.set(key, seen + 1);
@@ -198,7 +194,7 @@ function chosenImages(records: RecordFile[], options: PruneOptions): (RecordFile
     }
   }
   return records.filter((file) => {
-    if (file.state === "missing") return false;
+    if (!hasFile(file)) return false;
     if (options.keep !== undefined && !older.has(file.record.id)) return false;
     if (options.unusedDays === undefined) return true;
     return now - usedTime(file.record) > options.unusedDays * DAY_MS;
@@ -267,6 +263,10 @@ class FreedBytes {
   at(index: number): number {
     return this.#perIndex[index];
   }
+}
+
+function hasFile(file: RecordFile): boolean {
+  return file.state === "file" || file.state === "changed";
 }
 
 function dedupe(entries: StoredEntry[]): StoredEntry[] {

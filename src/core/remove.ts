@@ -70,6 +70,13 @@ export function removeChosen(
   return removeContainers(registry, select, { ...options, deleteFile: true });
 }
 
+// Something is at `file`, reached through no symlinked folder in storage: a folder planted as a
+// link leads elsewhere, and what is there is not storage's to delete.
+function present(registry: Registry, file: string): boolean {
+  return exists(file) &&
+    (!registry.storage.contains(file) || registry.storage.reachedDirectly(file));
+}
+
 // A record to remove, with the tombstone its file goes to.
 interface Doomed {
   container: Container;
@@ -93,7 +100,7 @@ function removeContainers(
         plan: () => {
           const doomed = select().map((container): Doomed => {
             const file = imageFile(registry, container);
-            const tombstone = file !== null && exists(file)
+            const tombstone = file !== null && present(registry, file)
               ? registry.storage.tombstonePath(dirname(file))
               : null;
             return { container, file, tombstone };
@@ -109,7 +116,7 @@ function removeContainers(
             if (!containerExists(registry.db, container.id) || !chosen(container)) return [];
             deleteContainer(registry.db, container);
             if (file === null) return [{ container, file, fileState: "none" } as Removal];
-            if (tombstone === null || !exists(file)) {
+            if (tombstone === null || !present(registry, file)) {
               return [{ container, file, fileState: "missing" } as Removal];
             }
             // Another record's image file too: its bytes stay.

@@ -58,6 +58,15 @@ export class StorageWalk {
     return lstatEntry(path);
   }
 
+  /** True when a folder on the way from the root to `path` could not be read. */
+  hiddenByUnreadable(path: string): boolean {
+    for (let folder = dirname(path); this.#storage.contains(folder); folder = dirname(folder)) {
+      if (this.#listing(folder) === null && this.#unreadable.includes(folder)) return true;
+    }
+    return this.#listing(this.#storage.root) === null &&
+      this.#unreadable.includes(this.#storage.root);
+  }
+
   /** Every entry under the root, never entering a symlink; skipped paths left out. */
   contents(): StorageContents {
     const entries: StoredEntry[] = [];

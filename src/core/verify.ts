@@ -137,6 +137,9 @@ function openEach(files: Map<string, StoredEntry>): Map<string, FileHash> {
 function check(file: RecordFile, found: Map<string, FileHash>): ImageCheck {
   const { record, path } = file;
   const base = { record, path, size: file.entry?.size ?? null, md5: null, reason: null };
+  if (file.state === "unreadable") {
+    return { ...base, status: "unreadable", reason: "a folder on its path cannot be read" };
+  }
   if (file.state !== "file") return { ...base, status: file.state };
   const hash = found.get(inodeKey(file.entry!))!;
   if ("failure" in hash) {
