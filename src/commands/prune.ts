@@ -90,7 +90,7 @@ export async function runPrune(ctx: Context, options: PruneCommandOptions): Prom
     bytes: outcome.bytes,
   };
   if (options.json) ctx.io.out.write(renderJson(pruneJson(done, outcome, false)));
-  else ctx.io.out.write(planTable(done, outcome));
+  else if (!isEmptyPlan(done)) ctx.io.out.write(planTable(done, outcome));
   ctx.io.err.line(`prune: ${pastSummary(done)}`);
   if (outcome.skipped > 0) {
     ctx.io.err.line(

@@ -208,22 +208,26 @@ export function commitImage(registry: Registry, options: CommitOptions): PlacedI
     return journaled(registry, options.command, {
       plan: () => {
         placement(findContainers(registry.db, name)[0]);
-        if (inPlace) return { steps: [], about: "" };
+        if (inPlace) return { steps: [], about: { tombstone: "", planned: null } };
         const tombstone = registry.storage.tombstonePath(dirname(path));
         const steps: FileStep[] = exists(path) ? [{ op: "set-aside", file: path, tombstone }] : [];
         // The new file, or a stored file of the same content, which it then shares.
         steps.push(linkStep(options.file, path));
         const shared = sharedFile(registry, options.digest, path);
         if (shared !== null) steps.push(linkStep(shared, path));
-        return { steps, about: tombstone };
+        return { steps, about: { tombstone, planned: shared } };
       },
-      apply: (tombstone, files) => {
+      apply: ({ tombstone, planned }, files) => {
         const existing = findContainers(registry.db, name)[0];
         const how = placement(existing);
         if (how === "replace") files.setAside(path, tombstone);
         if (how !== "keep") {
+          // Only the file planned as shared has its link in the intent; another found since
+          // (the planned one's record removed meanwhile) is passed over.
           const shared = sharedFile(registry, options.digest, path);
-          if (shared === null || !files.share(shared, path)) files.link(options.file, path);
+          if (shared === null || shared !== planned || !files.share(shared, path)) {
+            files.link(options.file, path);
+          }
         }
         if (!inPlace && (isTemp || options.dropSource)) files.drop(options.file);
         const fields: ContainerFields = {

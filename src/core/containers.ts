@@ -144,13 +144,29 @@ export function countNewerVersions(db: DatabaseSync, record: StoredRecord): numb
   return Number(row.count);
 }
 
-/** Every recorded image path (as recorded), for telling which files in storage a record names. */
-export function recordedImagePaths(db: DatabaseSync): Set<string> {
-  const paths = new Set<string>();
-  const rows = db.prepare("SELECT DISTINCT image FROM container WHERE coalesce(image, '') != ''")
-    .all();
-  for (const row of rows) paths.add(String(row.image));
-  return paths;
+/** What a record says of its image file: path (as recorded), size and MD5. */
+export type RecordedFile = Pick<StoredRecord, "image" | "size" | "md5">;
+
+/** What every record with an image file says of it, by record id. */
+export function recordedFiles(db: DatabaseSync): Map<number, RecordedFile> {
+  const files = new Map<number, RecordedFile>();
+  const rows = db.prepare(
+    "SELECT id, image, size, md5 FROM container WHERE coalesce(image, '') != ''",
+  ).all();
+  for (const row of rows) {
+    files.set(Number(row.id), {
+      image: String(row.image),
+      size: row.size === null ? null : Number(row.size),
+      md5: row.md5 === null ? null : String(row.md5),
+    });
+  }
+  return files;
+}
+
+/** True when a record still says of its file what `record` says. */
+export function sameRecordedFile(record: RecordedFile, now: RecordedFile | undefined): boolean {
+  return now !== undefined && now.image === record.image && now.size === record.size &&
+    now.md5 === record.md5;
 }
 
 /**

@@ -6,7 +6,13 @@
  * abandoned, a partial download whose lock is not held, a tombstone no journal entry names.
  */
 import { basename, dirname, join } from "node:path";
-import { listStoredRecords, recordedImagePaths, type StoredRecord } from "./containers.ts";
+import {
+  listStoredRecords,
+  recordedFiles,
+  sameRecordedFile,
+  type StoredRecord,
+} from "./containers.ts";
+import { settled } from "./database.ts";
 import { isAbandonedLock } from "./file_lock.ts";
 import { journaledPaths } from "./journal.ts";
 import type { Registry } from "./registry.ts";
@@ -20,7 +26,7 @@ import {
   temporaryFileOwner,
   TOMBSTONE_PREFIX,
 } from "./storage.ts";
-import { lstatEntry, StorageWalk, type StoredEntry } from "./storage_walk.ts";
+import { isStillThere, lstatEntry, StorageWalk, type StoredEntry } from "./storage_walk.ts";
 
 /** What storage holds for one record. */
 export interface RecordFile {
@@ -77,51 +83,50 @@ const ROOT_FILES = ["CACHEDIR.TAG"];
 
 /**
  * Takes the inventory of the records matching `queries`; without queries, of all of storage
- * too.
+ * too. Storage is read first, then judged once no change is in flight (core/database.ts
+ * settled): a file that a transaction still open linked into place is named by its record by
+ * then, and a record removed meanwhile is left out.
  */
 export function takeInventory(registry: Registry, queries: string[]): Inventory {
   const storage = registry.storage;
   const walk = new StorageWalk(storage, notStorages(registry));
-  const records = listStoredRecords(registry.db, queries).map((record) =>
+  const listed = listStoredRecords(registry.db, queries).map((record) =>
     recordFile(registry, walk, record)
   );
   const complete = queries.filter((query) => query !== "" && query !== "*").length === 0;
-  if (!complete) {
+  const contents = complete ? walk.contents() : null;
+  return settled(registry.db, () => {
+    const recorded = recordedFiles(registry.db);
+    const records = listed.filter((file) =>
+      sameRecordedFile(file.record, recorded.get(file.record.id))
+    );
+    if (contents === null) {
+      return { records, complete, unknown: [], leftovers: [], unreadableFolders: [], folders: [] };
+    }
+    const named = namedPaths(registry, [...recorded.values()].map((file) => file.image));
+    const journaled = journaledPaths(registry);
+    const unknown: StoredEntry[] = [];
+    const leftovers: Leftover[] = [];
+    const judge = new LeftoverJudge(registry, journaled);
+    for (const entry of contents.entries) {
+      if (named.has(entry.path) || journaled.has(entry.path)) continue;
+      const name = basename(entry.path);
+      const kind = name.startsWith(RESERVED_PREFIX) ? judge.kind(entry) : "unknown";
+      // Judged after the look: a file gone meanwhile was a live command's.
+      if (kind === "in-use" || !isStillThere(entry)) continue;
+      if (kind === "unknown") unknown.push(entry);
+      else leftovers.push({ kind, entry });
+    }
+    leftovers.push(...abandonedOwnerLocks(registry));
     return {
       records,
       complete,
-      unknown: [],
-      leftovers: [],
-      unreadableFolders: [],
-      folders: [],
+      unknown,
+      leftovers,
+      unreadableFolders: contents.unreadable,
+      folders: contents.folders,
     };
-  }
-  const contents = walk.contents();
-  const named = namedPaths(registry);
-  const journaled = journaledPaths(registry);
-  const unknown: StoredEntry[] = [];
-  const leftovers: Leftover[] = [];
-  const judge = new LeftoverJudge(registry, journaled);
-  for (const entry of contents.entries) {
-    if (named.has(entry.path) || journaled.has(entry.path)) continue;
-    const name = basename(entry.path);
-    if (!name.startsWith(RESERVED_PREFIX)) {
-      unknown.push(entry);
-      continue;
-    }
-    const kind = judge.kind(entry);
-    if (kind === "unknown") unknown.push(entry);
-    else if (kind !== "in-use") leftovers.push({ kind, entry });
-  }
-  leftovers.push(...abandonedOwnerLocks(registry));
-  return {
-    records,
-    complete,
-    unknown,
-    leftovers,
-    unreadableFolders: contents.unreadable,
-    folders: contents.folders,
-  };
+  });
 }
 
 // The database's own files, when the database folder is inside storage: never storage's.
@@ -180,13 +185,16 @@ function statEntry(path: string): StoredEntry | "unreadable" | null {
 
 /**
  * Every path a record names, spelled as storage's files are: also by its real path when a record
- * reaches storage through a symlink outside it.
+ * reaches storage through a symlink outside it. `recorded` are the records' image paths.
  */
-export function namedPaths(registry: Registry): Set<string> {
+export function namedPaths(
+  registry: Registry,
+  recorded: Iterable<string> = [...recordedFiles(registry.db).values()].map((file) => file.image),
+): Set<string> {
   const storage = registry.storage;
   const named = new Set<string>();
-  for (const recorded of recordedImagePaths(registry.db)) {
-    const path = storage.fromRecord(recorded);
+  for (const image of recorded) {
+    const path = storage.fromRecord(image);
     named.add(path);
     if (!storage.contains(path)) named.add(realPath(path));
   }

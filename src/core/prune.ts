@@ -23,7 +23,7 @@ import {
   usedTime,
 } from "./prune_plan.ts";
 import { linkFile, pruneEmptyFolders, STALE_AFTER_MS, temporaryFileOwner } from "./storage.ts";
-import { bytesFreed, inodeKey, lstatEntry, type StoredEntry } from "./storage_walk.ts";
+import { bytesFreed, isStillThere, lstatEntry, type StoredEntry } from "./storage_walk.ts";
 
 /** What prune did. */
 export interface PruneOutcome {
@@ -88,7 +88,7 @@ function restoreTombstones(registry: Registry, restores: PlannedRestore[]): Plan
       const record = findStoredRecord(registry.db, restore.record.id);
       if (
         record?.image !== restore.record.image || journaled.has(tombstone.path) ||
-        !sameEntry(tombstone) || lstatEntry(path) !== null ||
+        !isStillThere(tombstone) || lstatEntry(path) !== null ||
         !registry.storage.reachedDirectly(path) || !registry.storage.reachedDirectly(tombstone.path)
       ) continue;
       linkFile(tombstone.path, path);
@@ -161,7 +161,7 @@ function deleteFiles(registry: Registry, files: PlannedFile[]): PlannedFile[] {
       const journaled = journaledPaths(registry);
       for (const file of locked) {
         const path = file.entry.path;
-        if (named.has(path) || journaled.has(path) || !sameEntry(file.entry)) continue;
+        if (named.has(path) || journaled.has(path) || !isStillThere(file.entry)) continue;
         if (!registry.storage.reachedDirectly(path)) continue;
         if (file.reason === "temporary" && !stillStale(file.entry)) continue;
         Deno.removeSync(path); // a symlink goes itself; its target is never touched
@@ -172,7 +172,7 @@ function deleteFiles(registry: Registry, files: PlannedFile[]): PlannedFile[] {
   }
   deleted.push(...deleteParts(registry, files.filter((file) => file.reason === "partial")));
   for (const file of files.filter((file) => file.reason === "owner-lock")) {
-    if (sameEntry(file.entry) && removeAbandonedLock(file.entry.path)) deleted.push(file);
+    if (isStillThere(file.entry) && removeAbandonedLock(file.entry.path)) deleted.push(file);
   }
   return deleted;
 }
@@ -194,7 +194,7 @@ function deleteParts(registry: Registry, files: PlannedFile[]): PlannedFile[] {
           deleted.push(file); // taken over above; released (deleted) below
           continue;
         }
-        if (!sameEntry(file.entry)) continue;
+        if (!isStillThere(file.entry)) continue;
         Deno.removeSync(file.entry.path);
         deleted.push(file);
         registry.failpoint("prune:unlink");
@@ -204,12 +204,6 @@ function deleteParts(registry: Registry, files: PlannedFile[]): PlannedFile[] {
     }
   }
   return deleted;
-}
-
-// Still the file that was planned (same inode, same type): nothing replaced it meanwhile.
-function sameEntry(planned: StoredEntry): boolean {
-  const now = lstatEntry(planned.path);
-  return now !== null && now.type === planned.type && inodeKey(now) === inodeKey(planned);
 }
 
 // A temporary file of an older version (named after a pid) is stale while untouched for long.

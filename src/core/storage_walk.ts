@@ -131,6 +131,12 @@ export function lstatEntry(path: string): StoredEntry | null {
   };
 }
 
+/** True while `entry`'s path still holds what was seen there: the same type and inode. */
+export function isStillThere(entry: StoredEntry): boolean {
+  const now = lstatEntry(entry.path);
+  return now !== null && now.type === entry.type && inodeKey(now) === inodeKey(entry);
+}
+
 /** A key that two hard links of one file share. */
 export function inodeKey(entry: StoredEntry): string {
   return `${entry.dev}:${entry.ino}`;

@@ -6,7 +6,8 @@
  */
 import { type FileHash, hashFiles } from "./file_hashes.ts";
 import { type Inventory, type LeftoverKind, type RecordFile, takeInventory } from "./inventory.ts";
-import type { StoredRecord } from "./containers.ts";
+import { recordedFiles, sameRecordedFile, type StoredRecord } from "./containers.ts";
+import { settled } from "./database.ts";
 import type { Registry } from "./registry.ts";
 import { inodeKey, type StoredEntry } from "./storage_walk.ts";
 
@@ -79,7 +80,14 @@ export async function verifyStore(
   const inventory = takeInventory(registry, options.queries);
   const present = distinctFiles(inventory.records);
   const found = options.quick ? openEach(present) : await hashEach(present, options);
-  const images = inventory.records.map((file) => check(file, found));
+  // Judged once no change is in flight: a record removed or replaced while its file was read
+  // (an rmi, a pull --force) is no longer one to judge.
+  const images = settled(registry.db, () => {
+    const recorded = recordedFiles(registry.db);
+    return inventory.records.filter((file) =>
+      sameRecordedFile(file.record, recorded.get(file.record.id))
+    ).map((file) => check(file, found));
+  });
   return {
     images,
     problems: storeProblems(inventory),
@@ -95,40 +103,60 @@ export function isProblem(check: ImageCheck): boolean {
   return check.status !== "ok" && check.status !== "unverified";
 }
 
-// The regular files of the records whose size is right, each inode once.
-function distinctFiles(records: RecordFile[]): Map<string, StoredEntry> {
-  const files = new Map<string, StoredEntry>();
+// The regular files of the records whose size is right, by inode: every path of each.
+function distinctFiles(records: RecordFile[]): Map<string, StoredEntry[]> {
+  const files = new Map<string, StoredEntry[]>();
   for (const file of records) {
-    if (file.state === "file" && !files.has(inodeKey(file.entry!))) {
-      files.set(inodeKey(file.entry!), file.entry!);
-    }
+    if (file.state !== "file") continue;
+    const key = inodeKey(file.entry!);
+    files.set(key, [...files.get(key) ?? [], file.entry!]);
   }
   return files;
 }
 
+// Each inode read once, through its first path; through the next where one went meanwhile (an
+// rmi of one name of a file several records share).
 async function hashEach(
-  files: Map<string, StoredEntry>,
+  files: Map<string, StoredEntry[]>,
   options: VerifyOptions,
 ): Promise<Map<string, FileHash>> {
-  const entries = [...files.entries()];
-  const total = entries.reduce((sum, [, entry]) => sum + entry.size, 0);
-  const hashes = await hashFiles(entries.map(([, entry]) => entry), {
-    workers: options.workers,
-    onProgress: (done) => options.onProgress?.(done, total),
-  });
-  return new Map(entries.map(([key], i) => [key, hashes[i]]));
+  const total = [...files.values()].reduce((sum, [entry]) => sum + entry.size, 0);
+  const hashed = new Map<string, FileHash>();
+  let pending = [...files.entries()].map(([key, paths]) => ({ key, paths }));
+  let done = 0;
+  while (pending.length > 0) {
+    const hashes = await hashFiles(pending.map(({ paths }) => paths[0]), {
+      workers: options.workers,
+      onProgress: (bytes) => options.onProgress?.(done + bytes, total),
+    });
+    const retry: typeof pending = [];
+    pending.forEach(({ key, paths }, i) => {
+      const hash = hashes[i];
+      if ("failure" in hash && hash.failure === "missing" && paths.length > 1) {
+        retry.push({ key, paths: paths.slice(1) });
+      } else hashed.set(key, hash);
+      if ("size" in hash) done += hash.size;
+    });
+    pending = retry;
+  }
+  return hashed;
 }
 
 // Quick: each file is only opened, to tell whether this user may read it.
-function openEach(files: Map<string, StoredEntry>): Map<string, FileHash> {
+function openEach(files: Map<string, StoredEntry[]>): Map<string, FileHash> {
   const opened = new Map<string, FileHash>();
-  for (const [key, entry] of files) {
-    try {
-      Deno.openSync(entry.path, { read: true }).close();
-      opened.set(key, { md5: "", size: entry.size, dev: entry.dev, ino: entry.ino });
-    } catch (error) {
-      const failure = error instanceof Deno.errors.NotFound ? "missing" : "unreadable";
-      opened.set(key, { failure, reason: error instanceof Error ? error.message : String(error) });
+  for (const [key, entries] of files) {
+    for (const entry of entries) {
+      try {
+        Deno.openSync(entry.path, { read: true }).close();
+        opened.set(key, { md5: "", size: entry.size, dev: entry.dev, ino: entry.ino });
+        break;
+      } catch (error) {
+        const failure = error instanceof Deno.errors.NotFound ? "missing" : "unreadable";
+        const reason = error instanceof Error ? error.message : String(error);
+        opened.set(key, { failure, reason });
+        if (failure === "unreadable") break;
+      }
     }
   }
   return opened;

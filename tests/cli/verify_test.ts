@@ -240,7 +240,7 @@ Deno.test("verify shows a progress bar on a terminal and nothing with --json", a
   const bar = await sregistryInProcess(["verify"], options);
   assert.equal(bar.code, 0, bar.stderr);
   assert.match(bar.stderr, /\rverify \[[= ]+\] 100% 64 MiB \/ 64 MiB/);
-  assert.match(bar.stderr, /\r\x1b\[K/, "the bar is cleared");
+  assert.ok(bar.stderr.includes("\r\x1b[K"), "the bar is cleared");
   const json = await sregistryInProcess(["verify", "--json"], options);
   assert.equal(json.stderr, "");
   const lines = await sregistryInProcess(["verify"], { ...options, stderrTerminal: false });
