@@ -16,6 +16,7 @@ import { settled } from "./database.ts";
 import { isAbandonedLock } from "./file_lock.ts";
 import { journaledPaths } from "./journal.ts";
 import type { Registry } from "./registry.ts";
+import type { Storage } from "./storage.ts";
 import {
   OWNER_TOKEN,
   PART_PREFIX,
@@ -74,8 +75,6 @@ export interface Inventory {
   leftovers: Leftover[];
   /** Folders of storage that could not be read. */
   unreadableFolders: string[];
-  /** Every folder of storage below the root (when complete). */
-  folders: string[];
 }
 
 /** Files in the storage root that are not sregistry's to judge (a backup tools' tag). */
@@ -83,27 +82,32 @@ const ROOT_FILES = ["CACHEDIR.TAG"];
 
 /**
  * Takes the inventory of the records matching `queries`; without queries, of all of storage
- * too. Storage is read first, then judged once no change is in flight (core/database.ts
- * settled): a file that a transaction still open linked into place is named by its record by
- * then, and a record removed meanwhile is left out.
+ * too. Records are listed first, then storage is read, then judged once no change is in flight
+ * (core/database.ts settled): a file that a transaction still open linked into place is named
+ * by its record by then, and a record removed or changed meanwhile is left out.
  */
-export function takeInventory(registry: Registry, queries: string[]): Inventory {
+export async function takeInventory(registry: Registry, queries: string[]): Promise<Inventory> {
   const storage = registry.storage;
   const walk = new StorageWalk(storage, notStorages(registry));
-  const listed = listStoredRecords(registry.db, queries).map((record) =>
-    recordFile(registry, walk, record)
-  );
   const complete = queries.filter((query) => query !== "" && query !== "*").length === 0;
-  const contents = complete ? walk.contents() : null;
+  const version = dataVersion(registry);
+  const listed = listStoredRecords(registry.db, queries);
+  const contents = complete ? await walk.contents(listed.length) : null;
+  const seen = contents === null ? null : new Map(contents.entries.map((e) => [e.path, e]));
+  const files = listed.map((record) => recordFile(registry, walk, record, seen));
   return settled(registry.db, () => {
-    const recorded = recordedFiles(registry.db);
-    const records = listed.filter((file) =>
-      sameRecordedFile(file.record, recorded.get(file.record.id))
-    );
+    // No other connection committed since the listing: it still holds.
+    const recorded = dataVersion(registry) === version ? null : recordedFiles(registry.db);
+    const records = recorded === null
+      ? files
+      : files.filter((file) => sameRecordedFile(file.record, recorded.get(file.record.id)));
     if (contents === null) {
-      return { records, complete, unknown: [], leftovers: [], unreadableFolders: [], folders: [] };
+      return { records, complete, unknown: [], leftovers: [], unreadableFolders: [] };
     }
-    const named = namedPaths(registry, [...recorded.values()].map((file) => file.image));
+    const images = recorded === null
+      ? listed.map((record) => record.image)
+      : [...recorded.values()].map((file) => file.image);
+    const named = namedPaths(registry, images);
     const journaled = journaledPaths(registry);
     const unknown: StoredEntry[] = [];
     const leftovers: Leftover[] = [];
@@ -118,15 +122,24 @@ export function takeInventory(registry: Registry, queries: string[]): Inventory 
       else leftovers.push({ kind, entry });
     }
     leftovers.push(...abandonedOwnerLocks(registry));
+    const byPath = (a: { path: string }, b: { path: string }) =>
+      a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
     return {
       records,
       complete,
-      unknown,
-      leftovers,
-      unreadableFolders: contents.unreadable,
-      folders: contents.folders,
+      unknown: unknown.sort(byPath),
+      leftovers: leftovers.sort((a, b) => byPath(a.entry, b.entry)),
+      unreadableFolders: contents.unreadable.sort(),
     };
   });
+}
+
+// Changes whenever another connection commits to the database.
+function dataVersion(registry: Registry): number {
+  return Number(
+    (registry.db.prepare("PRAGMA data_version").get() as { data_version: number })
+      .data_version,
+  );
 }
 
 // The database's own files, when the database folder is inside storage: never storage's.
@@ -143,15 +156,19 @@ function notStorages(registry: Registry): string[] {
   ];
 }
 
-function recordFile(registry: Registry, walk: StorageWalk, record: StoredRecord): RecordFile {
-  const storage = registry.storage;
-  const path = storage.fromRecord(record.image);
-  const inStorage = storage.contains(path);
-  const found = inStorage ? walk.entry(path) : statEntry(path);
+function recordFile(
+  registry: Registry,
+  walk: StorageWalk,
+  record: StoredRecord,
+  seen: Map<string, StoredEntry> | null,
+): RecordFile {
+  const { path, inStorage } = locate(registry.storage, record.image);
+  const found = !inStorage ? statEntry(path) : seen === null ? walk.entry(path) : seen.get(path) ??
+    null;
   const hidden = found === "unreadable" || (found === null && walk.hiddenByUnreadable(path));
-  const seen = found === "unreadable" ? null : found;
-  const entry = seen?.type === "file" ? seen : null;
-  const other = seen !== null && entry === null ? seen : null;
+  const there = found === "unreadable" ? null : found;
+  const entry = there?.type === "file" ? there : null;
+  const other = there !== null && entry === null ? there : null;
   const state = hidden
     ? "unreadable"
     : entry === null
@@ -160,6 +177,21 @@ function recordFile(registry: Registry, walk: StorageWalk, record: StoredRecord)
     ? "changed"
     : "file";
   return { record, path, state, entry, other, inStorage };
+}
+
+// Recorded paths are nearly all plain relative ones, as Storage.toRecord writes them: inside
+// storage, spelled as they are. Others take the long way.
+const UNUSUAL = /(^|\/)\.{1,2}(\/|$)|\/\/|\/$/;
+
+function locate(storage: Storage, image: string): { path: string; inStorage: boolean } {
+  if (!image.startsWith("/") && !UNUSUAL.test(image) && image !== "") {
+    return {
+      path: `${storage.root}${storage.root.endsWith("/") ? "" : "/"}${image}`,
+      inStorage: true,
+    };
+  }
+  const path = storage.fromRecord(image);
+  return { path, inStorage: storage.contains(path) };
 }
 
 // A file outside storage is the user's to link as they like: followed, as Storage.fileState does.
@@ -191,12 +223,11 @@ export function namedPaths(
   registry: Registry,
   recorded: Iterable<string> = [...recordedFiles(registry.db).values()].map((file) => file.image),
 ): Set<string> {
-  const storage = registry.storage;
   const named = new Set<string>();
   for (const image of recorded) {
-    const path = storage.fromRecord(image);
+    const { path, inStorage } = locate(registry.storage, image);
     named.add(path);
-    if (!storage.contains(path)) named.add(realPath(path));
+    if (!inStorage) named.add(realPath(path));
   }
   return named;
 }

@@ -104,8 +104,9 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export async function planPrune(
   registry: Registry,
   options: PruneOptions,
-  inventory: Inventory = takeInventory(registry, []),
+  taken?: Inventory,
 ): Promise<PrunePlan> {
+  const inventory = taken ?? await takeInventory(registry, []);
   const kept: KeptRecord[] = [];
   const missing: RecordFile[] = [];
   for (const file of inventory.records) {

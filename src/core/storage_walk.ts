@@ -26,13 +26,14 @@ export interface StoredEntry {
 
 /** Everything under the storage root. */
 export interface StorageContents {
-  /** Files, symlinks and other entries that are not folders, sorted by path. */
+  /** Files, symlinks and other entries that are not folders, in no particular order. */
   entries: StoredEntry[];
-  /** Every folder below the root that was entered. */
-  folders: string[];
   /** Folders that could not be read (permissions): what is in them is unknown. */
   unreadable: string[];
 }
+
+/** Above this many entries expected, a second thread reads half of the folders. */
+const PARALLEL_FROM = 5000;
 
 /** Storage read lazily and cached: a walk of everything, or the entries records name. */
 export class StorageWalk {
@@ -58,36 +59,37 @@ export class StorageWalk {
     return lstatEntry(path);
   }
 
-  /** True when a folder on the way from the root to `path` could not be read. */
+  /**
+   * True when a folder on the way from the root to `path` could not be read, as found by
+   * `entry(path)` or `contents()` before.
+   */
   hiddenByUnreadable(path: string): boolean {
-    for (let folder = dirname(path); this.#storage.contains(folder); folder = dirname(folder)) {
-      if (this.#listing(folder) === null && this.#unreadable.includes(folder)) return true;
-    }
-    return this.#listing(this.#storage.root) === null &&
-      this.#unreadable.includes(this.#storage.root);
+    return this.#unreadable.some((folder) => path.startsWith(`${folder}/`));
   }
 
-  /** Every entry under the root, never entering a symlink; skipped paths left out. */
-  contents(): StorageContents {
-    const entries: StoredEntry[] = [];
-    const folders: string[] = [];
-    const visit = (folder: string) => {
-      const listing = this.#listing(folder);
-      if (listing === null) return;
-      for (const name of [...listing.keys()].sort()) {
-        const path = join(folder, name);
-        if (this.#skip.has(path)) continue;
-        if (listing.get(name)!.isDirectory) {
-          folders.push(path);
-          visit(path);
-          continue;
-        }
-        const entry = lstatEntry(path);
-        if (entry !== null) entries.push(entry);
-      }
+  /**
+   * Every entry under the root, never entering a symlink; skipped paths left out. With
+   * `expected` entries past PARALLEL_FROM, a worker (core/storage_walk_worker.ts) reads every
+   * other top-level folder meanwhile: reading folders and their files' metadata is most of the
+   * time `du` and `prune` take on a large store.
+   */
+  async contents(expected: number): Promise<StorageContents> {
+    const root = this.#storage.root;
+    const top = readFolder(root, this.#skip);
+    const tops = top.folders;
+    const theirs = expected >= PARALLEL_FROM && tops.length > 1
+      ? tops.filter((_, i) => i % 2 === 1)
+      : [];
+    const mine = tops.filter((folder) => !theirs.includes(folder));
+    const worker = theirs.length > 0 ? walkInWorker(theirs, [...this.#skip]) : null;
+    const found = walkFolders(mine, this.#skip);
+    const other = await (worker ?? Promise.resolve({ entries: [], unreadable: [] }));
+    const contents = {
+      entries: [...top.entries, ...found.entries, ...other.entries],
+      unreadable: [...top.unreadable, ...found.unreadable, ...other.unreadable],
     };
-    visit(this.#storage.root);
-    return { entries, folders, unreadable: [...this.#unreadable] };
+    this.#unreadable.push(...contents.unreadable);
+    return contents;
   }
 
   // The names in a folder reached from the root through real folders only; null otherwise.
@@ -110,6 +112,74 @@ export class StorageWalk {
     this.#listings.set(folder, listing);
     return listing;
   }
+}
+
+/**
+ * Reads `folders` and everything below them, never entering a symlink and leaving out the paths
+ * in `skip`: what one thread of a walk does.
+ */
+export function walkFolders(folders: string[], skip: Iterable<string>): StorageContents {
+  const skipped = new Set(skip);
+  const entries: StoredEntry[] = [];
+  const unreadable: string[] = [];
+  const pending = [...folders];
+  while (pending.length > 0) {
+    const found = readFolder(pending.pop()!, skipped);
+    entries.push(...found.entries);
+    unreadable.push(...found.unreadable);
+    pending.push(...found.folders);
+  }
+  return { entries, unreadable };
+}
+
+// One folder: its entries (lstat), the folders in it, or why it could not be read.
+function readFolder(
+  folder: string,
+  skipped: Set<string>,
+): StorageContents & { folders: string[] } {
+  const entries: StoredEntry[] = [];
+  const folders: string[] = [];
+  let names: Deno.DirEntry[];
+  try {
+    names = [...Deno.readDirSync(folder)];
+  } catch (error) {
+    // Gone meanwhile, or unreadable.
+    const unreadable = error instanceof Deno.errors.PermissionDenied ? [folder] : [];
+    return { entries, folders, unreadable };
+  }
+  for (const dirent of names) {
+    const path = `${folder}/${dirent.name}`;
+    if (skipped.has(path)) continue;
+    if (dirent.isDirectory) {
+      folders.push(path);
+      continue;
+    }
+    const entry = lstatEntry(path);
+    if (entry !== null) entries.push(entry);
+  }
+  return { entries, folders, unreadable: [] };
+}
+
+function walkInWorker(folders: string[], skip: string[]): Promise<StorageContents> {
+  const worker = new Worker(new URL("./storage_walk_worker.ts", import.meta.url), {
+    type: "module",
+  });
+  return new Promise<StorageContents>((resolve, reject) => {
+    worker.onmessage = (event: MessageEvent<StorageContents>) => resolve(event.data);
+    worker.onerror = (event) => {
+      event.preventDefault();
+      reject(new Error(`the storage walking worker failed: ${event.message}`));
+    };
+    worker.postMessage({ folders, skip } satisfies WalkRequest);
+  }).finally(() => worker.terminate());
+}
+
+/** What the walking worker is asked: folders to read, paths to leave out. */
+export interface WalkRequest {
+  /** Folders to read, with everything below them. */
+  folders: string[];
+  /** Paths that are not storage's. */
+  skip: string[];
 }
 
 /** The entry at `path` as lstat sees it, or null when nothing is there. */

@@ -4,10 +4,10 @@
  * many records name it (hard links included); a collection's row counts the files its records
  * use, so a file two collections share shows in both rows and once in the total.
  */
-import { type Inventory, type RecordFile, takeInventory } from "./inventory.ts";
+import { type Inventory, takeInventory } from "./inventory.ts";
 import { planPrune } from "./prune_plan.ts";
 import type { Registry } from "./registry.ts";
-import { inodeKey, type StoredEntry } from "./storage_walk.ts";
+import { inodeKey } from "./storage_walk.ts";
 
 /** Bytes some records use. */
 export interface Usage {
@@ -41,41 +41,53 @@ export interface StoreUsage {
 
 /** Measures the records matching the queries (all, and storage as a whole, without any). */
 export async function storeUsage(registry: Registry, queries: string[]): Promise<StoreUsage> {
-  const inventory = takeInventory(registry, queries);
-  const byCollection = Map.groupBy(inventory.records, (file) => file.record.collection);
-  const collections = [...byCollection].map(([collection, files]) => ({
+  const inventory = await takeInventory(registry, queries);
+  // One pass: each file's bytes by inode, per collection and in all.
+  const all = new Map<string, number>();
+  const rows = new Map<string, { records: number; files: Map<string, number> }>();
+  let recordBytes = 0;
+  for (const { record, entry } of inventory.records) {
+    let row = rows.get(record.collection);
+    if (row === undefined) rows.set(record.collection, row = { records: 0, files: new Map() });
+    row.records++;
+    if (entry === null) continue;
+    const key = inodeKey(entry);
+    row.files.set(key, entry.size);
+    all.set(key, entry.size);
+    recordBytes += entry.size;
+  }
+  const collections = [...rows].map(([collection, row]) => ({
     collection,
-    ...usageOf(files),
+    records: row.records,
+    ...sum(row.files),
   })).sort((a, b) => b.bytes - a.bytes || a.collection.localeCompare(b.collection));
-  const total = usageOf(inventory.records);
-  const recordBytes = inventory.records.reduce((sum, file) => sum + (file.entry?.size ?? 0), 0);
+  const total = { records: inventory.records.length, ...sum(all) };
   const plan = await planPrune(registry, {}, inventory.complete ? inventory : undefined);
   return {
     collections,
     total,
-    unrecorded: inventory.complete ? unrecorded(inventory) : null,
+    unrecorded: inventory.complete ? unrecorded(inventory, all) : null,
     shared: { recordBytes, fileBytes: total.bytes, saved: recordBytes - total.bytes },
     reclaimable: { records: plan.records.length, files: plan.files.length, bytes: plan.bytes },
   };
 }
 
-function usageOf(files: RecordFile[]): Usage {
-  const distinct = distinctBytes(files.map((file) => file.entry));
-  return { records: files.length, ...distinct };
-}
-
-// Bytes of what storage holds beyond the records' files.
-function unrecorded(inventory: Inventory): { files: number; bytes: number } {
-  const records = distinctBytes(inventory.records.map((file) => file.entry));
+// What storage holds beyond the records' files (`recorded`, by inode).
+function unrecorded(
+  inventory: Inventory,
+  recorded: Map<string, number>,
+): { files: number; bytes: number } {
   const extra = [...inventory.unknown, ...inventory.leftovers.map((leftover) => leftover.entry)];
-  const all = distinctBytes([...inventory.records.map((file) => file.entry), ...extra]);
-  return { files: extra.length, bytes: all.bytes - records.bytes };
+  const files = new Map<string, number>();
+  for (const entry of extra) {
+    const key = inodeKey(entry);
+    if (entry.type === "file" && !recorded.has(key)) files.set(key, entry.size);
+  }
+  return { files: extra.length, bytes: sum(files).bytes };
 }
 
-function distinctBytes(entries: (StoredEntry | null)[]): { files: number; bytes: number } {
-  const seen = new Map<string, number>();
-  for (const entry of entries) {
-    if (entry !== null && entry.type === "file") seen.set(inodeKey(entry), entry.size);
-  }
-  return { files: seen.size, bytes: [...seen.values()].reduce((sum, size) => sum + size, 0) };
+function sum(files: Map<string, number>): { files: number; bytes: number } {
+  let bytes = 0;
+  for (const size of files.values()) bytes += size;
+  return { files: files.size, bytes };
 }

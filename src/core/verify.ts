@@ -77,7 +77,7 @@ export async function verifyStore(
   registry: Registry,
   options: VerifyOptions,
 ): Promise<VerifyReport> {
-  const inventory = takeInventory(registry, options.queries);
+  const inventory = await takeInventory(registry, options.queries);
   const present = distinctFiles(inventory.records);
   const found = options.quick ? openEach(present) : await hashEach(present, options);
   // Judged once no change is in flight: a record removed or replaced while its file was read

@@ -33,7 +33,7 @@ Deno.test("each record's file is seen as it is: there, changed, missing or a pla
   const target = home.file("outside.sif", "linked");
   Deno.removeSync(linked.path);
   Deno.symlinkSync(target, linked.path);
-  const inventory = takeInventory(registry, []);
+  const inventory = await takeInventory(registry, []);
   assert.deepEqual(
     inventory.records.map((file) => [file.record.uri.split(":")[0], file.state, file.other?.type]),
     [
@@ -56,7 +56,7 @@ Deno.test("files no record names are unknown; CACHEDIR.TAG and the database's fi
   home.file(".singularity/CACHEDIR.TAG", "Signature: 8a477f597d28d172789f06886806bc55\n");
   home.file(".singularity/lab/stray.sif", "no record");
   home.file(".singularity/lab/.sregistry-mine", "reserved prefix, unknown kind");
-  const inventory = takeInventory(registry, []);
+  const inventory = await takeInventory(registry, []);
   assert.deepEqual(inventory.unknown.map((entry) => entry.path).sort(), [
     join(home.database, "lab", ".sregistry-mine"),
     join(home.database, "lab", "stray.sif"),
@@ -89,7 +89,7 @@ Deno.test("leftovers of dead runs are found; what live processes hold is not", a
     tombstone: "lab/image/.sregistry-removed-99-00000000",
   }]));
 
-  const inventory = takeInventory(registry, []);
+  const inventory = await takeInventory(registry, []);
   const found = inventory.leftovers.map((leftover) => [leftover.kind, leftover.entry.path]).sort();
   assert.deepEqual(
     found,
@@ -115,7 +115,7 @@ Deno.test("with queries only the matching records are looked at, not storage as 
   await add(registry, home, "lab/one:v1", "one");
   await add(registry, home, "other/two:v1", "two");
   home.file(".singularity/shub/lab/stray.sif", "no record");
-  const inventory = takeInventory(registry, ["lab/"]);
+  const inventory = await takeInventory(registry, ["lab/"]);
   assert.deepEqual(inventory.records.map((file) => file.record.collection), ["lab"]);
   assert.equal(inventory.complete, false);
   assert.deepEqual(inventory.unknown, []);

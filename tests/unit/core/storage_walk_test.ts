@@ -8,7 +8,7 @@ import { Storage } from "../../../src/core/storage.ts";
 import { bytesFreed, lstatEntry, StorageWalk } from "../../../src/core/storage_walk.ts";
 import { tempHome } from "../../support/home.ts";
 
-Deno.test("a walk lists files, symlinks and folders, never entering a symlinked folder", async () => {
+Deno.test("a walk lists files and symlinks, never entering a symlinked folder", async () => {
   await using home = await tempHome();
   const root = join(home.path, "storage");
   home.file("storage/a/b/image.sif", "image");
@@ -17,13 +17,28 @@ Deno.test("a walk lists files, symlinks and folders, never entering a symlinked 
   Deno.symlinkSync(join(home.path, "outside", "secret.sif"), join(root, "a", "planted.sif"));
   home.file("storage/skipped.db", "database");
   const walk = new StorageWalk(new Storage(root), [join(root, "skipped.db")]);
-  const contents = walk.contents();
+  const contents = await walk.contents(1);
   assert.deepEqual(
-    contents.entries.map((entry) => [entry.path.slice(root.length + 1), entry.type]),
+    contents.entries.map((entry) => [entry.path.slice(root.length + 1), entry.type]).sort(),
     [["a/b/image.sif", "file"], ["a/planted.sif", "symlink"], ["linked", "symlink"]],
   );
-  assert.deepEqual(contents.folders.map((folder) => folder.slice(root.length + 1)), ["a", "a/b"]);
   assert.deepEqual(contents.unreadable, []);
+});
+
+Deno.test("a large walk, split with a worker, finds what one thread finds", async () => {
+  await using home = await tempHome();
+  const root = join(home.path, "storage");
+  for (let c = 0; c < 6; c++) {
+    for (let i = 0; i < 5; i++) home.file(`storage/c${c}/n${i}/v${i}.sif`, `${c}-${i}`);
+  }
+  home.file("storage/top.sif", "top");
+  Deno.symlinkSync(join(root, "c0"), join(root, "c0-link"));
+  const listed = async (expected: number) =>
+    (await new StorageWalk(new Storage(root)).contents(expected)).entries
+      .map((entry) => `${entry.path} ${entry.type} ${entry.size}`).sort();
+  const alone = await listed(1);
+  assert.equal(alone.length, 6 * 5 + 2);
+  assert.deepEqual(await listed(1_000_000), alone);
 });
 
 Deno.test("an entry behind a symlinked folder is not seen, as fileState counts it missing", async () => {
