@@ -7,7 +7,12 @@
  * symlink. A kill at any moment leaves a store the next command (or prune) finishes tidying.
  */
 import { basename, dirname } from "node:path";
-import { type Container, countNewerVersions, findStoredRecord } from "./containers.ts";
+import {
+  type Container,
+  countNewerVersions,
+  findStoredRecord,
+  sameRecordedFile,
+} from "./containers.ts";
 import { immediate } from "./database.ts";
 import { LockFile, removeAbandonedLock } from "./file_lock.ts";
 import { namedPaths, partOf } from "./inventory.ts";
@@ -22,8 +27,14 @@ import {
   type PrunePlan,
   usedTime,
 } from "./prune_plan.ts";
-import { linkFile, pruneEmptyFolders, STALE_AFTER_MS, temporaryFileOwner } from "./storage.ts";
-import { bytesFreed, isStillThere, lstatEntry, type StoredEntry } from "./storage_walk.ts";
+import {
+  linkFile,
+  pruneEmptyFolders,
+  removeIfPresent,
+  STALE_AFTER_MS,
+  temporaryFileOwner,
+} from "./storage.ts";
+import { FreedBytes, isStillThere, lstatEntry, type StoredEntry } from "./storage_walk.ts";
 
 /** What prune did. */
 export interface PruneOutcome {
@@ -70,7 +81,7 @@ export function prune(registry: Registry, plan: PrunePlan, criteria: PruneCriter
     for (const folder of [...emptied].sort().reverse()) {
       if (registry.storage.contains(folder)) pruneEmptyFolders(folder, registry.storage.root);
     }
-    return { restored, records, files, skipped, bytes: bytesFreed(removedEntries) };
+    return { restored, records, files, skipped, bytes: new FreedBytes(removedEntries).total };
   } catch (error) {
     throw storageWriteError(registry, error);
   }
@@ -87,7 +98,7 @@ function restoreTombstones(registry: Registry, restores: PlannedRestore[]): Plan
       const { tombstone, path } = restore;
       const record = findStoredRecord(registry.db, restore.record.id);
       if (
-        record?.image !== restore.record.image || journaled.has(tombstone.path) ||
+        !sameRecordedFile(restore.record, record) || journaled.has(tombstone.path) ||
         !isStillThere(tombstone) || lstatEntry(path) !== null ||
         !registry.storage.reachedDirectly(path) || !registry.storage.reachedDirectly(tombstone.path)
       ) continue;
@@ -96,7 +107,8 @@ function restoreTombstones(registry: Registry, restores: PlannedRestore[]): Plan
       restored.push(restore);
       registry.failpoint("prune:restore");
     }
-    for (const tombstone of linked) Deno.removeSync(tombstone);
+    // Gone already where hard links are unsupported and the link was a rename.
+    for (const tombstone of linked) removeIfPresent(tombstone);
     return restored;
   });
 }

@@ -9,7 +9,7 @@ import type { StoredRecord } from "./containers.ts";
 import { hashFiles } from "./file_hashes.ts";
 import { type Inventory, type LeftoverKind, type RecordFile, takeInventory } from "./inventory.ts";
 import type { Registry } from "./registry.ts";
-import { inodeKey, type StoredEntry } from "./storage_walk.ts";
+import { FreedBytes, inodeKey, type StoredEntry } from "./storage_walk.ts";
 
 /** What to prune beyond what is broken or left over. */
 export interface PruneOptions {
@@ -110,8 +110,8 @@ export async function planPrune(
   const kept: KeptRecord[] = [];
   const missing: RecordFile[] = [];
   for (const file of inventory.records) {
-    if (file.state === "changed") {
-      kept.push({ record: file.record, path: file.path, why: "changed" });
+    if (file.state === "changed" || file.state === "unreadable") {
+      kept.push({ record: file.record, path: file.path, why: file.state });
     }
     if (file.state !== "missing") continue;
     if (!file.inStorage && !folderExists(dirname(file.path))) {
@@ -235,35 +235,6 @@ async function plannedRestores(
     restores.push({ record: file.record, path: file.path, tombstone });
   }
   return restores;
-}
-
-/** Bytes freed by removing a list of entries, each freed file attributed to its last link. */
-class FreedBytes {
-  readonly #perIndex: number[];
-  /** Bytes freed in all. */
-  readonly total: number;
-
-  constructor(entries: (StoredEntry | null)[]) {
-    const last = new Map<string, { index: number; links: number; entry: StoredEntry }>();
-    entries.forEach((entry, index) => {
-      if (entry === null || entry.type !== "file") return;
-      const key = inodeKey(entry);
-      last.set(key, { index, links: (last.get(key)?.links ?? 0) + 1, entry });
-    });
-    this.#perIndex = entries.map(() => 0);
-    let total = 0;
-    for (const { index, links, entry } of last.values()) {
-      if (links < entry.nlink) continue;
-      this.#perIndex[index] = entry.size;
-      total += entry.size;
-    }
-    this.total = total;
-  }
-
-  /** Bytes attributed to the entry at `index`. */
-  at(index: number): number {
-    return this.#perIndex[index];
-  }
 }
 
 function hasFile(file: RecordFile): boolean {

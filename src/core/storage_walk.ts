@@ -77,10 +77,9 @@ export class StorageWalk {
     const root = this.#storage.root;
     const top = readFolder(root, this.#skip);
     const tops = top.folders;
-    const theirs = expected >= PARALLEL_FROM && tops.length > 1
-      ? tops.filter((_, i) => i % 2 === 1)
-      : [];
-    const mine = tops.filter((folder) => !theirs.includes(folder));
+    const split = expected >= PARALLEL_FROM && tops.length > 1;
+    const theirs = split ? tops.filter((_, i) => i % 2 === 1) : [];
+    const mine = split ? tops.filter((_, i) => i % 2 === 0) : tops;
     const worker = theirs.length > 0 ? walkInWorker(theirs, [...this.#skip]) : null;
     const found = walkFolders(mine, this.#skip);
     const other = await (worker ?? Promise.resolve({ entries: [], unreadable: [] }));
@@ -213,20 +212,36 @@ export function inodeKey(entry: StoredEntry): string {
 }
 
 /**
- * The bytes freed by removing these entries: a file's bytes go only with its last name, so a
- * file counts when every one of its links is among them.
+ * The bytes freed by removing some entries: a file's bytes go only with its last name (its link
+ * count), so a file counts when every one of its links is among them; each path counts once.
+ * Each freed file's bytes are put down to its last entry in the list.
  */
-export function bytesFreed(removed: Iterable<StoredEntry>): number {
-  const links = new Map<string, { entry: StoredEntry; paths: Set<string> }>();
-  for (const entry of removed) {
-    const key = inodeKey(entry);
-    const seen = links.get(key) ?? { entry, paths: new Set<string>() };
-    seen.paths.add(entry.path);
-    links.set(key, seen);
+export class FreedBytes {
+  readonly #perIndex: number[];
+  /** Bytes freed in all. */
+  readonly total: number;
+
+  constructor(entries: (StoredEntry | null)[]) {
+    const last = new Map<string, { index: number; paths: Set<string>; entry: StoredEntry }>();
+    entries.forEach((entry, index) => {
+      if (entry === null || entry.type !== "file") return;
+      const key = inodeKey(entry);
+      const seen = last.get(key) ?? { index, paths: new Set<string>(), entry };
+      seen.paths.add(entry.path);
+      last.set(key, { ...seen, index });
+    });
+    this.#perIndex = entries.map(() => 0);
+    let total = 0;
+    for (const { index, paths, entry } of last.values()) {
+      if (paths.size < entry.nlink) continue;
+      this.#perIndex[index] = entry.size;
+      total += entry.size;
+    }
+    this.total = total;
   }
-  let bytes = 0;
-  for (const { entry, paths } of links.values()) {
-    if (entry.type === "file" && paths.size >= entry.nlink) bytes += entry.size;
+
+  /** Bytes put down to the entry at `index`. */
+  at(index: number): number {
+    return this.#perIndex[index];
   }
-  return bytes;
 }

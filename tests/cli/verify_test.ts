@@ -248,11 +248,14 @@ Deno.test("verify shows a progress bar on a terminal and nothing with --json", a
   assert.doesNotMatch(lines.stderr, /\r/);
 });
 
-// Runs verify as a user other than the store's owner (root reads any file, so another user
+// Runs sregistry as a user other than the store's owner (root reads any file, so another user
 // has to be the one who cannot).
-async function verifyAsOther(home: TempHome): Promise<{ code: number; stdout: string }> {
+async function asOtherUser(
+  home: TempHome,
+  args: string[],
+): Promise<{ code: number; stdout: string }> {
   if (Deno.uid() !== 0) {
-    const result = await sregistry(["verify", "--json"], { env: home.env });
+    const result = await sregistry(args, { env: home.env });
     return { code: result.code, stdout: result.stdout };
   }
   const cache = Deno.makeTempDirSync({ prefix: "sregistry-deno-dir-" });
@@ -264,7 +267,7 @@ async function verifyAsOther(home: TempHome): Promise<{ code: number; stdout: st
         "--regid=65534",
         "--clear-groups",
         Deno.execPath(),
-        ...sregistryCommand(["verify", "--json"]),
+        ...sregistryCommand(args),
       ],
       cwd: ROOT,
       env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", DENO_DIR: cache, ...home.env },
@@ -278,7 +281,7 @@ async function verifyAsOther(home: TempHome): Promise<{ code: number; stdout: st
   }
 }
 
-Deno.test("verify reports image files and folders the user cannot read", async () => {
+Deno.test("verify reports image files and folders the user cannot read; prune keeps them", async () => {
   await using home = await tempHome();
   const paths = await addImages(home, {
     "lab/open:v1": "anyone may read\n",
@@ -291,7 +294,7 @@ Deno.test("verify reports image files and folders the user cannot read", async (
   Deno.chmodSync(paths["lab/closed:v1"], Deno.uid() === 0 ? 0o600 : 0o000);
   Deno.chmodSync(join(home.storage, "private"), Deno.uid() === 0 ? 0o700 : 0o000);
   try {
-    const { code, stdout } = await verifyAsOther(home);
+    const { code, stdout } = await asOtherUser(home, ["verify", "--json"]);
     assert.equal(code, 1);
     const report = JSON.parse(stdout) as VerifyJson;
     assert.deepEqual(report.images.map((check) => [check.uri.split("@")[0], check.status]), [
@@ -302,6 +305,17 @@ Deno.test("verify reports image files and folders the user cannot read", async (
     assert.deepEqual(report.files, [
       { path: join(home.storage, "private"), problem: "unreadable", size: 0 },
     ]);
+    // What a folder hides may well be there: prune never takes it for missing.
+    const pruned = await asOtherUser(home, ["prune", "--dry-run", "--json"]);
+    assert.equal(pruned.code, 0);
+    const plan = JSON.parse(pruned.stdout);
+    assert.deepEqual(plan.records, []);
+    assert.deepEqual(
+      plan.kept.map((
+        kept: { uri: string; reason: string },
+      ) => [kept.uri.split("@")[0], kept.reason]),
+      [["private/hidden:v1", "unreadable"]],
+    );
   } finally {
     Deno.chmodSync(join(home.storage, "private"), 0o755);
   }

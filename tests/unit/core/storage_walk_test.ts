@@ -5,7 +5,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Storage } from "../../../src/core/storage.ts";
-import { bytesFreed, lstatEntry, StorageWalk } from "../../../src/core/storage_walk.ts";
+import {
+  FreedBytes,
+  lstatEntry,
+  StorageWalk,
+  type StoredEntry,
+} from "../../../src/core/storage_walk.ts";
 import { tempHome } from "../../support/home.ts";
 
 Deno.test("a walk lists files and symlinks, never entering a symlinked folder", async () => {
@@ -64,8 +69,10 @@ Deno.test("bytes are freed only when every link of a file goes", async () => {
   const link = join(home.path, "link");
   Deno.symlinkSync(first, link);
   const entry = (path: string) => lstatEntry(path)!;
-  assert.equal(bytesFreed([entry(first)]), 0, "the other link keeps the bytes");
-  assert.equal(bytesFreed([entry(first), entry(second)]), 10);
-  assert.equal(bytesFreed([entry(first), entry(first), entry(second)]), 10, "a path counts once");
-  assert.equal(bytesFreed([entry(link)]), 0, "a symlink frees nothing of its target");
+  const freed = (...entries: (StoredEntry | null)[]) => new FreedBytes(entries);
+  assert.equal(freed(entry(first)).total, 0, "the other link keeps the bytes");
+  const both = freed(entry(first), null, entry(second));
+  assert.deepEqual([both.total, both.at(0), both.at(2)], [10, 0, 10], "put down to the last link");
+  assert.equal(freed(entry(first), entry(first), entry(second)).total, 10, "a path counts once");
+  assert.equal(freed(entry(link)).total, 0, "a symlink frees nothing of its target");
 });
