@@ -87,7 +87,7 @@ export function removeAbandonedLock(path: string): boolean {
   return judgeLock(path, true);
 }
 
-/** Whether the lock at `path` has lost its holder (or is missing), as removeAbandonedLock judges; changes nothing. */
+/** True when the lock at `path` has lost its holder (or is missing); changes nothing. */
 export function isAbandonedLock(path: string): boolean {
   return judgeLock(path, false);
 }

@@ -43,7 +43,7 @@ export interface JournalHost {
   failpoint(step: string): void;
   /** This registry's owner token, written into every entry it makes. */
   readonly owner: string;
-  /** Creates the owner's lock file, once, before its first entry commits or temporary file is made. */
+  /** Creates the owner's lock file, once, before its first entry or temporary file. */
   holdOwnerLock(): void;
 }
 
