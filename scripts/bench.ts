@@ -5,7 +5,8 @@
  *
  *   deno task bench                 every group, full sizes (1 GiB images, 100,000 records)
  *   deno task bench --quick         small sizes, few runs: a sanity check of the benchmarks
- *   deno task bench --only pull     one group: startup, add, db100k, inspect, pull, push
+ *   deno task bench --only pull     one group: startup, add, db100k, inspect, pull, push, verify,
+ *                                   store
  *   deno task bench --strict        exit 1 when a target is missed or a group fails
  *
  * Runs are sequential (the machine has few cores); everything temporary lives in one folder
@@ -15,6 +16,7 @@ import { benchDb } from "./bench_db.ts";
 import { benchInspect } from "./bench_inspect.ts";
 import { benchStartup } from "./bench_startup.ts";
 import { type BenchSettings, errorRow, note, renderTable, type Row } from "./bench_support.ts";
+import { benchStore, benchVerify } from "./bench_store.ts";
 import { benchAdd, benchPull, benchPush } from "./bench_transfer.ts";
 
 type Group = (settings: BenchSettings, report: (row: Row) => void) => Promise<void>;
@@ -27,6 +29,8 @@ const GROUPS: Record<string, Group> = {
   inspect: benchInspect,
   pull: benchPull,
   push: benchPush,
+  verify: benchVerify,
+  store: benchStore,
 };
 
 const USAGE = `usage: deno task bench [--quick] [--strict] [--only <group>]

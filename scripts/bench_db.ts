@@ -124,9 +124,12 @@ export async function benchDb(settings: BenchSettings, report: (row: Row) => voi
   );
 }
 
-// Two versions per name (the newest wins a lookup), 500 collections; even records are
-// remote-only with a manifest as metadata, odd ones have a storage-relative path (no file).
-function recordName(index: number): ImageName {
+/**
+ * The name of record `index`: two versions per name (the newest wins a lookup), 500
+ * collections; even records are remote-only with a manifest as metadata, odd ones have a
+ * storage-relative path (no file is written).
+ */
+export function recordName(index: number): ImageName {
   const key = Math.floor(index / 2);
   return {
     registry: null,
@@ -137,7 +140,8 @@ function recordName(index: number): ImageName {
   };
 }
 
-function buildDatabase(home: string, indexes: number[]): void {
+/** Writes the records of these indexes (see recordName) into the database of `home`. */
+export function buildDatabase(home: string, indexes: number[]): void {
   const databaseFolder = join(home, ".singularity");
   using registry = openRegistry({ databaseFolder, storageRoot: join(databaseFolder, "shub") });
   immediate(registry.db, () => {

@@ -5,7 +5,11 @@
  * a denort binary of the matching version and build one target at a time.
  */
 /** Workers are not found by `deno compile` on its own; each must be included by name. */
-export const WORKERS = ["src/core/hash_worker.ts"];
+export const WORKERS = [
+  "src/core/hash_worker.ts",
+  "src/core/hash_files_worker.ts",
+  "src/core/storage_walk_worker.ts",
+];
 
 const TARGETS = [
   "x86_64-unknown-linux-gnu",

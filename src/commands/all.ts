@@ -29,6 +29,9 @@ const COMMANDS: [string[], () => Promise<Register>][] = [
   [["tag"], async () => (await import("./tag.ts")).registerTag],
   [["import"], async () => (await import("./import.ts")).registerImport],
   [["rm", "rmi"], async () => (await import("./remove.ts")).registerRemove],
+  [["verify"], async () => (await import("./verify.ts")).registerVerify],
+  [["prune"], async () => (await import("./prune.ts")).registerPrune],
+  [["du"], async () => (await import("./du.ts")).registerDu],
   [["completions"], async () => (await import("./completions.ts")).registerCompletions],
 ];
 

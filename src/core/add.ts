@@ -118,7 +118,7 @@ async function placeFrom(
   options: AddOptions,
   inPlace: boolean,
 ): Promise<PlacedImage> {
-  const temp = inPlace ? null : registry.storage.tempPath(folder);
+  const temp = inPlace ? null : temporaryPath(registry, folder);
   let digest: Digest;
   try {
     const pass = { onProgress: options.onProgress, signal: options.signal };
@@ -221,22 +221,26 @@ export function commitImage(registry: Registry, options: CommitOptions): PlacedI
     return journaled(registry, options.command, {
       plan: () => {
         placement(findContainers(registry.db, name)[0]);
-        if (inPlace) return { steps: [], about: "" };
+        if (inPlace) return { steps: [], about: { tombstone: "", planned: null } };
         const tombstone = registry.storage.tombstonePath(dirname(path));
         const steps: FileStep[] = exists(path) ? [{ op: "set-aside", file: path, tombstone }] : [];
         // The new file, or a stored file of the same content, which it then shares.
         steps.push(linkStep(options.file, path));
         const shared = sharedFile(registry, options.digest, path);
         if (shared !== null) steps.push(linkStep(shared, path));
-        return { steps, about: tombstone };
+        return { steps, about: { tombstone, planned: shared } };
       },
-      apply: (tombstone, files) => {
+      apply: ({ tombstone, planned }, files) => {
         const existing = findContainers(registry.db, name)[0];
         const how = placement(existing);
         if (how === "replace") files.setAside(path, tombstone);
         if (how !== "keep") {
+          // Only the file planned as shared has its link in the intent; another found since
+          // (the planned one's record removed meanwhile) is passed over.
           const shared = sharedFile(registry, options.digest, path);
-          if (shared === null || !files.share(shared, path)) files.link(options.file, path);
+          if (shared === null || shared !== planned || !files.share(shared, path)) {
+            files.link(options.file, path);
+          }
         }
         if (!inPlace && (isTemp || options.dropSource)) files.drop(options.file);
         const fields: ContainerFields = {
@@ -315,6 +319,15 @@ export function checkSourceFile(file: string): string {
     throw new ConfigError(`cannot read ${file}: ${reason(error)}`);
   }
   return realPath(file);
+}
+
+/**
+ * A fresh temporary path in `folder` named after this process's owner lock, which it holds from
+ * now on: `prune` and `verify` tell a live writer's file from one a killed run left.
+ */
+export function temporaryPath(registry: Registry, folder: string): string {
+  registry.holdOwnerLock();
+  return registry.storage.tempPath(folder, registry.owner);
 }
 
 /** Creates an image folder (failures become one clear error) and sweeps leftovers of dead runs. */

@@ -63,6 +63,26 @@ export function immediate<T>(db: DatabaseSync, work: () => T): T {
   return result;
 }
 
+/**
+ * Runs `work` while no write transaction is in flight, so that what it reads is what writers
+ * committed, files they linked into place included: under the write lock (BEGIN IMMEDIATE, then
+ * rolled back, as nothing is written), or as it is where the lock cannot be taken on a database
+ * this user may only read.
+ */
+export function settled<T>(db: DatabaseSync, work: () => T): T {
+  try {
+    db.exec("BEGIN IMMEDIATE");
+  } catch (error) {
+    if (error instanceof Error && /readonly|read-only/i.test(error.message)) return work();
+    throw error;
+  }
+  try {
+    return work();
+  } finally {
+    db.exec("ROLLBACK");
+  }
+}
+
 // A database the user may read but not write (a shared one, a read-only mount) is a
 // configuration problem with one clear line, not an unexpected error.
 function writeError(db: DatabaseSync, error: unknown): unknown {

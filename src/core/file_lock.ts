@@ -86,6 +86,15 @@ export class LockFile {
  * refreshes the lock's mtime. A missing lock file counts as gone.
  */
 export function removeAbandonedLock(path: string): boolean {
+  return judgeLock(path, true);
+}
+
+/** True when the lock at `path` has lost its holder (or is missing); changes nothing. */
+export function isAbandonedLock(path: string): boolean {
+  return judgeLock(path, false);
+}
+
+function judgeLock(path: string, remove: boolean): boolean {
   let file: Deno.FsFile;
   try {
     // NFS emulates flock with POSIX locks, whose exclusive form needs a writable descriptor.
@@ -110,7 +119,7 @@ export function removeAbandonedLock(path: string): boolean {
     // Holding the old file's flock keeps other waiters from judging it at the same time; check
     // that the path still names that file before removing it.
     if (!isStale(path, unlocked === true) || !sameFile(file, path)) return false;
-    removeQuietly(path);
+    if (remove) removeQuietly(path);
     return true;
   } finally {
     file.close();

@@ -13,7 +13,14 @@ import { ConflictError } from "../errors.ts";
 import { immediate } from "./database.ts";
 import { LockFile, removeAbandonedLock } from "./file_lock.ts";
 import { shareImageFile } from "./sharing.ts";
-import { exists, linkFile, removeIfPresent, type Storage, TEMP_PREFIX } from "./storage.ts";
+import {
+  exists,
+  linkFile,
+  OWNER_TOKEN,
+  removeIfPresent,
+  type Storage,
+  TEMP_PREFIX,
+} from "./storage.ts";
 
 /**
  * A file step: `link` places `from` at `to`, never replacing a file (`fresh` when `to` was
@@ -37,7 +44,7 @@ export interface JournalHost {
   failpoint(step: string): void;
   /** This registry's owner token, written into every entry it makes. */
   readonly owner: string;
-  /** Creates the owner's lock file, once, before its first entry commits. */
+  /** Creates the owner's lock file, once, before its first entry or temporary file. */
   holdOwnerLock(): void;
 }
 
@@ -205,6 +212,23 @@ export function recoverJournal(host: JournalHost): void {
   }
 }
 
+/**
+ * Every absolute path that a pending entry of another process names (files it links, sets aside
+ * or drops, and their tombstones): a live change, or one a later command will repair, may still
+ * need each of them.
+ */
+export function journaledPaths(host: JournalHost): Set<string> {
+  const paths = new Set<string>();
+  for (const row of host.db.prepare("SELECT steps FROM journal WHERE owner != ?").all(host.owner)) {
+    for (const step of parseSteps(host.storage, String(row.steps))) {
+      for (const [key, value] of Object.entries(step)) {
+        if (PATH_KEYS.has(key)) paths.add(value as string);
+      }
+    }
+  }
+  return paths;
+}
+
 /** Creates the lock file of an owner token in `folder`. */
 export function createOwnerLock(folder: string, owner: string): LockFile {
   const lock = LockFile.create(join(folder, owner));
@@ -215,7 +239,7 @@ export function createOwnerLock(folder: string, owner: string): LockFile {
 // Owners are uuids this code wrote; anything else in the table names no lock to look at, and
 // stays until someone looks into it.
 function isAbandoned(host: JournalHost, owner: string): boolean {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(owner)) return false;
+  if (!new RegExp(`^${OWNER_TOKEN}$`).test(owner)) return false;
   try {
     return removeAbandonedLock(join(host.ownersFolder, owner));
   } catch {

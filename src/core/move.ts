@@ -33,7 +33,7 @@ import {
   unusablePath,
 } from "./storage.ts";
 import { copyAndHash } from "./ingest.ts";
-import { firstMissingFolder, storageWriteError } from "./add.ts";
+import { firstMissingFolder, storageWriteError, temporaryPath } from "./add.ts";
 
 /** Where an image file went. */
 export interface Move {
@@ -159,7 +159,7 @@ async function relocateFile(
   const { from, to } = move;
   let staged = from;
   if (move.copy) {
-    staged = registry.storage.tempPath(dirname(to));
+    staged = temporaryPath(registry, dirname(to));
     try {
       // The copy is hashed anyway: it must be the file the record describes.
       const { md5 } = await copyAndHash(from, staged, { signal: options.signal });

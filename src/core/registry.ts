@@ -67,7 +67,10 @@ export function openRegistry(location: RegistryLocation): Registry {
   // What listings show as an image's location: SQLite asks this for every local record.
   const listing = storage.listingStates();
   db.function("image_state", (image, size) => {
-    const state = listing(storage.fromRecord(String(image)), typeof size === "number" ? size : null);
+    const state = listing(
+      storage.fromRecord(String(image)),
+      typeof size === "number" ? size : null,
+    );
     return state === "file" ? "local" : state;
   });
   let ownerLock: LockFile | null = null;

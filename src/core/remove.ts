@@ -10,6 +10,7 @@ import {
   containerExists,
   deleteContainer,
   fileShared,
+  findContainerById,
   listContainers,
 } from "./containers.ts";
 import { immediate } from "./database.ts";
@@ -49,6 +50,33 @@ export function removeAll(registry: Registry, options: { deleteFile: boolean }):
   });
 }
 
+/**
+ * Removes the records of `ids`, deleting their files, as one journaled change named `command`:
+ * each only while the test that `recheck` makes (afresh in each of the change's transactions)
+ * still chooses it, so a record another command changed meanwhile stays. What `prune` removes.
+ */
+export function removeChosen(
+  registry: Registry,
+  ids: number[],
+  options: { command: string; recheck: () => (container: Container) => boolean },
+): Removal[] {
+  const select = () => {
+    const chosen = options.recheck();
+    return ids.flatMap((id) => {
+      const container = findContainerById(registry.db, id);
+      return container !== undefined && chosen(container) ? [container] : [];
+    });
+  };
+  return removeContainers(registry, select, { ...options, deleteFile: true });
+}
+
+// Something is at `file`, reached through no symlinked folder in storage: a folder planted as a
+// link leads elsewhere, and what is there is not storage's to delete.
+function present(registry: Registry, file: string): boolean {
+  return exists(file) &&
+    (!registry.storage.contains(file) || registry.storage.reachedDirectly(file));
+}
+
 // A record to remove, with the tombstone its file goes to.
 interface Doomed {
   container: Container;
@@ -59,7 +87,11 @@ interface Doomed {
 function removeContainers(
   registry: Registry,
   select: () => Container[],
-  options: { deleteFile: boolean; command: string },
+  options: {
+    deleteFile: boolean;
+    command: string;
+    recheck?: () => (container: Container) => boolean;
+  },
 ): Removal[] {
   let removals: Removal[];
   try {
@@ -68,7 +100,7 @@ function removeContainers(
         plan: () => {
           const doomed = select().map((container): Doomed => {
             const file = imageFile(registry, container);
-            const tombstone = file !== null && exists(file)
+            const tombstone = file !== null && present(registry, file)
               ? registry.storage.tombstonePath(dirname(file))
               : null;
             return { container, file, tombstone };
@@ -77,13 +109,14 @@ function removeContainers(
             .map((d): FileStep => ({ op: "set-aside", file: d.file!, tombstone: d.tombstone! }));
           return { steps, about: doomed };
         },
-        apply: (doomed, files) =>
-          doomed.flatMap(({ container, file, tombstone }) => {
-            // Removed by another command since the plan: nothing left to do for it.
-            if (!containerExists(registry.db, container.id)) return [];
+        apply: (doomed, files) => {
+          const chosen = options.recheck?.() ?? (() => true);
+          return doomed.flatMap(({ container, file, tombstone }) => {
+            // Removed (or changed) by another command since the plan: nothing to do for it.
+            if (!containerExists(registry.db, container.id) || !chosen(container)) return [];
             deleteContainer(registry.db, container);
             if (file === null) return [{ container, file, fileState: "none" } as Removal];
-            if (tombstone === null || !exists(file)) {
+            if (tombstone === null || !present(registry, file)) {
               return [{ container, file, fileState: "missing" } as Removal];
             }
             // Another record's image file too: its bytes stay.
@@ -92,7 +125,8 @@ function removeContainers(
             }
             files.setAside(file, tombstone);
             return [{ container, file, fileState: "deleted" } as Removal];
-          }),
+          });
+        },
       })
       : immediate(registry.db, () =>
         select().map((container) => {

@@ -63,9 +63,12 @@ export class Storage {
     return this.#inside(join(this.imageFolder(image), file));
   }
 
-  /** A fresh temporary path in `folder`, recognisable by its prefix. */
-  tempPath(folder: string): string {
-    return uniquePath(folder, TEMP_PREFIX);
+  /**
+   * A fresh temporary path in `folder`, recognisable by its prefix and named after the owner
+   * token of the process writing it (core/journal.ts), whose lock tells whether it still lives.
+   */
+  tempPath(folder: string, owner: string): string {
+    return join(folder, `${TEMP_PREFIX}${owner}-${crypto.randomUUID().slice(0, 8)}`);
   }
 
   /** A fresh path in `folder` for an image file on its way to deletion. */
@@ -151,7 +154,8 @@ export class Storage {
       if (known === undefined) {
         const parent = dirname(folder);
         known = parent !== folder && (parent === this.root || !this.contains(parent) ||
-          present(parent)) && isFolder(folder);
+          present(parent)) &&
+          isFolder(folder);
         folders.set(folder, known);
       }
       return known;
@@ -160,6 +164,11 @@ export class Storage {
       this.contains(path) && !present(dirname(path))
         ? "missing"
         : this.fileState(path, size, { quick: true });
+  }
+
+  /** True when every folder between the root and `path` (inside storage) is a real folder. */
+  reachedDirectly(path: string): boolean {
+    return !this.#linkedFolder(dirname(path));
   }
 
   /** True when `path` is inside the storage root. */
@@ -200,6 +209,18 @@ export class Storage {
     return path;
   }
 }
+
+/**
+ * The owner token a temporary file's name carries (see Storage.tempPath), or null for a name
+ * without one (written by an older version, which named it after its process id).
+ */
+export function temporaryFileOwner(name: string): string | null {
+  const match = new RegExp(`^${TEMP_PREFIX}(${OWNER_TOKEN})-[0-9a-f]{8}$`).exec(name);
+  return match === null ? null : match[1];
+}
+
+/** The form of an owner token: a random UUID. */
+export const OWNER_TOKEN = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 
 /** The path kept for a partial download of `key` in `folder`, stable across runs. */
 export function partPath(folder: string, key: string): string {

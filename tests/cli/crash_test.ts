@@ -7,62 +7,17 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { sregistry, startSregistry } from "../support/cli.ts";
+import { sregistry } from "../support/cli.ts";
+import { assertConsistent, killAt } from "../support/crash.ts";
 import { startFakeHub } from "../support/fake_hub.ts";
-import { type TempHome, tempHome } from "../support/home.ts";
+import { tempHome } from "../support/home.ts";
 import { filesUnder, hubEnv } from "../support/pulls.ts";
-import { canMount, exists, journalEntries, md5, mountTmpfs, records } from "../support/state.ts";
+import { canMount, exists, md5, mountTmpfs, type records } from "../support/state.ts";
 
 const encoder = new TextEncoder();
 const FIRST = encoder.encode("first image content\n");
 const SECOND = encoder.encode("second image, other bytes\n");
 const THIRD = encoder.encode("third image\n");
-
-/**
- * Runs the CLI until it stops at `failpoint`, then kills it with SIGKILL. Fails when the
- * command ends without reaching the failpoint, so every named step is proved to exist.
- */
-async function killAt(
-  args: string[],
-  env: Record<string, string>,
-  failpoint: string,
-): Promise<void> {
-  const child = startSregistry(args, { env: { ...env, SREGISTRY_FAILPOINT: failpoint } });
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let stderr = "";
-  while (!stderr.includes("stopped at failpoint")) {
-    const { value, done } = await reader.read();
-    if (done) {
-      const status = await child.status;
-      await child.stdout.cancel();
-      assert.fail(`${args[0]} ended (${status.code}) before ${failpoint}:\n${stderr}`);
-    }
-    stderr += value;
-  }
-  child.kill("SIGKILL");
-  await child.status;
-  await reader.cancel();
-  await child.stdout.cancel();
-}
-
-/** What a store must hold after any kill, once the next command has run. */
-async function assertConsistent(
-  home: TempHome,
-  env = home.env,
-): Promise<ReturnType<typeof records>> {
-  const listed = records(await sregistry(["images", "--json"], { env }));
-  for (const record of listed.filter((r) => r.image !== null)) {
-    assert.ok(exists(record.image!), `${record.uri}: its file ${record.image} exists`);
-    assert.equal(md5(Deno.readFileSync(record.image!)), record.md5, `${record.uri}: content`);
-  }
-  const recorded = new Set(listed.map((r) => r.image));
-  for (const file of filesUnder(home.storage)) {
-    if (file.split("/").some((part) => part.startsWith(".sregistry-part-"))) continue;
-    assert.ok(recorded.has(join(home.storage, file)), `a record knows ${file}`);
-  }
-  assert.deepEqual(journalEntries(home), [], "the journal is empty");
-  return listed;
-}
 
 function storedMd5s(listed: ReturnType<typeof records>): string[] {
   return listed.map((r) => r.md5 ?? "").sort();

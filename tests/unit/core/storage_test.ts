@@ -4,7 +4,7 @@
  * ever overwriting.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { parseImageName } from "../../../src/core/names.ts";
 import {
   exists,
@@ -16,6 +16,7 @@ import {
   STALE_AFTER_MS,
   Storage,
   TEMP_PREFIX,
+  temporaryFileOwner,
   TOMBSTONE_PREFIX,
 } from "../../../src/core/storage.ts";
 import { ConflictError, InvalidNameError } from "../../../src/errors.ts";
@@ -60,11 +61,14 @@ Deno.test("paths inside storage are recorded relative to it, others absolute", (
   assert.equal(new Storage("/S/").root, "/S", "a trailing slash is dropped");
 });
 
-Deno.test("temporary paths are recognisable and unique in their folder", () => {
-  const first = storage.tempPath("/S/vsoch/x");
-  const second = storage.tempPath("/S/vsoch/x");
+Deno.test("temporary paths are recognisable, unique in their folder and name their owner", () => {
+  const owner = crypto.randomUUID();
+  const first = storage.tempPath("/S/vsoch/x", owner);
+  const second = storage.tempPath("/S/vsoch/x", owner);
   assert.ok(first.startsWith(`/S/vsoch/x/${TEMP_PREFIX}`));
   assert.notEqual(first, second);
+  assert.equal(temporaryFileOwner(basename(first)), owner);
+  assert.equal(temporaryFileOwner(`${TEMP_PREFIX}1234-abcdef12`), null, "an old pid-named file");
 });
 
 Deno.test("placeFile moves a file into a new folder and never overwrites", async () => {
