@@ -122,7 +122,13 @@ async function placeFrom(
   let digest: Digest;
   try {
     const pass = { onProgress: options.onProgress, signal: options.signal };
-    digest = inPlace ? await hashFile(source, pass) : await copyAndHash(source, temp!, pass);
+    digest = inPlace ? await hashFile(source, pass) : await copyAndHash(source, temp!, pass)
+      .catch((error) => {
+        // The folder was emptied and removed by rmi or prune meanwhile: make it again, once.
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+        registry.storage.prepareFolder(folder);
+        return copyAndHash(source, temp!, pass);
+      });
   } catch (error) {
     if (temp) removeIfPresent(temp);
     if (error instanceof InterruptedError) {

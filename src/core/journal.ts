@@ -8,7 +8,7 @@
  * process, core/file_lock.ts) is abandoned.
  */
 import type { DatabaseSync } from "node:sqlite";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { ConflictError } from "../errors.ts";
 import { immediate } from "./database.ts";
 import { LockFile, removeAbandonedLock } from "./file_lock.ts";
@@ -69,6 +69,7 @@ export class FileSteps {
   /** Places `from` at `to`; a ConflictError when `to` exists. */
   link(from: string, to: string): void {
     const step = this.#find((s) => s.op === "link" && s.from === from && s.to === to);
+    this.#prepareFolder(to);
     linkFile(from, to);
     this.#took(step);
     const storage = this.#host.storage;
@@ -82,6 +83,7 @@ export class FileSteps {
    */
   share(from: string, to: string): boolean {
     const step = this.#find((s) => s.op === "link" && s.from === from && s.to === to);
+    this.#prepareFolder(to);
     try {
       Deno.linkSync(from, to);
     } catch (error) {
@@ -112,6 +114,13 @@ export class FileSteps {
   /** The steps taken, and the drops to take, in order. */
   get taken(): FileStep[] {
     return this.#taken;
+  }
+
+  // Made again if a command that emptied it (rmi, prune) removed it since the change began, and
+  // checked once more for planted links.
+  #prepareFolder(to: string): void {
+    const storage = this.#host.storage;
+    if (storage.contains(to)) storage.prepareFolder(dirname(to));
   }
 
   #find(match: (step: FileStep) => boolean): FileStep {

@@ -5,6 +5,7 @@
  * records and files as they were or as they should be once the next command has run.
  */
 import { dirname } from "node:path";
+import { ConflictError } from "../errors.ts";
 import {
   type Container,
   containerExists,
@@ -114,6 +115,12 @@ function removeContainers(
           return doomed.flatMap(({ container, file, tombstone }) => {
             // Removed (or changed) by another command since the plan: nothing to do for it.
             if (!containerExists(registry.db, container.id) || !chosen(container)) return [];
+            // Moved (mv, rename) since the plan: its file is not the one planned for deletion.
+            if (findContainerById(registry.db, container.id)?.image !== container.image) {
+              throw new ConflictError(`${container.uri} was moved meanwhile; nothing was removed`, {
+                hint: "run the command again",
+              });
+            }
             deleteContainer(registry.db, container);
             if (file === null) return [{ container, file, fileState: "none" } as Removal];
             if (tombstone === null || !present(registry, file)) {
