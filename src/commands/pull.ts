@@ -59,13 +59,14 @@ export async function runPull(ctx: Context, options: PullCommandOptions): Promis
   if (toFile || ctx.settings().disable.value) {
     const file = resolve(ctx.cwd, options.name ?? defaultFileName(rest));
     const pulled = await pullToFile(client, rest, file, common).finally(() => progress.finish());
+    for (const note of pulled.notes) ctx.io.err.line(`[pull] note: ${note}`);
     ctx.io.err.line(`[pull] saved ${pulled.path} (${pulled.size} bytes, MD5 ${pulled.md5})`);
     // The public fields only: the resolved remote may carry request headers (credentials).
     if (options.json) {
       ctx.io.out.write(renderJson({
         image: pulled.path,
         uri: formatImageName(pulled.remote.name),
-        url: pulled.remote.downloadUrl,
+        url: pulled.url,
         size: pulled.size,
         md5: pulled.md5,
         metadata: pulled.remote.metadata,
@@ -79,6 +80,7 @@ export async function runPull(ctx: Context, options: PullCommandOptions): Promis
     ...common,
     nameHint: isUrl ? options.name : undefined,
   }).finally(() => progress.finish());
+  for (const note of pulled.notes) ctx.io.err.line(`[pull] note: ${note}`);
   if (isUrl && options.name === undefined) {
     ctx.io.err.line(`[pull] no --name given; recorded as ${pulled.container.uri}`);
   }

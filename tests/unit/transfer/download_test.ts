@@ -39,13 +39,16 @@ function downloads(hub: FakeHub, image: FakeImage) {
   return hub.requests.filter((seen) => seen.path.endsWith(`/${image.id}`));
 }
 
-/** Leaves the first `bytes` of the image in `part` with a sidecar naming the hub's ETag. */
+/**
+ * Leaves the first `bytes` of the image in `part` with a sidecar naming the hub's ETag and the
+ * length it first announced.
+ */
 async function leavePart(part: string, image: FakeImage, bytes: number, etag: string | null) {
   const head = (await readAll(generatedBytes(SIZE, SEED))).slice(0, bytes);
   await Deno.writeFile(part, head);
   await Deno.writeTextFile(
     `${part}.json`,
-    JSON.stringify({ url: image.downloadUrl, etag, lastModified: null }),
+    JSON.stringify({ url: image.downloadUrl, etag, lastModified: null, total: SIZE }),
   );
 }
 
@@ -66,7 +69,13 @@ Deno.test("downloadToFile streams, hashes and reports progress", async () => {
     expectedMd5: await generatedMd5(SIZE, SEED),
     onProgress: (progress) => events.push({ ...progress }),
   });
-  assert.deepEqual(result, { size: SIZE, md5: await generatedMd5(SIZE, SEED) });
+  assert.deepEqual(result, {
+    size: SIZE,
+    md5: await generatedMd5(SIZE, SEED),
+    checked: "md5",
+    validator: { etag: await etagOf(image), lastModified: "Mon, 01 Jan 2024 00:00:00 GMT" },
+    contentType: "application/octet-stream",
+  });
   assert.equal((await Deno.stat(part)).size, SIZE);
   assert.equal(exists(`${part}.json`), false);
   assert.equal(events[0].done, 0);
