@@ -6,7 +6,13 @@
  * naming the server and the HTTP status. Names go into request URLs escaped segment by segment.
  */
 import { InvalidNameError, RemoteError } from "../errors.ts";
-import { type ImageName, nameFromParts, type NameParts, type ParseOptions } from "../core/names.ts";
+import {
+  type ImageName,
+  nameFromParts,
+  type NameParts,
+  type ParseOptions,
+  withVersion,
+} from "../core/names.ts";
 import { hostOf, httpUrl, type JsonAnswer, notJson, redactUrl } from "../transfer/http.ts";
 
 const MD5 = /^[0-9a-f]{32}$/i;
@@ -78,11 +84,9 @@ export function requiredText(
   return value;
 }
 
-/**
- * A name a remote answered, checked by the same rules as a typed name; a bad part is the
- * server's fault (RemoteError, exit 1), named with the server.
- */
-export function remoteName(
+// A name a remote answered, checked by the same rules as a typed name; a bad part is the
+// server's fault (RemoteError, exit 1), named with the server.
+function remoteName(
   parts: NameParts,
   server: string,
   options: ParseOptions = {},
@@ -98,15 +102,56 @@ export function remoteName(
   }
 }
 
-/** A note when a remote answered with another image than the one asked for, else null. */
-export function otherImage(server: string, asked: ImageName, answered: ImageName): string | null {
+/** The name a manifest gives an image, with what to check its download against. */
+export interface ManifestName {
+  /** The name to record, its version the MD5 claimed (or asked for), else none. */
+  name: ImageName;
+  /** The MD5 the download must have (as the remote or the user wrote it), or null. */
+  expectedMd5: string | null;
+  /** What the user should know: another image than asked, a version that is no MD5. */
+  notes: string[];
+}
+
+/**
+ * Checks the parts of a name a manifest gives (every one, the version too, through the name
+ * parser) against what was asked: an MD5 asked for and another claimed is refused; a claimed
+ * version that is not an MD5 is kept out of the name, as nothing could check it.
+ */
+export function manifestName(server: string, asked: ImageName, parts: NameParts): ManifestName {
+  const claimed = parts.version ?? null;
+  const claim = md5Claim(claimed);
+  const wanted = md5Claim(asked.version);
+  if (claim && wanted && claim.toLowerCase() !== wanted.toLowerCase()) {
+    throw new RemoteError(
+      `${server} answered ${asked.collection}/${asked.name}:${asked.tag}@${asked.version} ` +
+        `with version ${claim}, not the one asked for`,
+    );
+  }
+  const checked = remoteName({ ...parts, version: claimed ?? asked.version }, server);
+  const name = withVersion(checked, claim ?? wanted);
+  const notes = [otherImage(server, asked, name)];
+  if (claimed !== null && claim === null) {
+    notes.push(
+      `${server} gave version ${JSON.stringify(claimed)}, which is not an MD5 sregistry can ` +
+        "check; the image is recorded under the MD5 of what was downloaded",
+    );
+  }
+  return {
+    name,
+    expectedMd5: claim ?? wanted,
+    notes: notes.filter((note) => note !== null),
+  };
+}
+
+// A note when a remote answered with another image than the one asked for, else null.
+function otherImage(server: string, asked: ImageName, answered: ImageName): string | null {
   const key = (name: ImageName) => `${name.collection}/${name.name}:${name.tag}`.toLowerCase();
   if (key(asked) === key(answered)) return null;
   return `${server} answered ${key(asked)} with ${key(answered)}; it is recorded under that name`;
 }
 
-/** The value as an MD5 claim (any case), or null when it is not shaped like one. */
-export function md5Claim(value: string | null | undefined): string | null {
+// The value as an MD5 claim (any case), or null when it is not shaped like one.
+function md5Claim(value: string | null | undefined): string | null {
   return value && MD5.test(value) ? value : null;
 }
 

@@ -13,11 +13,9 @@ import {
   type Asked,
   containerPath,
   imageUrl,
-  md5Claim,
+  manifestName,
   objectAnswer,
   objectList,
-  otherImage,
-  remoteName,
   requiredText,
   textField,
   withoutCredentials,
@@ -67,33 +65,18 @@ export function hubClient(environment: ClientEnvironment): RemoteClient {
       // `name` is `collection/name`; a bare name stays in the collection asked for.
       const fullName = textField(manifest, fields, "name");
       const slash = fullName?.lastIndexOf("/") ?? -1;
-      const claimed = textField(manifest, fields, "version");
-      const claim = md5Claim(claimed);
-      const wanted = md5Claim(asked.version);
-      if (claim && wanted && claim.toLowerCase() !== wanted.toLowerCase()) {
-        throw new RemoteError(
-          `${server} answered ${shown} with version ${claim}, not the one asked for`,
-        );
-      }
-      const name = remoteName({
+      const { name, expectedMd5, notes } = manifestName(server, asked, {
         collection: fullName !== null && slash > 0 ? fullName.slice(0, slash) : asked.collection,
         name: fullName !== null ? fullName.slice(slash + 1) : asked.name,
         tag: textField(manifest, fields, "tag") ?? asked.tag,
-        version: claim ?? wanted,
-      }, server);
-      const notes = [otherImage(server, asked, name)];
-      if (claimed !== null && claim === null) {
-        notes.push(
-          `${server} gave version ${JSON.stringify(claimed)}, which is not an MD5 sregistry can ` +
-            "check; the image is recorded under the MD5 of what was downloaded",
-        );
-      }
+        version: textField(manifest, fields, "version"),
+      });
       return {
         name,
         downloadUrl,
-        expectedMd5: claim ?? wanted,
+        expectedMd5,
         metadata: withoutCredentials({ ...fields, selfLink: url }),
-        notes: notes.filter((note) => note !== null),
+        notes,
       };
     },
     async search(query): Promise<SearchResults> {

@@ -30,10 +30,8 @@ import {
   type Asked,
   containerPath,
   imageUrl,
-  md5Claim,
+  manifestName,
   objectAnswer,
-  otherImage,
-  remoteName,
   requiredText,
   textField,
   withoutCredentials,
@@ -73,35 +71,14 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
       const manifest = await fetchManifest(base, asked, http, () => sign("pull", asked));
       const fields = objectAnswer(manifest);
       const downloadUrl = imageUrl(requiredText(manifest, fields, "image"), server);
-      const claimed = textField(manifest, fields, "version");
-      const claim = md5Claim(claimed);
-      const wanted = md5Claim(asked.version);
-      if (claim && wanted && claim.toLowerCase() !== wanted.toLowerCase()) {
-        throw new RemoteError(
-          `${server} answered ${displayName(asked)} with version ${claim}, not the one asked for`,
-        );
-      }
-      const name = remoteName({
+      const { name, expectedMd5, notes } = manifestName(server, asked, {
         registry: asked.registry,
         collection: textField(manifest, fields, "collection") ?? asked.collection,
         name: textField(manifest, fields, "name") ?? asked.name,
         tag: textField(manifest, fields, "tag") ?? asked.tag,
-        version: claim ?? wanted,
-      }, server);
-      const notes = [otherImage(server, asked, name)];
-      if (claimed !== null && claim === null) {
-        notes.push(
-          `${server} gave version ${JSON.stringify(claimed)}, which is not an MD5 sregistry can ` +
-            "check; the image is recorded under the MD5 of what was downloaded",
-        );
-      }
-      return {
-        name,
-        downloadUrl,
-        expectedMd5: claim ?? wanted,
-        metadata: withoutCredentials(fields),
-        notes: notes.filter((note) => note !== null),
-      };
+        version: textField(manifest, fields, "version"),
+      });
+      return { name, downloadUrl, expectedMd5, metadata: withoutCredentials(fields), notes };
     },
 
     async push(file, name, options: PushOptions): Promise<PushResult> {
@@ -129,7 +106,7 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
       if (!(Number.isSafeInteger(cid) || (typeof cid === "string" && /^\d{1,15}$/.test(cid)))) {
         throw wrongShape(collection, "a collection id 'cid'", cid);
       }
-      const hash = new Md5();
+      let hash = new Md5();
       // The file's size as the upload measured it (it fails if the file changes meanwhile).
       let fileSize = 0;
       const signature = await sign("upload", name);
@@ -151,6 +128,7 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
         signal: http.signal,
         timeoutMs: http.stallTimeoutMs,
         retry: http,
+        onAttempt: () => hash = new Md5(),
         onChunk: (chunk) => hash.update(chunk),
         onProgress: (sent, total) => {
           fileSize = total;
@@ -180,11 +158,8 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
           { status: upload.status, hint: hintFor(upload.status) },
         );
       }
-      const message = textField(
-        { answer: uploaded, what: `the upload of ${file}` },
-        objectAnswer({ answer: uploaded, what: `the upload of ${file}` }),
-        "message",
-      );
+      const uploadAnswer = { answer: uploaded, what: `the upload of ${file}` };
+      const message = requiredText(uploadAnswer, objectAnswer(uploadAnswer), "message");
       const md5 = hash.digest();
       const stored = await fetchManifest(base, name, http, () => sign("pull", name));
       const remoteMd5 = textField(stored, objectAnswer(stored), "version")?.toLowerCase() ?? null;
@@ -200,7 +175,7 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
         md5,
         size: fileSize,
         remoteMd5,
-        message: message ?? "Upload Complete",
+        message,
       };
     },
 

@@ -41,6 +41,8 @@ export interface UploadOptions {
   userAgent: string;
   /** Sees every chunk of the file as it is sent, e.g. to hash it in the same pass. */
   onChunk?: (chunk: Uint8Array) => void;
+  /** Called before each attempt, which sends the file from its start (e.g. to restart a hash). */
+  onAttempt?: () => void;
   /** Called with file bytes handed to the connection so far and the file's size. */
   onProgress?: (sent: number, total: number) => void;
   /** Aborting stops the upload with an InterruptedError. */
@@ -82,6 +84,7 @@ export async function uploadMultipart(
   for (let attempt = 0;; attempt++) {
     let failure: string;
     try {
+      options.onAttempt?.();
       const response = await uploadOnce(target, options);
       if (!isRetryableStatus(response.status) || attempt >= retries) return response;
       failure =
