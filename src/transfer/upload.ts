@@ -277,30 +277,38 @@ async function readText(response: IncomingMessage, host: string): Promise<string
     const decoder = new TextDecoder();
     let text = "";
     let size = 0;
-    let ended = false;
+    let settled = false;
+    let received = false; // the whole (encoded) body arrived
+    const fail = (error: unknown) => {
+      if (settled) return;
+      settled = true;
+      reject(error);
+    };
     source.on("data", (chunk: Uint8Array) => {
+      if (settled) return;
       size += chunk.byteLength;
       if (size > MAX_ANSWER_BYTES) {
-        ended = true;
-        response.destroy();
-        reject(
+        fail(
           new RemoteError(
             `${host} answered the upload with more than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB`,
             { status: response.statusCode },
           ),
         );
+        response.destroy();
         return;
       }
       text += decoder.decode(chunk, { stream: true });
     });
     source.once("end", () => {
-      ended = true;
+      if (settled) return;
+      settled = true;
       resolve(text + decoder.decode());
     });
-    source.once("error", reject);
-    response.once("error", reject);
+    source.once("error", fail);
+    response.once("error", fail);
+    response.once("end", () => received = true);
     response.once("close", () => {
-      if (!ended) reject(new Error("the connection closed before the response ended"));
+      if (!received) fail(new Error("the connection closed before the response ended"));
     });
   });
 }

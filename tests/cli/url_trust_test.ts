@@ -11,7 +11,14 @@ import { sregistry } from "../support/cli.ts";
 import { generatedBytes, generatedMd5, startFakeHub } from "../support/fake_hub.ts";
 import { tempHome } from "../support/home.ts";
 import { installed, records } from "../support/state.ts";
-import { downloadRequests, hubEnv, imageFiles, partFiles } from "../support/pulls.ts";
+import {
+  downloadRequests,
+  hubEnv,
+  imageFiles,
+  partFiles,
+  spawnSregistry,
+  waitFor,
+} from "../support/pulls.ts";
 import { siteCertificates } from "../support/tls.ts";
 
 const SIZE = 300_000;
@@ -89,6 +96,27 @@ Deno.test("a plain URL is asked whether it changed: kept when not, downloaded wh
     await generatedMd5(SIZE, 3),
   ]);
   assert.equal(imageFiles(home.storage).length, 2);
+});
+
+Deno.test("a second pull of a URL that waited for the first uses its result, asking nothing", async () => {
+  const size = 4 * 1024 * 1024;
+  await using hub = await startFakeHub({ throttle: 2 * 1024 * 1024 });
+  await using home = await tempHome();
+  const image = hub.addImage("lab", "big", "latest", { size, seed: 5 });
+  const env = hubEnv(home, hub);
+  assert.equal((await sregistry(["images"], { env })).code, 0, "database created up front");
+  const args = ["pull", image.downloadUrl, "--name", "lab/big"];
+  const first = spawnSregistry(args, env);
+  await waitFor(() => downloadRequests(hub, image).length === 1, "the first download");
+  const second = spawnSregistry(args, env);
+  const [one, two] = [await first.result, await second.result];
+  assert.equal(one.code, 0, one.stderr);
+  assert.equal(two.code, 0, two.stderr);
+  assert.match(two.stderr, /waiting for it/, "the second waited");
+  assert.match(two.stderr, /is already in storage/);
+  assert.equal(one.stdout, two.stdout);
+  assert.equal(downloadRequests(hub, image).length, 1, "one request in all");
+  assert.equal(records(await sregistry(["images", "--json"], { env })).length, 1);
 });
 
 Deno.test("a download with no checksum says it is unverified, in its output and its record", async () => {
