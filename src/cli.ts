@@ -46,8 +46,8 @@ export async function run(
       database: typeof database === "string" ? database : outer.database,
       storage: typeof storage === "string" ? storage : outer.storage,
     };
-    await invocation.run();
-    return 0;
+    const status = await invocation.run();
+    return typeof status === "number" ? status : 0;
   } catch (error) {
     return renderError(host, error, { json, debug: ctx.flags.debug || args.includes("--debug") });
   }

@@ -3,7 +3,8 @@
  * reading a metadata file, and asking for confirmation (never off a terminal without --yes).
  */
 import type { Context } from "../context.ts";
-import { ConfigError, reason, UsageError } from "../errors.ts";
+import { ConfigError, UsageError } from "../errors.ts";
+import { readInputFile } from "../core/input_file.ts";
 import { type ImageName, parseImageName, splitScheme } from "../core/names.ts";
 import { join, resolve } from "node:path";
 import { DATABASE_FILE } from "../core/registry.ts";
@@ -23,15 +24,20 @@ export function nameArgument(uri: string): ImageName {
   return parseImageName(splitScheme(uri).rest);
 }
 
-/** Reads `--metadata <file>`: a JSON document kept with the record. */
+/** The largest `--metadata` file read: it is kept in the database with the record. */
+export const MAX_METADATA_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Reads `--metadata <file>`: a JSON document kept with the record, from a regular file of at
+ * most MAX_METADATA_BYTES (a FIFO or a device is refused without blocking).
+ */
 export function readMetadata(path: string | undefined, cwd: string): unknown {
   if (path === undefined) return null;
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(resolve(cwd, path));
-  } catch (error) {
-    throw new ConfigError(`cannot read metadata file ${path}: ${reason(error).split(":")[0]}`);
-  }
+  const text = readInputFile(resolve(cwd, path), {
+    what: "metadata file",
+    limit: MAX_METADATA_BYTES,
+  });
+  if (text === null) throw new ConfigError(`cannot read metadata file ${path}: no such file`);
   try {
     return JSON.parse(text);
   } catch (error) {

@@ -3,6 +3,11 @@ import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
 import { type ContainerSummary, listSummaries } from "../core/containers.ts";
 import { writeRecords } from "../output/records.ts";
+import { UsageError } from "../errors.ts";
+
+// Queries become SQL parameters: a bounded list of bounded words.
+const MAX_QUERIES = 100;
+const MAX_QUERY_LENGTH = 1024;
 
 const MONTHS = [
   "January",
@@ -30,6 +35,12 @@ export function registerImages(program: Command, ctx: Context): void {
 
 /** Runs `images`. */
 export function runImages(ctx: Context, options: { query: string[]; json: boolean }): void {
+  if (options.query.length > MAX_QUERIES) {
+    throw new UsageError(`too many queries (${options.query.length}); give at most ${MAX_QUERIES}`);
+  }
+  if (options.query.some((query) => query.length > MAX_QUERY_LENGTH)) {
+    throw new UsageError(`a query is longer than ${MAX_QUERY_LENGTH} characters`);
+  }
   using registry = ctx.openRegistry();
   if (options.json) {
     writeRecords(ctx.io.out, registry, options.query);

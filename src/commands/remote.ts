@@ -65,6 +65,21 @@ export async function namedClient(ctx: Context, name: string): Promise<RemoteCli
   return clientNamed(name, clientEnvironment(ctx));
 }
 
+/**
+ * The client a user named (`backend activate`, `backend add`, `shell`), as its canonical
+ * lower-case name (`shub://` is `hub`); a UsageError naming the known clients when there is none.
+ */
+export async function clientArgument(name: string): Promise<string> {
+  const { clientKey, clientNames } = await import("../remotes/clients.ts");
+  const client = clientKey(name.trim().replace(/:\/\/$/, "").toLowerCase());
+  if (client === null) {
+    throw new UsageError(`'${name}' is not a client sregistry knows`, {
+      hint: `known clients: ${clientNames().join(", ")}`,
+    });
+  }
+  return client;
+}
+
 /** Throws UnsupportedError unless the client supports `operation`. */
 export async function requireCapability(
   client: RemoteClient,
