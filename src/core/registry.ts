@@ -8,7 +8,7 @@ import { ConfigError, NotFoundError, reason } from "../errors.ts";
 import { openDatabase } from "./database.ts";
 import { migrate } from "./schema.ts";
 import { ensureFolder, Storage } from "./storage.ts";
-import { type Container, findContainers } from "./containers.ts";
+import { type Container, findContainers, findVersion } from "./containers.ts";
 import { formatImageName, type ImageName } from "./names.ts";
 
 /** The database file name inside the database folder. */
@@ -66,9 +66,12 @@ function createFolder(path: string, what: string, variable: string): void {
   }
 }
 
-/** The newest record of a name (a given version when the name has one). */
+/**
+ * The newest record of a name (a given version when the name has one); a version found under
+ * no record of the tag is looked for under every tag.
+ */
 export function findContainer(registry: Registry, image: ImageName): Container {
-  const found = findContainers(registry.db, image)[0];
+  const found = findContainers(registry.db, image)[0] ?? findVersion(registry.db, image)[0];
   if (!found) {
     throw new NotFoundError(`no record of ${formatImageName(image)} in the database`, {
       hint: "'sregistry images' lists what is recorded",
