@@ -6,6 +6,7 @@ import { containerRecord, renderJson } from "../output/records.ts";
 import { remoteFor } from "./remote.ts";
 import { resolve } from "node:path";
 import { formatImageName } from "../core/names.ts";
+import { printable } from "../errors.ts";
 
 /** Options of `pull`. */
 export interface PullCommandOptions {
@@ -59,7 +60,7 @@ export async function runPull(ctx: Context, options: PullCommandOptions): Promis
   if (toFile || ctx.settings().disable.value) {
     const file = resolve(ctx.cwd, options.name ?? defaultFileName(rest));
     const pulled = await pullToFile(client, rest, file, common).finally(() => progress.finish());
-    for (const note of pulled.notes) ctx.io.err.line(`[pull] note: ${note}`);
+    for (const note of pulled.notes) ctx.io.err.line(`[pull] note: ${printable(note)}`);
     ctx.io.err.line(`[pull] saved ${pulled.path} (${pulled.size} bytes, MD5 ${pulled.md5})`);
     // The public fields only: the resolved remote may carry request headers (credentials).
     if (options.json) {
@@ -80,7 +81,7 @@ export async function runPull(ctx: Context, options: PullCommandOptions): Promis
     ...common,
     nameHint: isUrl ? options.name : undefined,
   }).finally(() => progress.finish());
-  for (const note of pulled.notes) ctx.io.err.line(`[pull] note: ${note}`);
+  for (const note of pulled.notes) ctx.io.err.line(`[pull] note: ${printable(note)}`);
   if (isUrl && options.name === undefined) {
     ctx.io.err.line(`[pull] no --name given; recorded as ${pulled.container.uri}`);
   }

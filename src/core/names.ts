@@ -88,7 +88,12 @@ export function parseImageName(input: string, options: ParseOptions = {}): Image
     if (/[:@]/.test(segment)) throw refuse(`':' is not allowed in the collection '${segment}'`);
     checkSegment(segment, "collection", refuse);
   }
-  if (registry !== null) checkSegment(registry, "registry", refuse);
+  if (registry !== null) {
+    checkSegment(registry, "registry", refuse);
+    if (!isHostAndPort(registry)) {
+      throw refuse(`the registry ${quote(registry)} is not a host name with an optional :port`);
+    }
+  }
   checkSegment(name, "image name", refuse);
   checkSegment(tag, "tag", refuse);
   const file = `${tag}@${version ?? "0".repeat(MD5_LENGTH)}${FILE_SUFFIX}`;
@@ -195,6 +200,16 @@ function checkSegment(
         "file system",
     );
   }
+}
+
+// A DNS name or an IPv4/IPv6 address, then an optional port: nothing that could bring userinfo,
+// a path, a query or a fragment into a URL built from it.
+const HOST_AND_PORT =
+  /^(\[[0-9a-f:.]+\]|[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*)(:\d{1,5})?$/i;
+
+/** True when `text` is a host name or address with an optional `:port`, and nothing else. */
+export function isHostAndPort(text: string): boolean {
+  return HOST_AND_PORT.test(text);
 }
 
 /** Docker's rule: a first segment is a registry host when it has a dot or a port, or is localhost. */

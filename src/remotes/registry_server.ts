@@ -4,8 +4,14 @@
  * delete, search in every form, and label search. Every signed request uses registry_auth.ts;
  * every answer is checked by answers.ts before it is used.
  */
-import { ConfigError, IntegrityError, NotFoundError, RemoteError } from "../errors.ts";
-import { formatImageName, type ImageName, isRegistryHost, parseImageName } from "../core/names.ts";
+import { ConfigError, IntegrityError, NotFoundError, RemoteError, UsageError } from "../errors.ts";
+import {
+  formatImageName,
+  type ImageName,
+  isHostAndPort,
+  isRegistryHost,
+  parseImageName,
+} from "../core/names.ts";
 import { Md5 } from "../core/md5.ts";
 import {
   discard,
@@ -217,6 +223,13 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
       // `registry://host/...` searches that host, as pull, push and delete use it.
       const host = query?.match(/^([^/]+)\/(.*)$/);
       const named = host && isRegistryHost(host[1]) ? host[1] : null;
+      if (named !== null && !isHostAndPort(named)) {
+        throw new UsageError(
+          `invalid search query ${JSON.stringify(query)}: ${
+            JSON.stringify(named)
+          } is not a host name with an optional :port`,
+        );
+      }
       return searchRegistry(apiBase(settings(), named), named === null ? query : host![2], http);
     },
 

@@ -193,6 +193,12 @@ const REFUSED: [input: string, why: RegExp][] = [
   [`a/x@${"v".repeat(256)}`, /the version is 256 bytes long/],
   [`a/x:${"t".repeat(219)}`, /the tag and version make a file name of 256 bytes/],
   [`a/x:${"t".repeat(100)}@${"v".repeat(151)}`, /a file name of 256 bytes; at most 255/],
+  // A registry host becomes part of a URL: a host name or address and a port, nothing else.
+  ["evil.org?x=1/a/b", /the registry "evil\.org\?x=1" is not a host name/],
+  ["user@evil.org/a/b", /the registry "user@evil\.org" is not a host name|not allowed/],
+  ["evil.org#f/a/b", /is not a host name/],
+  ["host.org:http/a/b", /is not a host name/],
+  ["ho%2fst.org/a/b", /is not a host name/],
   // Unicode whitespace, invisible and bidirectional characters, anywhere.
   ["a/hel\u00a0lo", /whitespace U\+00A0 is not allowed/],
   ["a/x:v\u2003", /whitespace U\+2003/],
