@@ -70,7 +70,7 @@ export async function runPull(ctx: Context, options: PullCommandOptions): Promis
         url: pulled.url,
         size: pulled.size,
         md5: pulled.md5,
-        metadata: pulled.remote.metadata,
+        metadata: pulled.metadata,
       }));
     } else ctx.io.out.line(pulled.path);
     return;

@@ -18,7 +18,6 @@ import {
   objectList,
   requiredText,
   textField,
-  withoutCredentials,
 } from "./answers.ts";
 import { fetchAllPages } from "./pages.ts";
 
@@ -75,7 +74,7 @@ export function hubClient(environment: ClientEnvironment): RemoteClient {
         name,
         downloadUrl,
         expectedMd5,
-        metadata: withoutCredentials({ ...fields, selfLink: url }),
+        metadata: { ...fields, selfLink: url },
         notes,
       };
     },

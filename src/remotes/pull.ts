@@ -131,6 +131,8 @@ export interface FilePull {
   remote: RemoteImage;
   /** Where it came from, without credentials. */
   url: string;
+  /** The remote's manifest, without credentials. */
+  metadata: unknown;
   /** Size and MD5 of the file. */
   size: number;
   /** MD5 of the file. */
@@ -179,6 +181,7 @@ export async function pullToFile(
       path,
       remote,
       url: redactUrl(remote.downloadUrl),
+      metadata: recordedMetadata(remote, digest),
       size: digest.size,
       md5: digest.md5,
       notes: pullNotes(remote, digest),
@@ -197,7 +200,7 @@ export async function recordRemote(
   const recorded = recordImage(registry, {
     name: remote.name,
     url: redactUrl(remote.downloadUrl),
-    metadata: remote.metadata,
+    metadata: withoutCredentials(remote.metadata),
     client: client.name,
   });
   return { ...recorded, remote };

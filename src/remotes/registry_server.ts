@@ -40,7 +40,6 @@ import {
   objectAnswer,
   requiredText,
   textField,
-  withoutCredentials,
   wrongShape,
 } from "./answers.ts";
 import { searchLabels, searchRegistry } from "./registry_search.ts";
@@ -84,7 +83,7 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
         tag: textField(manifest, fields, "tag") ?? asked.tag,
         version: textField(manifest, fields, "version"),
       });
-      return { name, downloadUrl, expectedMd5, metadata: withoutCredentials(fields), notes };
+      return { name, downloadUrl, expectedMd5, metadata: fields, notes };
     },
 
     async push(file, name, options: PushOptions): Promise<PushResult> {
