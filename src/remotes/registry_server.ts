@@ -115,7 +115,8 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
       // The file's size as the upload measured it (it fails if the file changes meanwhile).
       let fileSize = 0;
       const signature = await sign("upload", name);
-      const upload = await uploadMultipart(`${base.replace(/\/api$/, "")}/upload`, {
+      const uploadUrl = `${base.replace(/\/api$/, "")}/upload`;
+      const upload = await uploadMultipart(uploadUrl, {
         fields: [
           ["SREGISTRY_EVENT", signature],
           ["name", name.name],
@@ -151,7 +152,7 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
       const uploaded: JsonAnswer = {
         value: parseJson(upload.body),
         status: upload.status,
-        url: collectionUrl,
+        url: uploadUrl,
         contentType: upload.headers["content-type"] ?? null,
         empty: upload.body === "",
       };
