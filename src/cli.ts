@@ -4,7 +4,7 @@
  */
 import { helpText, parseCommandLine, Program } from "./command_line.ts";
 import { createContext, type GlobalFlags, type Host } from "./context.ts";
-import { reason, SregistryError } from "./errors.ts";
+import { printable, reason, SregistryError } from "./errors.ts";
 import { VERSION } from "./version.ts";
 import { registerCommands } from "./commands/all.ts";
 
@@ -46,8 +46,8 @@ export async function run(
       database: typeof database === "string" ? database : outer.database,
       storage: typeof storage === "string" ? storage : outer.storage,
     };
-    await invocation.run();
-    return 0;
+    const status = await invocation.run();
+    return typeof status === "number" ? status : 0;
   } catch (error) {
     return renderError(host, error, { json, debug: ctx.flags.debug || args.includes("--debug") });
   }
@@ -103,12 +103,13 @@ function renderError(
 ): number {
   const err = host.io.err;
   if (error instanceof SregistryError) {
+    // Messages quote what users typed and remotes answered: never a raw control byte.
+    const message = printable(error.message);
+    const hint = error.hint === undefined ? undefined : printable(error.hint);
     if (options.json) {
-      err.line(
-        JSON.stringify({ error: { code: error.code, message: error.message, hint: error.hint } }),
-      );
+      err.line(JSON.stringify({ error: { code: error.code, message, hint } }));
     } else {
-      err.line(`sregistry: ${error.message}${error.hint ? `; ${error.hint}` : ""}`);
+      err.line(`sregistry: ${message}${hint ? `; ${hint}` : ""}`);
     }
     if (options.debug && error.cause instanceof Error) {
       err.line(error.cause.stack ?? String(error.cause));
@@ -126,7 +127,9 @@ function renderError(
     );
     return 1;
   }
-  err.line(`sregistry: unexpected error: ${reason(error)} (run with --debug for the stack)`);
+  err.line(
+    `sregistry: unexpected error: ${printable(reason(error))} (run with --debug for the stack)`,
+  );
   if (options.debug && error instanceof Error) err.line(error.stack ?? "");
   return 1;
 }

@@ -49,7 +49,8 @@ interface Argument {
   readonly variadic: boolean;
 }
 
-type Action = (...values: unknown[]) => void | Promise<void>;
+// An action may return the exit status it ends with (`shell` does); none means 0.
+type Action = (...values: unknown[]) => void | number | Promise<void | number>;
 
 /** A command whatever its arguments and options: what trees and walkers hold. */
 // deno-lint-ignore no-explicit-any
@@ -132,8 +133,8 @@ export class Command<Args extends unknown[] = [], Options extends object = Recor
     return this;
   }
 
-  /** What the command does with its arguments, then its options. */
-  action(handler: (...values: [...Args, Options]) => void | Promise<void>): this {
+  /** What the command does with its arguments, then its options; it may return an exit status. */
+  action(handler: (...values: [...Args, Options]) => void | number | Promise<void | number>): this {
     this.handler = handler as Action;
     return this;
   }
@@ -172,7 +173,11 @@ export class Program extends Command {
 export type Invocation =
   | { kind: "help"; text: string }
   | { kind: "version"; text: string }
-  | { kind: "action"; globals: OptionValues; run: () => void | Promise<void> };
+  | {
+    kind: "action";
+    globals: OptionValues;
+    run: () => void | number | Promise<void | number>;
+  };
 
 const HELP = { flags: "-h, --help", description: "show this help" };
 const VERSION = { flags: "-V, --version", description: "print the version" };

@@ -6,7 +6,7 @@ import { addImage } from "../core/add.ts";
 import { writeWarnings } from "../output/inspection.ts";
 import { containerRecord, renderJson } from "../output/records.ts";
 import { progressDisplay, progressMode } from "../output/progress_bar.ts";
-import { activeClient, nameArgument, readMetadata } from "./common.ts";
+import { activeClient, nameArgument, readMetadata, urlArgument } from "./common.ts";
 
 /** Options of `add`. */
 export interface AddCommandOptions {
@@ -40,6 +40,7 @@ export function registerAdd(program: Command, ctx: Context): void {
 /** Runs `add`. */
 export async function runAdd(ctx: Context, options: AddCommandOptions): Promise<void> {
   const name = nameArgument(options.name);
+  const url = options.url === undefined ? null : urlArgument(options.url);
   const file = resolve(ctx.cwd, options.file);
   const metadata = readMetadata(options.metadata, ctx.cwd);
   using registry = ctx.openRegistry();
@@ -56,7 +57,7 @@ export async function runAdd(ctx: Context, options: AddCommandOptions): Promise<
     name,
     copy: options.copy,
     metadata,
-    url: options.url ?? null,
+    url,
     client: activeClient(ctx),
     onProgress: (done) => progress.update(done, size),
     signal: ctx.interrupts(),

@@ -19,6 +19,7 @@ import {
 } from "../config/secrets.ts";
 import { NotFoundError } from "../errors.ts";
 import { renderJson } from "../output/records.ts";
+import { clientArgument } from "./remote.ts";
 
 const SECRET_KEY = /TOKEN|SECRET|PASSWORD|KEY|RESPONSE/i;
 
@@ -43,13 +44,14 @@ export function registerBackend(program: Command, ctx: Context): void {
   backend.command("activate").description("make a backend the default client")
     .argument("<backend>", "backend name, e.g. registry")
     .addHelpText("\nExample:\n  sregistry backend activate registry")
-    .action((name) =>
+    .action(async (name) => {
+      const client = await clientArgument(name);
       edit(ctx, (data) => {
-        const result = activateBackend(data, name);
-        ctx.io.err.line(`[activate] ${name.toLowerCase()}`);
+        const result = activateBackend(data, client);
+        ctx.io.err.line(`[activate] ${client}`);
         return result.data;
-      })
-    );
+      });
+    });
   backend.command("deactivate").description("clear the active backend (hub becomes the default)")
     .addHelpText("\nExample:\n  sregistry backend deactivate")
     .action(() =>
@@ -70,13 +72,14 @@ export function registerBackend(program: Command, ctx: Context): void {
       "\nExamples:\n  sregistry backend add registry base https://registry.example.org\n" +
         "  sregistry backend add --force registry token $TOKEN",
     )
-    .action((name, variable, value, options) =>
+    .action(async (name, variable, value, options) => {
+      const client = await clientArgument(name);
       edit(ctx, (data) => {
-        const result = addBackendSetting(data, name, variable, value, options);
+        const result = addBackendSetting(data, client, variable, value, options);
         ctx.io.err.line(`[add] ${result.name}${result.changed ? "" : " (unchanged)"}`);
         return result.data;
-      })
-    );
+      });
+    });
   backend.command("remove").alias("rm").description("remove one setting of a backend")
     .argument("<backend>", "backend name")
     .argument("<variable>", "variable, with or without the SREGISTRY_<BACKEND>_ prefix")

@@ -3,7 +3,9 @@
  * reading a metadata file, and asking for confirmation (never off a terminal without --yes).
  */
 import type { Context } from "../context.ts";
-import { ConfigError, reason, UsageError } from "../errors.ts";
+import { ConfigError, UsageError } from "../errors.ts";
+import { readInputFile } from "../core/input_file.ts";
+import { redactUrl } from "../transfer/http.ts";
 import { type ImageName, parseImageName, splitScheme } from "../core/names.ts";
 import { join, resolve } from "node:path";
 import { DATABASE_FILE } from "../core/registry.ts";
@@ -23,15 +25,45 @@ export function nameArgument(uri: string): ImageName {
   return parseImageName(splitScheme(uri).rest);
 }
 
-/** Reads `--metadata <file>`: a JSON document kept with the record. */
+// Whitespace or controls in a URL would be trimmed, dropped or misread somewhere along the way.
+const URL_REFUSED = /[\p{Cc}\p{White_Space}\p{Default_Ignorable_Code_Point}\p{Bidi_Control}]/u;
+
+/**
+ * Checks `--url`: an http or https URL with no whitespace or control character, returned without
+ * its credentials (userinfo, token parameters), which are never stored.
+ */
+export function urlArgument(text: string): string {
+  const refuse = (why: string) =>
+    new UsageError(`--url ${JSON.stringify(text)} ${why}`, {
+      hint: "give the http(s) address the image can be fetched from",
+    });
+  if (URL_REFUSED.test(text)) throw refuse("holds whitespace or a control character");
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw refuse("is not a URL");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw refuse(`is a ${url.protocol} URL, not http or https`);
+  }
+  return redactUrl(url.href);
+}
+
+/** The largest `--metadata` file read: it is kept in the database with the record. */
+export const MAX_METADATA_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Reads `--metadata <file>`: a JSON document kept with the record, from a regular file of at
+ * most MAX_METADATA_BYTES (a FIFO or a device is refused without blocking).
+ */
 export function readMetadata(path: string | undefined, cwd: string): unknown {
   if (path === undefined) return null;
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(resolve(cwd, path));
-  } catch (error) {
-    throw new ConfigError(`cannot read metadata file ${path}: ${reason(error).split(":")[0]}`);
-  }
+  const text = readInputFile(resolve(cwd, path), {
+    what: "metadata file",
+    limit: MAX_METADATA_BYTES,
+  });
+  if (text === null) throw new ConfigError(`cannot read metadata file ${path}: no such file`);
   try {
     return JSON.parse(text);
   } catch (error) {

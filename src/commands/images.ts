@@ -6,6 +6,10 @@ import { type ContainerSummary, type ImageFilter, listSummaries } from "../core/
 import { UsageError } from "../errors.ts";
 import { writeRecords } from "../output/records.ts";
 
+// Queries become SQL parameters: a bounded list of bounded words.
+const MAX_QUERIES = 100;
+const MAX_QUERY_LENGTH = 1024;
+
 const MONTHS = [
   "January",
   "February",
@@ -53,6 +57,12 @@ export function registerImages(program: Command, ctx: Context): void {
 
 /** Runs `images`. */
 export function runImages(ctx: Context, options: ImagesOptions): void {
+  if (options.query.length > MAX_QUERIES) {
+    throw new UsageError(`too many queries (${options.query.length}); give at most ${MAX_QUERIES}`);
+  }
+  if (options.query.some((query) => query.length > MAX_QUERY_LENGTH)) {
+    throw new UsageError(`a query is longer than ${MAX_QUERY_LENGTH} characters`);
+  }
   const where = imageFilter(options);
   using registry = ctx.openRegistry();
   if (options.json) {

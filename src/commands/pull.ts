@@ -7,6 +7,7 @@ import { containerRecord, renderJson } from "../output/records.ts";
 import { remoteFor } from "./remote.ts";
 import { resolve } from "node:path";
 import { formatImageName } from "../core/names.ts";
+import { printable } from "../errors.ts";
 
 /** Options of `pull`. */
 export interface PullCommandOptions {
@@ -60,16 +61,17 @@ export async function runPull(ctx: Context, options: PullCommandOptions): Promis
   if (toFile || ctx.settings().disable.value) {
     const file = resolve(ctx.cwd, options.name ?? defaultFileName(rest));
     const pulled = await pullToFile(client, rest, file, common).finally(() => progress.finish());
+    for (const note of pulled.notes) ctx.io.err.line(`[pull] note: ${printable(note)}`);
     ctx.io.err.line(`[pull] saved ${pulled.path} (${pulled.size} bytes, MD5 ${pulled.md5})`);
     // The public fields only: the resolved remote may carry request headers (credentials).
     if (options.json) {
       ctx.io.out.write(renderJson({
         image: pulled.path,
         uri: formatImageName(pulled.remote.name),
-        url: pulled.remote.downloadUrl,
+        url: pulled.url,
         size: pulled.size,
         md5: pulled.md5,
-        metadata: pulled.remote.metadata,
+        metadata: pulled.metadata,
       }));
     } else ctx.io.out.line(pulled.path);
     return;
@@ -80,6 +82,7 @@ export async function runPull(ctx: Context, options: PullCommandOptions): Promis
     ...common,
     nameHint: isUrl ? options.name : undefined,
   }).finally(() => progress.finish());
+  for (const note of pulled.notes) ctx.io.err.line(`[pull] note: ${printable(note)}`);
   if (isUrl && options.name === undefined) {
     ctx.io.err.line(`[pull] no --name given; recorded as ${pulled.container.uri}`);
   }

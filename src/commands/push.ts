@@ -5,6 +5,7 @@ import type { Context } from "../context.ts";
 import { checkSourceFile } from "../core/add.ts";
 import { formatImageName, parseImageName, withVersion } from "../core/names.ts";
 import { progressDisplay, progressMode } from "../output/progress_bar.ts";
+import { printable } from "../errors.ts";
 import { renderJson } from "../output/records.ts";
 import { remoteFor, requireCapability } from "./remote.ts";
 
@@ -48,7 +49,7 @@ export async function runPush(ctx: Context, options: PushCommandOptions): Promis
     onProgress: (sent, total) => progress.update(sent, total),
   }).finally(() => progress.finish());
   ctx.io.err.line(
-    `[push] ${pushed.message}: ${formatImageName(pushed.name)} (${pushed.size} bytes)`,
+    `[push] ${printable(pushed.message)}: ${formatImageName(pushed.name)} (${pushed.size} bytes)`,
   );
   ctx.io.err.line(
     pushed.remoteMd5

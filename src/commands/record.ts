@@ -4,7 +4,7 @@ import type { Context } from "../context.ts";
 import { recordImage } from "../core/record.ts";
 import type { Registry } from "../core/registry.ts";
 import { containerRecord, renderJson } from "../output/records.ts";
-import { activeClient, nameArgument, printBanner, readMetadata } from "./common.ts";
+import { activeClient, nameArgument, printBanner, readMetadata, urlArgument } from "./common.ts";
 import { remoteFor } from "./remote.ts";
 import { UsageError } from "../errors.ts";
 
@@ -35,10 +35,13 @@ export async function runRecord(ctx: Context, options: RecordCommandOptions): Pr
   // Names, files and the remote are checked before the database is opened (or created).
   const record = options.url === undefined
     ? await remoteRecorder(ctx, options)
-    : localRecorder(ctx, options, options.url);
+    : localRecorder(ctx, options, urlArgument(options.url));
   using registry = ctx.openRegistry();
   const recorded = await record(registry);
-  ctx.io.err.line(`[container][${recorded.action}] ${recorded.container.uri}`);
+  ctx.io.err.line(
+    `[container][${recorded.action}] ${recorded.container.uri}` +
+      (recorded.local ? " (a local image: its file and version are kept)" : ""),
+  );
   if (options.json) ctx.io.out.write(renderJson(containerRecord(registry, recorded.container)));
 }
 

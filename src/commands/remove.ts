@@ -55,7 +55,8 @@ export async function runRemove(ctx: Context, options: RemoveOptions): Promise<v
     });
   }
   const name = options.uri === undefined ? null : nameArgument(options.uri);
-  printBanner(ctx, activeClient(ctx));
+  // With --json, stderr carries only the JSON error, if any.
+  if (!options.json) printBanner(ctx, activeClient(ctx));
   using registry = ctx.openRegistry();
   let removals: Removal[];
   if (name) {

@@ -4,8 +4,19 @@
  * are never written back: writers only ever receive what the user explicitly asked to store.
  */
 import { basename, dirname, join } from "node:path";
-import { ConfigError, ConflictError, NotFoundError, reason, UsageError } from "../errors.ts";
+import {
+  ConfigError,
+  ConflictError,
+  NotFoundError,
+  reason,
+  SregistryError,
+  UsageError,
+} from "../errors.ts";
+import { readInputFile } from "../core/input_file.ts";
 import { realPath } from "../core/storage.ts";
+
+/** The largest secrets file read: settings and tokens, never more than a few kB. */
+export const MAX_SECRETS_BYTES = 1024 * 1024;
 
 /** The top-level key naming the active backend; every other top-level key is a backend. */
 const ACTIVE_KEY = "SREGISTRY_CLIENT";
@@ -20,19 +31,20 @@ export interface Secrets {
   problem: ConfigError | null;
 }
 
-/** Reads the secrets file without ever throwing or creating it; a missing file is empty. */
+/**
+ * Reads the secrets file without ever throwing, blocking or creating it; a missing file is
+ * empty, and one that is not a regular file of at most MAX_SECRETS_BYTES is a problem.
+ */
 export function readSecrets(path: string): Secrets {
-  let text: string;
+  let text: string | null;
   try {
-    text = Deno.readTextFileSync(path);
+    text = readInputFile(path, { what: "secrets file", limit: MAX_SECRETS_BYTES });
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return { path, data: {}, problem: null };
-    return problem(
-      path,
-      `cannot read secrets file ${path} (${reason(error)})`,
-      "check its permissions",
-    );
+    if (!(error instanceof SregistryError)) throw error;
+    const hint = error instanceof ConfigError ? "check its permissions" : "fix or remove it";
+    return problem(path, error.message, hint);
   }
+  if (text === null) return { path, data: {}, problem: null };
   // An empty file holds no settings; treating it as `{}` loses nothing.
   if (text.trim() === "") return { path, data: {}, problem: null };
   let parsed: unknown;

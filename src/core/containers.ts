@@ -86,6 +86,18 @@ export function findContainers(db: DatabaseSync, image: ImageName): Container[] 
   return db.prepare(`${sql} ORDER BY container.id DESC`).all(...params).map(toContainer);
 }
 
+/**
+ * The records of a name's version whatever their tag, newest first: a version names one image,
+ * so `collection/name@version` finds it without its tag.
+ */
+export function findVersion(db: DatabaseSync, image: ImageName): Container[] {
+  if (!image.version) return [];
+  return db.prepare(
+    `${SELECT} WHERE collection.name = ? AND container.name = ? AND container.version = ? ` +
+      "ORDER BY container.id DESC",
+  ).all(collectionKey(image), image.name, image.version).map(toContainer);
+}
+
 /** The record whose file is `recorded`, if any. */
 export function findByFile(db: DatabaseSync, recorded: string): Container | undefined {
   const row = db.prepare(`${SELECT} WHERE container.image = ? LIMIT 1`).get(recorded);

@@ -1,6 +1,7 @@
 /**
  * Opening sregistry.db with node:sqlite. Writes run in `BEGIN IMMEDIATE` transactions with a busy
- * timeout, on the default rollback journal (WAL is unsafe on NFS, Lustre and GPFS).
+ * timeout, on the default rollback journal (WAL is unsafe on NFS, Lustre and GPFS). A failed
+ * write reports SQLite's own reason (a full disk, a damaged file), never the rollback after it.
  */
 import { DatabaseSync } from "node:sqlite";
 import { ConfigError, reason } from "../errors.ts";
@@ -46,18 +47,22 @@ function databaseError(path: string, error: unknown): ConfigError {
 
 /** Runs `work` in a `BEGIN IMMEDIATE` transaction: committed if it returns, rolled back if it throws. */
 export function immediate<T>(db: DatabaseSync, work: () => T): T {
-  db.exec("BEGIN IMMEDIATE");
+  try {
+    db.exec("BEGIN IMMEDIATE");
+  } catch (error) {
+    throw writeError(db, error);
+  }
   let result: T;
   try {
     result = work();
   } catch (error) {
-    db.exec("ROLLBACK");
+    rollback(db);
     throw writeError(db, error);
   }
   try {
     db.exec("COMMIT");
   } catch (error) {
-    if (db.isTransaction) db.exec("ROLLBACK");
+    rollback(db);
     throw writeError(db, error);
   }
   return result;
@@ -83,12 +88,39 @@ export function settled<T>(db: DatabaseSync, work: () => T): T {
   }
 }
 
-// A database the user may read but not write (a shared one, a read-only mount) is a
-// configuration problem with one clear line, not an unexpected error.
+// SQLite ends the transaction itself on some failures (a full disk): then there is nothing to
+// roll back, and the failure that ended it is the one to report.
+function rollback(db: DatabaseSync): void {
+  if (!db.isTransaction) return;
+  try {
+    db.exec("ROLLBACK");
+  } catch {
+    // The first failure is the one to report; SQLite undoes a dead transaction on its own.
+  }
+}
+
+// What the user can act on: a database they may read but not write (a shared one, a read-only
+// mount), a full disk, a damaged file; each is one clear line, not an unexpected error.
 function writeError(db: DatabaseSync, error: unknown): unknown {
-  if (!(error instanceof Error) || !/readonly database/i.test(error.message)) return error;
-  return new ConfigError(`cannot write the database ${db.location() ?? ""} (${error.message})`, {
-    hint: "check its permissions, or set SREGISTRY_DATABASE to a folder you can write",
-    cause: error,
-  });
+  if (!(error instanceof Error)) return error;
+  const location = db.location() ?? "";
+  if (/readonly database/i.test(error.message)) {
+    return new ConfigError(`cannot write the database ${location} (${error.message})`, {
+      hint: "check its permissions, or set SREGISTRY_DATABASE to a folder you can write",
+      cause: error,
+    });
+  }
+  if (/database or disk is full|no space left/i.test(error.message)) {
+    return new ConfigError(`cannot write the database ${location} (${error.message})`, {
+      hint: "free space on its filesystem; nothing was changed",
+      cause: error,
+    });
+  }
+  if (/malformed|not a database|disk I\/O error/i.test(error.message)) {
+    return new ConfigError(`the database ${location} is damaged (${error.message})`, {
+      hint: "move it aside and restore a copy, or point SREGISTRY_DATABASE at another folder",
+      cause: error,
+    });
+  }
+  return error;
 }

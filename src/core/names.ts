@@ -1,9 +1,11 @@
 /**
  * Image names: `[registry/]collection/name:tag@version` (reference §4) with the defaults
- * `library` and `latest`. Anything that could leave storage or confuse a shell is refused here,
- * so every later path built from an ImageName stays inside storage.
+ * `library` and `latest`. Anything that could leave storage, collide with sregistry's own files,
+ * overflow a file name, or hide or confuse what a shell or a terminal shows is refused here, for
+ * names users type and names remotes answer alike, so every later path built from an ImageName
+ * stays inside storage.
  */
-import { InvalidNameError } from "../errors.ts";
+import { InvalidNameError, printable } from "../errors.ts";
 
 /** A parsed image name. */
 export interface ImageName {
@@ -25,10 +27,24 @@ export interface ParseOptions {
   keepCase?: boolean;
 }
 
+/**
+ * The prefix of sregistry's own files in storage (temporary files, partial downloads,
+ * tombstones): no part of a name may start with it, or an image could pass for one of them.
+ */
+export const RESERVED_PREFIX = ".sregistry-";
+/** The longest file or folder name (in UTF-8 bytes) the usual file systems take. */
+export const MAX_SEGMENT_BYTES = 255;
+// A stored file is `<tag>@<version>.sif`, and a name without a version gets its MD5.
+const FILE_SUFFIX = ".sif";
+const MD5_LENGTH = 32;
+
 const EXTENSION = /\.(sif|simg|img)$/i;
-// Control characters, whitespace and backslashes would confuse a shell or a path.
-// deno-lint-ignore no-control-regex
-const FORBIDDEN = /[\u0000-\u0020\u007f-\u009f\\]/;
+// Controls, any whitespace, invisible characters (zero-width spaces and joiners, variation
+// selectors, fillers), bidirectional controls, lone surrogates and backslashes would confuse a
+// shell, a terminal or a path.
+const FORBIDDEN =
+  /[\p{Cc}\p{White_Space}\p{Default_Ignorable_Code_Point}\p{Bidi_Control}\p{Cf}\p{Cs}\u2800\\]/u;
+const encoder = new TextEncoder();
 
 /** Parses `[registry/]collection/name[:tag][@version]`; throws InvalidNameError naming the bad part. */
 export function parseImageName(input: string, options: ParseOptions = {}): ImageName {
@@ -38,15 +54,7 @@ export function parseImageName(input: string, options: ParseOptions = {}): Image
     });
   if (input === "") throw refuse("the name is empty");
   const forbidden = FORBIDDEN.exec(input);
-  if (forbidden) {
-    const char = forbidden[0];
-    const what = char === "\\"
-      ? "backslashes are"
-      : /\s/.test(char) && char >= " "
-      ? "spaces are"
-      : `control character ${quote(char)} is`;
-    throw refuse(`${what} not allowed in a name`);
-  }
+  if (forbidden) throw refuse(`${forbiddenCharacter(forbidden[0])} not allowed in a name`);
   if (input.includes("://")) throw refuse("unexpected URI scheme inside the name");
   if (input.startsWith("/")) throw refuse("absolute paths are not names");
 
@@ -80,9 +88,21 @@ export function parseImageName(input: string, options: ParseOptions = {}): Image
     if (/[:@]/.test(segment)) throw refuse(`':' is not allowed in the collection '${segment}'`);
     checkSegment(segment, "collection", refuse);
   }
-  if (registry !== null) checkSegment(registry, "registry", refuse);
+  if (registry !== null) {
+    checkSegment(registry, "registry", refuse);
+    if (!isHostAndPort(registry)) {
+      throw refuse(`the registry ${quote(registry)} is not a host name with an optional :port`);
+    }
+  }
   checkSegment(name, "image name", refuse);
   checkSegment(tag, "tag", refuse);
+  const file = `${tag}@${version ?? "0".repeat(MD5_LENGTH)}${FILE_SUFFIX}`;
+  if (byteLength(file) > MAX_SEGMENT_BYTES) {
+    throw refuse(
+      `the tag and version make a file name of ${byteLength(file)} bytes; ` +
+        `at most ${MAX_SEGMENT_BYTES} fit a file system`,
+    );
+  }
 
   const collection = segments.length > 0 ? segments.join("/") : "library";
   const fold = (text: string) => options.keepCase ? text : text.toLowerCase();
@@ -95,12 +115,71 @@ export function parseImageName(input: string, options: ParseOptions = {}): Image
   };
 }
 
-// JSON quoting, plus the DEL and C1 controls JSON leaves raw, so a message never carries one.
+/** The parts of a name as a remote answers them, each still to be checked. */
+export interface NameParts {
+  /** Registry host, when the name has one. */
+  registry?: string | null;
+  /** Collection, possibly nested (`a/b`). */
+  collection: string;
+  /** Image name. */
+  name: string;
+  /** Tag. */
+  tag: string;
+  /** Version, when there is one. */
+  version?: string | null;
+}
+
+/**
+ * Builds a name from separate parts with the same refusals as parseImageName, and refuses a part
+ * that would be read as another (a tag holding `@`, a name holding `/`): what a remote answers
+ * is checked exactly as what a user types.
+ */
+export function nameFromParts(parts: NameParts, options: ParseOptions = {}): ImageName {
+  const registry = parts.registry ?? null;
+  const version = parts.version ?? null;
+  const text = (registry === null ? "" : `${registry}/`) +
+    `${parts.collection}/${parts.name}:${parts.tag}` + (version === null ? "" : `@${version}`);
+  const parsed = parseImageName(text, options);
+  const fold = (part: string) => options.keepCase ? part : part.toLowerCase();
+  const misread: [string, string, string | null][] = [
+    ["registry", parsed.registry ?? "", registry],
+    ["collection", parsed.collection, fold(parts.collection)],
+    ["image name", parsed.name, fold(parts.name)],
+    ["tag", parsed.tag, fold(parts.tag)],
+    ["version", parsed.version ?? "", version?.toLowerCase() ?? ""],
+  ];
+  for (const [what, read, given] of misread) {
+    if (read !== (given ?? "")) {
+      throw new InvalidNameError(
+        `invalid image name ${quote(text)}: the ${what} ${quote(given ?? "")} cannot be part ` +
+          "of a name",
+        { hint: "names look like collection/name:tag@version" },
+      );
+    }
+  }
+  return parsed;
+}
+
+// JSON quoting, plus escapes for what JSON leaves raw (C1 controls, invisible and bidirectional
+// characters), so a message never carries one.
 function quote(text: string): string {
-  return JSON.stringify(text).replace(
-    /[\u007f-\u009f]/g,
-    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
+  return printable(JSON.stringify(text));
+}
+
+// What kind of forbidden character `char` is, for the message.
+function forbiddenCharacter(char: string): string {
+  if (char === "\\") return "backslashes are";
+  if (char === " ") return "spaces are";
+  if (/\p{Cc}/u.test(char)) return `control character ${quote(char)} is`;
+  const code = `U+${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+  if (/\p{White_Space}/u.test(char)) return `whitespace ${code} is`;
+  if (/\p{Bidi_Control}/u.test(char)) return `bidirectional control character ${code} is`;
+  if (/\p{Cs}/u.test(char)) return `lone surrogate ${code} is`;
+  return `invisible character ${code} is`;
+}
+
+function byteLength(text: string): number {
+  return encoder.encode(text).byteLength;
 }
 
 function checkSegment(
@@ -112,6 +191,25 @@ function checkSegment(
     throw refuse(`'${segment}' is not allowed in a name (${what})`);
   }
   if (segment.startsWith("-")) throw refuse(`the ${what} may not start with '-'`);
+  if (segment.toLowerCase().startsWith(RESERVED_PREFIX)) {
+    throw refuse(`the ${what} may not start with '${RESERVED_PREFIX}' (sregistry's own files)`);
+  }
+  if (byteLength(segment) > MAX_SEGMENT_BYTES) {
+    throw refuse(
+      `the ${what} is ${byteLength(segment)} bytes long; at most ${MAX_SEGMENT_BYTES} fit a ` +
+        "file system",
+    );
+  }
+}
+
+// A DNS name or an IPv4/IPv6 address, then an optional port: nothing that could bring userinfo,
+// a path, a query or a fragment into a URL built from it.
+const HOST_AND_PORT =
+  /^(\[[0-9a-f:.]+\]|[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*)(:\d{1,5})?$/i;
+
+/** True when `text` is a host name or address with an optional `:port`, and nothing else. */
+export function isHostAndPort(text: string): boolean {
+  return HOST_AND_PORT.test(text);
 }
 
 /** Docker's rule: a first segment is a registry host when it has a dot or a port, or is localhost. */

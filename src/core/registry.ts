@@ -11,7 +11,7 @@ import { ensureFolder, Storage, tagCacheFolder, unusablePath } from "./storage.t
 import { isSharedFolder, makeSharedFolder, shareDatabaseFile } from "./sharing.ts";
 import { createOwnerLock, type JournalHost, recoverJournal } from "./journal.ts";
 import type { LockFile } from "./file_lock.ts";
-import { type Container, findContainers, markUsed, useIsStale } from "./containers.ts";
+import { type Container, findContainers, findVersion, markUsed, useIsStale } from "./containers.ts";
 import { formatImageName, type ImageName } from "./names.ts";
 
 /** The database file name inside the database folder. */
@@ -122,9 +122,12 @@ function createFolder(path: string, what: string, variable: string): void {
   }
 }
 
-/** The newest record of a name (a given version when the name has one). */
+/**
+ * The newest record of a name (a given version when the name has one); a version found under
+ * no record of the tag is looked for under every tag.
+ */
 export function findContainer(registry: Registry, image: ImageName): Container {
-  const found = findContainers(registry.db, image)[0];
+  const found = findContainers(registry.db, image)[0] ?? findVersion(registry.db, image)[0];
   if (!found) {
     throw new NotFoundError(`no record of ${formatImageName(image)} in the database`, {
       hint: "'sregistry images' lists what is recorded",

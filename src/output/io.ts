@@ -1,7 +1,9 @@
 /**
  * The streams a command writes to: `out` carries data only (paths, tables, JSON), `err` carries
- * everything else. Tests substitute string buffers that can pretend to be a terminal.
+ * everything else. Tests substitute string buffers that can pretend to be a terminal. Lines of
+ * input are read up to a cap.
  */
+import { UsageError } from "../errors.ts";
 
 /** One output stream with what a renderer needs to know about it. */
 export interface OutputStream {
@@ -46,13 +48,24 @@ export function outputStream(
   };
 }
 
-/** Reads lines from a byte stream, one at a time, keeping the rest buffered. */
+/** The longest line of input read (a shell line, an answer to a question). */
+export const MAX_LINE_LENGTH = 64 * 1024;
+
+/**
+ * Reads lines from a byte stream, one at a time, keeping the rest buffered; a line longer than
+ * MAX_LINE_LENGTH characters (say, /dev/zero on stdin) is a UsageError instead of filling memory.
+ */
 export function lineReader(stream: ReadableStream<Uint8Array>): () => Promise<string | null> {
   const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
   let buffered = "";
   let ended = false;
+  const tooLong = async () => {
+    await reader.cancel().catch(() => {});
+    return new UsageError(`a line of input is longer than ${MAX_LINE_LENGTH / 1024} KiB`);
+  };
   return async () => {
     while (!buffered.includes("\n") && !ended) {
+      if (buffered.length > MAX_LINE_LENGTH) throw await tooLong();
       const { value, done } = await reader.read();
       if (done) ended = true;
       else buffered += value;
@@ -61,6 +74,7 @@ export function lineReader(stream: ReadableStream<Uint8Array>): () => Promise<st
     const newline = buffered.indexOf("\n");
     const line = newline === -1 ? buffered : buffered.slice(0, newline);
     buffered = newline === -1 ? "" : buffered.slice(newline + 1);
+    if (line.length > MAX_LINE_LENGTH) throw await tooLong();
     return line.replace(/\r$/, "");
   };
 }

@@ -17,7 +17,11 @@ export function containerRecord(registry: Registry, container: Container): Recor
   return JSON.parse(containerRecordJson(registry.db, registry.storage.root, container.id));
 }
 
-/** Streams the records matching `queries` (and `where`) as a JSON array, one record per line. */
+/**
+ * Writes the records matching `queries` (and `where`) as a JSON array, one record per line. Every
+ * batch is read before the first is written, so a failure part-way (a damaged database) leaves
+ * nothing on stdout rather than half an array.
+ */
 export function writeRecords(
   out: OutputStream,
   registry: Registry,
@@ -25,18 +29,20 @@ export function writeRecords(
   where: ImageFilter = {},
 ): void {
   const separator = ",\n  ";
-  let first = true;
-  out.write("[");
-  const batches = containerRecordsJson(registry.db, registry.storage.root, queries, {
-    batchSize: 1000,
-    separator,
-    where,
-  });
-  for (const batch of batches) {
-    out.write((first ? "\n  " : separator) + batch);
-    first = false;
+  const batches = [
+    ...containerRecordsJson(registry.db, registry.storage.root, queries, {
+      batchSize: 1000,
+      separator,
+      where,
+    }),
+  ];
+  if (batches.length === 0) {
+    out.write("[]\n");
+    return;
   }
-  out.write(first ? "]\n" : "\n]\n");
+  out.write("[\n  " + batches[0]);
+  for (const batch of batches.slice(1)) out.write(separator + batch);
+  out.write("\n]\n");
 }
 
 /** Serialises a value as indented JSON with a trailing newline. */

@@ -22,6 +22,8 @@ export interface RemoteImage {
   metadata: unknown;
   /** Headers the download needs (credentials are dropped on a redirect to another host). */
   headers?: Record<string, string>;
+  /** What the user should know about the answer, e.g. that it names another image than asked. */
+  notes?: string[];
 }
 
 /** A table of search results, with the raw records for `--json`. */

@@ -53,16 +53,24 @@ export function chooseClient(
 
 /** The client of a name (SREGISTRY_CLIENT or the active backend). */
 export function clientNamed(name: string, environment: ClientEnvironment): RemoteClient {
-  const key = ALIASES[name] ?? name;
-  const factory = FACTORIES[key];
-  if (!factory || key === "http" || key === "https") {
+  const key = clientKey(name);
+  if (key === null) {
     throw new UnsupportedError(`'${name}' is not a client sregistry knows`, {
-      hint: `set SREGISTRY_CLIENT to one of: ${
-        Object.keys(FACTORIES).filter((k) => !k.startsWith("http")).join(", ")
-      }`,
+      hint: `set SREGISTRY_CLIENT to one of: ${clientNames().join(", ")}`,
     });
   }
-  return factory(environment, key);
+  return FACTORIES[key](environment, key);
+}
+
+/** The clients a backend, SREGISTRY_CLIENT or `shell` may name (plain URLs are no backend). */
+export function clientNames(): string[] {
+  return Object.keys(FACTORIES).filter((name) => name !== "http" && name !== "https");
+}
+
+/** The client a name means (`shub` means `hub`), or null when `clientNamed` builds none. */
+export function clientKey(name: string): string | null {
+  const key = ALIASES[name] ?? name;
+  return clientNames().includes(key) ? key : null;
 }
 
 /** Throws UnsupportedError unless the client supports `operation`. */

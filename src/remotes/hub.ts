@@ -2,18 +2,27 @@
  * Singularity Hub (`hub://`, `shub://`; reference §6.3): manifests at
  * `<base>/container/<collection>/<name>:<tag>[@version]`, whose `version` is the image's MD5,
  * and a paginated collection listing. The service is a read-only archive: no push or delete.
+ * Every answer is checked by answers.ts before it is used.
  */
 import { NotFoundError, RemoteError } from "../errors.ts";
-import { parseImageName } from "../core/names.ts";
+import { formatImageName, parseImageName } from "../core/names.ts";
 import { clientSetting } from "../config/settings.ts";
-import { getJson } from "../transfer/http.ts";
+import { getJson, type JsonAnswer } from "../transfer/http.ts";
 import type { ClientEnvironment, RemoteClient, RemoteImage, SearchResults } from "./client.ts";
+import {
+  type Asked,
+  containerPath,
+  imageUrl,
+  manifestName,
+  objectAnswer,
+  objectList,
+  requiredText,
+  textField,
+} from "./answers.ts";
 import { fetchAllPages } from "./pages.ts";
 
 /** The public archive's API. */
 export const DEFAULT_HUB_BASE = "https://singularity-hub.org/api";
-
-const MD5 = /^[0-9a-f]{32}$/i;
 
 /** Builds the Singularity Hub client. */
 export function hubClient(environment: ClientEnvironment): RemoteClient {
@@ -34,49 +43,51 @@ export function hubClient(environment: ClientEnvironment): RemoteClient {
     async resolve(uri): Promise<RemoteImage> {
       // Hub URLs are case-sensitive: ask with the case the user typed, record lower-cased.
       const asked = parseImageName(uri, { keepCase: true });
-      const path = `${asked.collection}/${asked.name}:${asked.tag}` +
-        (asked.version ? `@${asked.version}` : "");
-      const url = `${base()}/container/${path}`;
-      const manifest = await getJson(url, {}, environment.http).catch((error) => {
+      const server = `Singularity Hub (${base()})`;
+      const shown = formatImageName(asked);
+      const url = `${base()}/container/${containerPath(asked)}`;
+      let answer: JsonAnswer;
+      try {
+        answer = await getJson(url, {}, environment.http);
+      } catch (error) {
         if (error instanceof RemoteError && error.status === 404) {
-          throw new NotFoundError(`Singularity Hub (${base()}) has no image ${path}`, {
+          throw new NotFoundError(`${server} has no image ${shown}`, {
             hint: "'sregistry search' lists what it has",
             cause: error,
           });
         }
         throw error;
-      }) as Record<string, unknown>;
-      if (typeof manifest !== "object" || manifest === null || typeof manifest.image !== "string") {
-        throw new RemoteError(`Singularity Hub answered ${path} without an image URL`);
       }
-      const version = typeof manifest.version === "string" && manifest.version !== ""
-        ? manifest.version.toLowerCase()
-        : asked.version?.toLowerCase() ?? null;
-      const recordedName = typeof manifest.name === "string" && manifest.name.includes("/")
-        ? manifest.name
-        : `${asked.collection}/${asked.name}`;
-      const tag = typeof manifest.tag === "string" && manifest.tag !== ""
-        ? manifest.tag
-        : asked.tag;
-      const name = parseImageName(`${recordedName}:${tag}${version ? `@${version}` : ""}`);
+      const manifest = { answer, what: `the manifest of ${shown}` };
+      const fields = objectAnswer(manifest);
+      const downloadUrl = imageUrl(requiredText(manifest, fields, "image"), server);
+      // `name` is `collection/name`; a bare name stays in the collection asked for.
+      const fullName = textField(manifest, fields, "name");
+      const slash = fullName?.lastIndexOf("/") ?? -1;
+      const { name, expectedMd5, notes } = manifestName(server, asked, {
+        collection: fullName !== null && slash > 0 ? fullName.slice(0, slash) : asked.collection,
+        name: fullName !== null ? fullName.slice(slash + 1) : asked.name,
+        tag: textField(manifest, fields, "tag") ?? asked.tag,
+        version: textField(manifest, fields, "version"),
+      });
       return {
         name,
-        downloadUrl: manifest.image,
-        expectedMd5: version && MD5.test(version) ? version : null,
-        metadata: { ...manifest, selfLink: url },
+        downloadUrl,
+        expectedMd5,
+        metadata: { ...fields, selfLink: url },
+        notes,
       };
     },
     async search(query): Promise<SearchResults> {
-      const collections = await fetchAllPages(`${base()}/collections/`, environment.http);
+      const listing = await fetchAllPages(`${base()}/collections/`, environment.http);
       const needle = query?.toLowerCase().replace(/^\/+|\/+$/g, "") ?? "";
       const rows: string[][] = [];
       const records: unknown[] = [];
-      for (const collection of collections as Record<string, unknown>[]) {
-        const containers = Array.isArray(collection.containers) ? collection.containers : [];
-        for (const container of containers as Record<string, unknown>[]) {
-          const uri = hubUri(collection, container);
+      for (const { item: collection, asked } of listing) {
+        for (const container of objectList(asked, collection.containers ?? [])) {
+          const uri = textField(asked, container, "uri") ?? hubUri(asked, collection, container);
           if (needle && !uri.toLowerCase().includes(needle)) continue;
-          rows.push([uri, String(container.detail ?? "")]);
+          rows.push([uri, textField(asked, container, "detail") ?? ""]);
           records.push({ ...container, collection: collection.name, uri });
         }
       }
@@ -85,9 +96,12 @@ export function hubClient(environment: ClientEnvironment): RemoteClient {
   };
 }
 
-function hubUri(collection: Record<string, unknown>, container: Record<string, unknown>): string {
-  if (typeof container.uri === "string" && container.uri !== "") return container.uri;
-  const name = String(container.name ?? "");
-  const full = name.includes("/") ? name : `${collection.name}/${name}`;
-  return `${full}:${container.tag ?? "latest"}`;
+function hubUri(
+  asked: Asked,
+  collection: Record<string, unknown>,
+  container: Record<string, unknown>,
+): string {
+  const name = textField(asked, container, "name") ?? "";
+  const full = name.includes("/") ? name : `${textField(asked, collection, "name") ?? ""}/${name}`;
+  return `${full}:${textField(asked, container, "tag") ?? "latest"}`;
 }

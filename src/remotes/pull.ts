@@ -1,14 +1,17 @@
 /**
  * Pulling: resolve a name with a client, download through the transfer layer (verified, resumable,
  * one writer per target), then place and record the image in one transaction. Also `record`
- * from a remote: the manifest only, no file.
+ * from a remote: the manifest only, no file. What a remote claims never names a file before the
+ * download is checked: partial downloads are named by a hash. A stored image is kept unless
+ * `force`: one of the version asked for, or a plain URL's the server says has not changed.
+ * URLs are recorded without their credentials.
  */
 import { basename, dirname, resolve } from "node:path";
 import { ConflictError, reason, UsageError } from "../errors.ts";
-import { findContainers } from "../core/containers.ts";
+import { type Container, findContainers } from "../core/containers.ts";
 import { commitImage, type PlacedImage, prepareFolder, storageWriteError } from "../core/add.ts";
 import { readImageFacts } from "../core/image_inspection.ts";
-import { formatImageName, type ImageName } from "../core/names.ts";
+import { formatImageName } from "../core/names.ts";
 import { recordImage } from "../core/record.ts";
 import { imageFile, noteUse, type Registry } from "../core/registry.ts";
 import {
@@ -19,12 +22,18 @@ import {
   removeIfPresent,
   unusablePath,
 } from "../core/storage.ts";
-import { downloadToFile } from "../transfer/download.ts";
+import {
+  downloadIfChanged,
+  type DownloadResult,
+  downloadToFile,
+  type Validator,
+} from "../transfer/download.ts";
 import { withDownloadLock } from "../transfer/lock.ts";
-import type { HttpOptions } from "../transfer/http.ts";
+import { hostOf, type HttpOptions, redactUrl } from "../transfer/http.ts";
 import type { ProgressListener } from "../transfer/progress.ts";
 import type { RemoteClient, RemoteImage } from "./client.ts";
 import { requireCapability } from "./clients.ts";
+import { withoutCredentials } from "./answers.ts";
 
 /** How to pull. */
 export interface PullOptions {
@@ -46,6 +55,8 @@ export interface StoredPull extends PlacedImage {
   downloaded: boolean;
   /** The resolved remote image. */
   remote: RemoteImage;
+  /** What the user should know: the remote's notes, and whether the download was unverified. */
+  notes: string[];
 }
 
 /** Pulls an image into storage and records it with its manifest and URL. */
@@ -57,14 +68,14 @@ export async function pullImage(
 ): Promise<StoredPull> {
   requireCapability(client, "pull");
   const remote = await client.resolve!(uri, { nameHint: options.nameHint });
-  const kept = storedImage(registry, remote.name);
-  if (kept && !options.force) return { ...kept, downloaded: false, remote };
+  const before = storedPull(registry, remote);
+  if (before?.current && !options.force) return kept(before.placed, remote);
 
   const folder = registry.storage.imageFolder(remote.name);
   prepareFolder(registry, folder);
-  const part = partPath(folder, await partKey(remote));
+  const part = partPath(folder, await partKey(client, remote));
   try {
-    return await lockedPull(registry, client, remote, part, options);
+    return await lockedPull(registry, client, remote, part, { ...options, before });
   } catch (error) {
     // A failed first pull leaves no empty folders; a kept part file keeps its folder.
     pruneEmptyFolders(folder, registry.storage.root);
@@ -77,37 +88,49 @@ async function lockedPull(
   client: RemoteClient,
   remote: RemoteImage,
   part: string,
-  options: PullOptions,
+  options: PullOptions & { before: StoredCopy | null },
 ): Promise<StoredPull> {
   return await withDownloadLock(part, async () => {
-    // Another process may have pulled it while this one waited for the lock.
-    const done = storedImage(registry, remote.name);
-    if (done && !options.force) return { ...done, downloaded: false, remote };
-    let digest;
+    // Another process may have pulled it while this one waited for the lock: use its result.
+    const now = storedPull(registry, remote);
+    if (now && !options.force && (now.current || changed(options.before, now))) {
+      return kept(now.placed, remote);
+    }
+    let digest: DownloadResult | null;
+    const download = {
+      http: options.http,
+      headers: remote.headers,
+      expectedMd5: remote.expectedMd5,
+      onProgress: options.onProgress,
+    };
     try {
-      digest = await downloadToFile(remote.downloadUrl, part, {
-        http: options.http,
-        headers: remote.headers,
-        expectedMd5: remote.expectedMd5,
-        onProgress: options.onProgress,
-      });
+      digest = now?.validator && !options.force
+        ? await downloadIfChanged(remote.downloadUrl, part, now.validator, download)
+        : await downloadToFile(remote.downloadUrl, part, download);
     } catch (error) {
       throw storageWriteError(registry, error);
     }
+    if (digest === null) return kept(now!.placed, remote); // the server: not modified
     const read = readImageFacts(part, formatImageName(remote.name));
     const placed = commitImage(registry, {
       file: part,
       keepSource: false,
       digest,
       name: remote.name,
-      url: remote.downloadUrl,
-      metadata: remote.metadata,
+      url: redactUrl(remote.downloadUrl),
+      metadata: recordedMetadata(remote, digest),
       client: client.name,
       replace: options.force,
       command: "pull",
       facts: read.facts,
     });
-    return { ...placed, downloaded: true, remote, warnings: read.warnings };
+    return {
+      ...placed,
+      downloaded: true,
+      remote,
+      notes: pullNotes(remote, digest),
+      warnings: read.warnings,
+    };
   }, { onWait: options.onWait, signal: options.http.signal });
 }
 
@@ -117,10 +140,16 @@ export interface FilePull {
   path: string;
   /** The resolved remote image. */
   remote: RemoteImage;
+  /** Where it came from, without credentials. */
+  url: string;
+  /** The remote's manifest, without credentials. */
+  metadata: unknown;
   /** Size and MD5 of the file. */
   size: number;
   /** MD5 of the file. */
   md5: string;
+  /** What the user should know: the remote's notes, and whether the download was unverified. */
+  notes: string[];
 }
 
 /** Pulls an image into `file` (no record): `pull --name <file>`, or with the database disabled. */
@@ -132,12 +161,19 @@ export async function pullToFile(
 ): Promise<FilePull> {
   requireCapability(client, "pull");
   const path = resolve(file);
+  // Checked before anything is asked or downloaded.
   const unusable = unusablePath(path);
   if (unusable !== null) throw new UsageError(unusable, { hint: "save it somewhere else" });
-  const remote = await client.resolve!(uri, {});
+  if (isFolder(path)) {
+    throw new UsageError(`${path} is a folder`, {
+      hint: "give --name the path of the file to write, e.g. " +
+        `${path.replace(/\/+$/, "")}/image.sif`,
+    });
+  }
   if (exists(path) && !options.force) {
     throw new ConflictError(`${path} already exists`, { hint: "use --force to replace it" });
   }
+  const remote = await client.resolve!(uri, {});
   const part = partPath(dirname(path), basename(path));
   return await withDownloadLock(part, async () => {
     const digest = await downloadToFile(remote.downloadUrl, part, {
@@ -154,7 +190,15 @@ export async function pullToFile(
         ? error
         : new ConflictError(`cannot write ${path}: ${reason(error)}`);
     }
-    return { path, remote, size: digest.size, md5: digest.md5 };
+    return {
+      path,
+      remote,
+      url: redactUrl(remote.downloadUrl),
+      metadata: recordedMetadata(remote, digest),
+      size: digest.size,
+      md5: digest.md5,
+      notes: pullNotes(remote, digest),
+    };
   }, { onWait: options.onWait, signal: options.http.signal });
 }
 
@@ -168,29 +212,110 @@ export async function recordRemote(
   const remote = await client.resolve!(uri, {});
   const recorded = recordImage(registry, {
     name: remote.name,
-    url: remote.downloadUrl,
-    metadata: remote.metadata,
+    url: redactUrl(remote.downloadUrl),
+    metadata: withoutCredentials(remote.metadata),
     client: client.name,
   });
   return { ...recorded, remote };
 }
 
-// A local image of this exact version whose file is present.
-function storedImage(registry: Registry, name: ImageName): PlacedImage | null {
-  if (!name.version) return null;
-  const container = findContainers(registry.db, name)[0];
+/** A stored image a pull may keep. */
+interface StoredCopy {
+  /** The record and its file. */
+  placed: PlacedImage;
+  /** True when it is the very version asked for: nothing to ask the server. */
+  current: boolean;
+  /** The server's validators of the stored copy, to ask whether the file changed. */
+  validator: Validator | null;
+}
+
+// The stored image a pull would replace: the version the remote names, or for a plain URL the
+// newest image recorded from that URL under that name. Only one whose file is present.
+function storedPull(registry: Registry, remote: RemoteImage): StoredCopy | null {
+  const url = redactUrl(remote.downloadUrl);
+  const container = remote.name.version
+    ? findContainers(registry.db, remote.name)[0]
+    : remote.expectedMd5 === null
+    ? findContainers(registry.db, remote.name).find((found) => found.url === url)
+    : undefined;
   const file = container && imageFile(registry, container);
   if (!container || !file || registry.storage.fileState(file, container.size) !== "file") {
     return null;
   }
   noteUse(registry, container); // kept, not fetched again: still a use
-  return { container, action: "update", path: file };
+  return {
+    placed: { container, action: "update", path: file },
+    current: remote.name.version !== null,
+    validator: remote.name.version ? null : savedValidator(container),
+  };
 }
 
-// Stable across runs, so an interrupted download is found and resumed.
-async function partKey(remote: RemoteImage): Promise<string> {
-  if (remote.name.version) return `${remote.name.tag}@${remote.name.version}`;
-  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(remote.downloadUrl));
-  return Array.from(new Uint8Array(digest).slice(0, 8), (b) => b.toString(16).padStart(2, "0"))
+// Another pull stored a new copy since `before` was looked at.
+function changed(before: StoredCopy | null, now: StoredCopy): boolean {
+  return before === null || before.placed.container.id !== now.placed.container.id ||
+    before.placed.container.md5 !== now.placed.container.md5;
+}
+
+function kept(placed: PlacedImage, remote: RemoteImage): StoredPull {
+  return { ...placed, downloaded: false, remote, notes: remote.notes ?? [] };
+}
+
+// The validators a plain-URL pull kept in the record's metadata (see recordedMetadata).
+function savedValidator(container: Container): Validator | null {
+  const metadata = container.metadata as { sregistry?: Record<string, unknown> } | null;
+  const saved = metadata?.sregistry;
+  if (typeof saved !== "object" || saved === null) return null;
+  const etag = typeof saved.etag === "string" ? saved.etag : null;
+  const lastModified = typeof saved.last_modified === "string" ? saved.last_modified : null;
+  return etag === null && lastModified === null ? null : { etag, lastModified };
+}
+
+// The manifest, without credentials. A download the remote named no MD5 for also keeps what it
+// was checked against and the server's validators, under `sregistry`.
+function recordedMetadata(remote: RemoteImage, digest: DownloadResult): unknown {
+  const metadata = withoutCredentials(remote.metadata);
+  if (digest.checked === "md5") return metadata;
+  const download = {
+    verified: false,
+    checked: digest.checked,
+    etag: digest.validator.etag,
+    last_modified: digest.validator.lastModified,
+    content_type: digest.contentType,
+  };
+  return typeof metadata === "object" && metadata !== null && !Array.isArray(metadata)
+    ? { ...metadata, sregistry: download }
+    : { sregistry: download };
+}
+
+function pullNotes(remote: RemoteImage, digest: DownloadResult): string[] {
+  const notes = [...remote.notes ?? []];
+  if (digest.checked !== "md5") {
+    const what = digest.checked === "length"
+      ? "only its length was checked"
+      : "not even its length was announced";
+    notes.push(
+      `${hostOf(remote.downloadUrl)} named no checksum, so the image is unverified (${what}); ` +
+        `its MD5 ${digest.md5} was computed here`,
+    );
+  }
+  return notes;
+}
+
+// Stable across runs, so an interrupted download is found and resumed; a hash, so nothing a
+// remote answered is ever part of a path.
+async function partKey(client: RemoteClient, remote: RemoteImage): Promise<string> {
+  const identity = remote.name.version
+    ? `${client.name}\n${formatImageName(remote.name)}`
+    : `${client.name}\n${remote.downloadUrl}`;
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(identity));
+  return Array.from(new Uint8Array(digest).slice(0, 16), (b) => b.toString(16).padStart(2, "0"))
     .join("");
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
 }

@@ -1,11 +1,20 @@
 /**
  * Searching a Singularity Registry Server (reference §6.2's table): every query form, including
- * `collection/name` and `/name[:tag]` that crashed the original, with every page followed.
+ * `collection/name` and `/name[:tag]` that crashed the original, with every page followed and
+ * every answer checked for shape.
  */
 import { RemoteError, UsageError } from "../errors.ts";
 import { getJson, type HttpOptions } from "../transfer/http.ts";
 import type { SearchResults } from "./client.ts";
-import { fetchAllPages } from "./pages.ts";
+import {
+  type Asked,
+  objectAnswer,
+  objectList,
+  requiredText,
+  textField,
+  wrongShape,
+} from "./answers.ts";
+import { fetchAllPages, type ListedItem } from "./pages.ts";
 
 /** A parsed search query. */
 export type SearchForm =
@@ -26,26 +35,34 @@ export async function searchRegistry(
   }
   if (form.kind === "collection") {
     // One collection is a single object (`{}` when it does not exist), not a listing.
-    const found = await getJson(`${base}/collection/${encode(form.collection)}`, {}, http)
-      .catch((error) => {
-        if (error instanceof RemoteError && error.status === 404) return {};
-        throw error;
-      });
-    return containerRows(`Collection ${form.collection}`, [found]);
+    const url = `${base}/collection/${encode(form.collection)}`;
+    let asked: Asked;
+    try {
+      asked = { answer: await getJson(url, {}, http), what: `the collection ${form.collection}` };
+    } catch (error) {
+      if (error instanceof RemoteError && error.status === 404) {
+        return containerRows(`Collection ${form.collection}`, []);
+      }
+      throw error;
+    }
+    const found = objectAnswer(asked);
+    const listed = Object.keys(found).length === 0 ? [] : [{ item: found, asked }];
+    return containerRows(`Collection ${form.collection}`, listed);
   }
   const path = (form.collection ? `collection/${encode(form.collection)}/` : "") +
     `name/${encode(form.name)}` + (form.tag ? `/tag/${encode(form.tag)}` : "");
   const containers = await fetchAllPages(`${base}/container/search/${path}`, http);
-  const rows = (containers as Record<string, unknown>[]).map((container) => [
-    `${container.collection}/${container.name}:${container.tag}`,
-    String(container.version ?? ""),
-    String(container.add_date ?? ""),
+  const rows = containers.map(({ item, asked }) => [
+    `${requiredText(asked, item, "collection")}/${requiredText(asked, item, "name")}:` +
+    requiredText(asked, item, "tag"),
+    textField(asked, item, "version") ?? "",
+    textField(asked, item, "add_date") ?? "",
   ]);
   return {
     title: `Containers ${query}`,
     columns: ["URI", "VERSION", "ADDED"],
     rows,
-    records: containers,
+    records: containers.map(({ item }) => item),
   };
 }
 
@@ -64,12 +81,17 @@ export async function searchLabels(
     ? `/${encode(value)}/value`
     : "";
   const labels = await fetchAllPages(`${base}/labels/search${path}`, http);
-  const rows = (labels as Record<string, unknown>[]).map((label) => [
-    String(label.key ?? ""),
-    String(label.value ?? ""),
-    Array.isArray(label.containers) ? label.containers.join(", ") : "",
+  const rows = labels.map(({ item, asked }) => [
+    requiredText(asked, item, "key"),
+    textField(asked, item, "value") ?? "",
+    textList(asked, item, "containers").join(", "),
   ]);
-  return { title: "Labels", columns: ["KEY", "VALUE", "CONTAINERS"], rows, records: labels };
+  return {
+    title: "Labels",
+    columns: ["KEY", "VALUE", "CONTAINERS"],
+    rows,
+    records: labels.map(({ item }) => item),
+  };
 }
 
 /** Parses a search query: none, `collection[/]`, `collection/name[:tag]`, `/name[:tag]`. */
@@ -91,21 +113,32 @@ export function searchForm(query: string | null): SearchForm {
   return { kind: "container", collection, name, tag: tag || null };
 }
 
-function containerRows(title: string, collections: unknown[]): SearchResults {
+function containerRows(title: string, collections: ListedItem[]): SearchResults {
   const rows: string[][] = [];
   const records: unknown[] = [];
-  for (const collection of collections as Record<string, unknown>[]) {
-    if (typeof collection !== "object" || collection === null) continue;
-    const containers = Array.isArray(collection.containers) ? collection.containers : [];
-    for (const container of containers as Record<string, unknown>[]) {
+  for (const { item: collection, asked } of collections) {
+    const name = textField(asked, collection, "name");
+    for (const container of objectList(asked, collection.containers ?? [])) {
       rows.push([
-        String(container.uri ?? `${collection.name}/${container.name}:${container.tag}`),
-        String(container.detail ?? ""),
+        textField(asked, container, "uri") ??
+          `${name}/${requiredText(asked, container, "name")}:${
+            textField(asked, container, "tag") ?? "latest"
+          }`,
+        textField(asked, container, "detail") ?? "",
       ]);
       records.push({ collection: collection.name, ...container });
     }
   }
   return { title, columns: ["URI", "DETAIL"], rows, records };
+}
+
+// A list of strings in an answer's object; absent is empty.
+function textList(asked: Asked, record: Record<string, unknown>, key: string): string[] {
+  const value = record[key] ?? [];
+  if (!Array.isArray(value) || value.some((item) => typeof item !== "string")) {
+    throw wrongShape(asked, `a list of text '${key}'`, value);
+  }
+  return value;
 }
 
 function encode(segment: string): string {

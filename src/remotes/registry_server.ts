@@ -1,19 +1,26 @@
 /**
  * Singularity Registry Server (`registry://`; reference §6.2): pull with a signed retry on 403,
  * push (collection request, then a streamed multipart upload whose MD5 the server must echo),
- * delete, search in every form, and label search. Every signed request uses registry_auth.ts.
+ * delete, search in every form, and label search. Every signed request uses registry_auth.ts;
+ * every answer is checked by answers.ts before it is used.
  */
-import { ConfigError, IntegrityError, NotFoundError, RemoteError } from "../errors.ts";
-import { formatImageName, type ImageName, isRegistryHost, parseImageName } from "../core/names.ts";
+import { ConfigError, IntegrityError, NotFoundError, RemoteError, UsageError } from "../errors.ts";
+import {
+  formatImageName,
+  type ImageName,
+  isHostAndPort,
+  isRegistryHost,
+  parseImageName,
+} from "../core/names.ts";
 import { Md5 } from "../core/md5.ts";
 import {
   discard,
   hostOf,
   type HttpOptions,
-  readText,
+  type JsonAnswer,
+  readJson,
   redactUrl,
   request,
-  statusLine,
 } from "../transfer/http.ts";
 import { uploadMultipart } from "../transfer/upload.ts";
 import type { RegistryAction } from "./registry_auth.ts";
@@ -25,10 +32,18 @@ import type {
   RemoteImage,
   SearchResults,
 } from "./client.ts";
+import {
+  type Asked,
+  containerPath,
+  imageUrl,
+  manifestName,
+  objectAnswer,
+  requiredText,
+  textField,
+  wrongShape,
+} from "./answers.ts";
 import { searchLabels, searchRegistry } from "./registry_search.ts";
 import { registryCredentials, registrySettings } from "./registry_settings.ts";
-
-const MD5 = /^[0-9a-f]{32}$/i;
 
 /** Builds the Singularity Registry Server client. */
 export function registryClient(environment: ClientEnvironment): RemoteClient {
@@ -57,26 +72,18 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
     async resolve(uri): Promise<RemoteImage> {
       const asked = parseImageName(uri);
       const base = baseFor(asked);
+      const server = `the registry ${hostOf(base)}`;
       const manifest = await fetchManifest(base, asked, http, () => sign("pull", asked));
-      const version = typeof manifest.version === "string" && manifest.version !== ""
-        ? manifest.version.toLowerCase()
-        : asked.version;
-      if (typeof manifest.image !== "string") {
-        throw new RemoteError(`the registry's manifest of ${uri} has no image URL`);
-      }
-      const name: ImageName = {
-        ...asked,
-        collection: String(manifest.collection ?? asked.collection).toLowerCase(),
-        name: String(manifest.name ?? asked.name).toLowerCase(),
-        tag: String(manifest.tag ?? asked.tag).toLowerCase(),
-        version,
-      };
-      return {
-        name,
-        downloadUrl: manifest.image,
-        expectedMd5: version && MD5.test(version) ? version : null,
-        metadata: manifest,
-      };
+      const fields = objectAnswer(manifest);
+      const downloadUrl = imageUrl(requiredText(manifest, fields, "image"), server);
+      const { name, expectedMd5, notes } = manifestName(server, asked, {
+        registry: asked.registry,
+        collection: textField(manifest, fields, "collection") ?? asked.collection,
+        name: textField(manifest, fields, "name") ?? asked.name,
+        tag: textField(manifest, fields, "tag") ?? asked.tag,
+        version: textField(manifest, fields, "version"),
+      });
+      return { name, downloadUrl, expectedMd5, metadata: fields, notes };
     },
 
     async push(file, name, options: PushOptions): Promise<PushResult> {
@@ -84,24 +91,32 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
       const collectionUrl = `${base}/upload/chunked_upload`;
       const response = await request(collectionUrl, {
         method: "POST",
-        headers: { "content-type": "application/json", authorization: await sign("push", name) },
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json",
+          authorization: await sign("push", name),
+        },
         body: JSON.stringify({ collection: name.collection, name: name.name, tag: name.tag }),
       }, http);
-      const body = await jsonBody(response, http);
-      const cid = typeof body === "object" && body !== null
-        ? (body as Record<string, unknown>).cid
-        : undefined;
-      if (response.status !== 200 || typeof cid !== "number" && typeof cid !== "string") {
+      const answer = await readJson(response, http);
+      if (response.status !== 200) {
         throw new RemoteError(
-          `the registry refused the collection ${name.collection}: ${detail(response, body)}`,
+          `the registry refused the collection ${name.collection}: ${detail(answer)}`,
           { status: response.status, hint: hintFor(response.status) },
         );
       }
-      const hash = new Md5();
+      const collection = { answer, what: `the push of ${displayName(name)}` };
+      const cid = objectAnswer(collection).cid;
+      // The id goes into the upload's form: a number, never text that could break the form.
+      if (!(Number.isSafeInteger(cid) || (typeof cid === "string" && /^\d{1,15}$/.test(cid)))) {
+        throw wrongShape(collection, "a collection id 'cid'", cid);
+      }
+      let hash = new Md5();
       // The file's size as the upload measured it (it fails if the file changes meanwhile).
       let fileSize = 0;
       const signature = await sign("upload", name);
-      const upload = await uploadMultipart(`${base.replace(/\/api$/, "")}/upload`, {
+      const uploadUrl = `${base.replace(/\/api$/, "")}/upload`;
+      const upload = await uploadMultipart(uploadUrl, {
         fields: [
           ["SREGISTRY_EVENT", signature],
           ["name", name.name],
@@ -118,6 +133,8 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
         userAgent: http.userAgent,
         signal: http.signal,
         timeoutMs: http.stallTimeoutMs,
+        retry: http,
+        onAttempt: () => hash = new Md5(),
         onChunk: (chunk) => hash.update(chunk),
         onProgress: (sent, total) => {
           fileSize = total;
@@ -132,20 +149,26 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
           { status: 413, hint: "ask the registry's admin to raise nginx's client_max_body_size" },
         );
       }
-      const uploaded = parseJson(upload.body);
+      const uploaded: JsonAnswer = {
+        value: parseJson(upload.body),
+        status: upload.status,
+        url: uploadUrl,
+        contentType: upload.headers["content-type"] ?? null,
+        empty: upload.body === "",
+      };
       if (upload.status < 200 || upload.status >= 300) {
         throw new RemoteError(
           `upload of ${file} failed: HTTP ${upload.status} ${
-            detailOf(uploaded) ?? upload.statusText
+            detailOf(uploaded.value) ?? upload.statusText
           }`,
           { status: upload.status, hint: hintFor(upload.status) },
         );
       }
+      const uploadAnswer = { answer: uploaded, what: `the upload of ${file}` };
+      const message = requiredText(uploadAnswer, objectAnswer(uploadAnswer), "message");
       const md5 = hash.digest();
-      const manifest = await fetchManifest(base, name, http, () => sign("pull", name));
-      const remoteMd5 = typeof manifest.version === "string"
-        ? manifest.version.toLowerCase()
-        : null;
+      const stored = await fetchManifest(base, name, http, () => sign("pull", name));
+      const remoteMd5 = textField(stored, objectAnswer(stored), "version")?.toLowerCase() ?? null;
       if (remoteMd5 !== null && remoteMd5 !== md5) {
         throw new IntegrityError(
           `the registry stored ${name.collection}/${name.name}:${name.tag} with MD5 ${remoteMd5}, ` +
@@ -158,7 +181,7 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
         md5,
         size: fileSize,
         remoteMd5,
-        message: detailOf(uploaded) ?? "Upload Complete",
+        message,
       };
     },
 
@@ -170,12 +193,12 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
         method: "DELETE",
         headers: { authorization: await sign("delete", name) },
       }, http);
-      const body = await jsonBody(response, http);
+      const answer = await readJson(response, http);
       if (response.status === 404) {
         throw new NotFoundError(`${displayName(name)} does not exist on ${hostOf(base)}`);
       }
       if (response.status === 403) {
-        const why = detail(response, body);
+        const why = detail(answer);
         const hint = /frozen/i.test(why)
           ? "a frozen image must be unfrozen on the server first"
           : `${hintFor(403)}; the image may also be frozen`;
@@ -185,9 +208,13 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
         });
       }
       if (response.status < 200 || response.status >= 300) {
-        throw new RemoteError(`DELETE ${redactUrl(url)}: ${detail(response, body)}`, {
+        throw new RemoteError(`DELETE ${redactUrl(url)}: ${detail(answer)}`, {
           status: response.status,
         });
+      }
+      // 204 No Content, or a JSON object saying what was done; an HTML page is not a deletion.
+      if (response.status !== 204 && !answer.empty) {
+        objectAnswer({ answer, what: `the deletion of ${displayName(name)}` });
       }
       return displayName(name);
     },
@@ -196,6 +223,13 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
       // `registry://host/...` searches that host, as pull, push and delete use it.
       const host = query?.match(/^([^/]+)\/(.*)$/);
       const named = host && isRegistryHost(host[1]) ? host[1] : null;
+      if (named !== null && !isHostAndPort(named)) {
+        throw new UsageError(
+          `invalid search query ${JSON.stringify(query)}: ${
+            JSON.stringify(named)
+          } is not a host name with an optional :port`,
+        );
+      }
       return searchRegistry(apiBase(settings(), named), named === null ? query : host![2], http);
     },
 
@@ -222,7 +256,7 @@ async function fetchManifest(
   name: ImageName,
   http: HttpOptions,
   signPull: () => Promise<string>,
-): Promise<Record<string, unknown>> {
+): Promise<Asked> {
   const url = containerUrl(base, name);
   let response = await request(url, { headers: { accept: "application/json" } }, http);
   if (response.status === 403) {
@@ -231,7 +265,7 @@ async function fetchManifest(
       headers: { accept: "application/json", authorization: await signPull() },
     }, http);
   }
-  const body = await jsonBody(response, http);
+  const answer = await readJson(response, http);
   const shown = displayName(name);
   if (response.status === 404) {
     throw new NotFoundError(`${shown} was not found on ${hostOf(base)}`);
@@ -243,36 +277,27 @@ async function fetchManifest(
     });
   }
   if (response.status !== 200) {
-    throw new RemoteError(`GET ${redactUrl(url)}: ${detail(response, body)}`, {
+    throw new RemoteError(`GET ${redactUrl(url)}: ${detail(answer)}`, {
       status: response.status,
     });
   }
   // The server's quirk: errors sent as HTTP 200 with a bare status number as the body.
-  if (body === 400) {
+  if (answer.value === 400) {
     throw new RemoteError(`the registry rejected the request for ${shown} (400)`, {
       hint: "is it a private image? check SREGISTRY_REGISTRY_USERNAME and SREGISTRY_REGISTRY_TOKEN",
     });
   }
-  if (body === 429) {
+  if (answer.value === 429) {
     throw new RemoteError(`the registry is rate limiting requests for ${shown} (429)`, {
       hint: "wait a while and try again",
     });
   }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new RemoteError(`the registry answered ${shown} with an unexpected body`);
-  }
-  return body as Record<string, unknown>;
-}
-
-// The body as JSON, or null when it is not JSON (an nginx error page, say).
-async function jsonBody(response: Response, http: HttpOptions): Promise<unknown> {
-  return parseJson(await readText(response, http));
+  return { answer, what: `the manifest of ${shown}` };
 }
 
 // The API address of one image: `<base>/container/<collection>/<name>:<tag>[@<version>]`.
 function containerUrl(base: string, name: ImageName): string {
-  return `${base}/container/${name.collection}/${name.name}:${name.tag}` +
-    (name.version ? `@${name.version}` : "");
+  return `${base}/container/${containerPath(name)}`;
 }
 
 function parseJson(text: string): unknown {
@@ -287,11 +312,12 @@ function detailOf(body: unknown): string | null {
   if (typeof body !== "object" || body === null) return null;
   const record = body as Record<string, unknown>;
   const value = record.detail ?? record.message ?? record.error;
-  return typeof value === "string" ? value : null;
+  // A server's words go into a one-line message: a sentence, not a page.
+  return typeof value === "string" ? value.slice(0, 200) : null;
 }
 
-function detail(response: Response, body: unknown): string {
-  return detailOf(body) ?? statusLine(response);
+function detail(answer: JsonAnswer): string {
+  return detailOf(answer.value) ?? `HTTP ${answer.status}`;
 }
 
 function hintFor(status: number): string | undefined {

@@ -1,9 +1,12 @@
 /**
  * Plain `https://` and `http://` URLs: download the file as is. No manifest, so no expected MD5;
  * the version is the MD5 computed while downloading, and the name comes from `--name` or the URL.
+ * Credentials in the URL (`user:password@`) travel as an Authorization header, which the HTTP
+ * layer drops when a redirect leaves the origin; they are never recorded.
  */
 import { InvalidNameError } from "../errors.ts";
 import { type ImageName, parseImageName } from "../core/names.ts";
+import { httpUrl } from "../transfer/http.ts";
 import type { ClientEnvironment, RemoteClient, RemoteImage } from "./client.ts";
 
 /** Builds the plain-URL client for `http` or `https`. */
@@ -13,12 +16,22 @@ export function urlClient(_environment: ClientEnvironment, scheme: string): Remo
     capabilities: new Set(["pull"]),
     describe: () => `${scheme}://`,
     resolve(uri, options) {
+      const url = httpUrl(uri);
       const name = options.nameHint ? parseImageName(options.nameHint) : nameFromUrl(uri);
+      const headers: Record<string, string> = {};
+      if (url.username || url.password) {
+        const user = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+        const bytes = new TextEncoder().encode(user);
+        headers.authorization = `Basic ${btoa(String.fromCharCode(...bytes))}`;
+        url.username = "";
+        url.password = "";
+      }
       return Promise.resolve<RemoteImage>({
         name,
-        downloadUrl: uri,
+        downloadUrl: url.href,
         expectedMd5: null,
         metadata: null,
+        headers,
       });
     },
   };
@@ -35,7 +48,7 @@ export function nameFromUrl(url: string): ImageName {
   } catch {
     throw new InvalidNameError(`${url} is not a valid URL`);
   }
-  const segments = parsed.pathname.split("/").map(decodeURIComponent).map(clean).filter(Boolean);
+  const segments = parsed.pathname.split("/").map(decodeSegment).map(clean).filter(Boolean);
   const file = segments.pop(); // clean() has dropped the extension
   if (!file) {
     throw new InvalidNameError(`cannot derive an image name from ${url}`, {
@@ -44,6 +57,15 @@ export function nameFromUrl(url: string): ImageName {
   }
   const collection = segments.pop() ?? "library";
   return parseImageName(`${collection}/${file}`);
+}
+
+// A malformed escape (`%zz`) is kept as typed rather than failing the pull.
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 // Keeps what a name segment may hold; dots would make the first segment look like a host.

@@ -1,7 +1,9 @@
 /**
- * Downloading one image into a part file: hashed while written, resumed with a validated Range
- * request after an interruption, and checked against the announced length and the expected MD5
- * before it is handed back. lock.ts keeps two processes from writing the same file.
+ * Downloading one image into a part file: hashed while written, resumed after an interruption
+ * only when the server proves it is still the same file (its validator equals the saved one and
+ * its 206 covers exactly the rest), and checked against the announced length and the expected
+ * MD5 before it is handed back; an HTML page is never taken for an image. lock.ts keeps two
+ * processes from writing the same file.
  */
 import { type Digest, ImageWriter } from "../core/ingest.ts";
 import { IntegrityError, InterruptedError, NotFoundError, RemoteError } from "../errors.ts";
@@ -38,12 +40,26 @@ export interface DownloadResult {
   size: number;
   /** Lower-case hex MD5 of the file. */
   md5: string;
+  /** What the file was checked against: the expected MD5, only its announced length, or nothing. */
+  checked: "md5" | "length" | "nothing";
+  /** The server's validators of the file, for a later conditional request. */
+  validator: Validator;
+  /** The Content-Type the server gave, or null. */
+  contentType: string | null;
+}
+
+/** A server's validators of a file: a later request can ask whether it changed. */
+export interface Validator {
+  /** The ETag header, or null. */
+  etag: string | null;
+  /** The Last-Modified header, or null. */
+  lastModified: string | null;
 }
 
 /** What the sidecar `<part>.json` remembers so a later run can resume safely. */
-interface Validator {
-  etag: string | null;
-  lastModified: string | null;
+interface Saved extends Validator {
+  /** The length of the whole file as first announced, or null. */
+  total: number | null;
 }
 
 /**
@@ -56,6 +72,28 @@ export async function downloadToFile(
   partPath: string,
   options: DownloadOptions,
 ): Promise<DownloadResult> {
+  return (await transfer(url, partPath, options, null))!;
+}
+
+/**
+ * As downloadToFile, but first asks whether the file changed since `stored` (the validators of
+ * the copy already kept): null when the server answers 304 Not Modified, and nothing is written.
+ */
+export async function downloadIfChanged(
+  url: string,
+  partPath: string,
+  stored: Validator,
+  options: DownloadOptions,
+): Promise<DownloadResult | null> {
+  return await transfer(url, partPath, options, stored);
+}
+
+async function transfer(
+  url: string,
+  partPath: string,
+  options: DownloadOptions,
+  stored: Validator | null,
+): Promise<DownloadResult | null> {
   const sidecarPath = `${partPath}.json`;
   // Open across the retries of this run: its hash already covers the part file, which a retry
   // then need not read again.
@@ -66,37 +104,49 @@ export async function downloadToFile(
     if (writer) await keep(writer);
   }
 
-  async function attempts(): Promise<DownloadResult> {
+  async function attempts(): Promise<DownloadResult | null> {
     const retries = options.http.retries ?? DEFAULT_RETRIES;
     let losses = 0;
     let mayResume = true;
     let startedAt = performance.now();
     let resumedFrom = 0;
     let firstResponse = true;
+    // What the response this round's bytes come from says about the file.
+    let current: Saved = { etag: null, lastModified: null, total: null };
+    let contentType: string | null = null;
     while (true) {
       const existing = writer?.size ?? await fileSize(partPath);
-      const saved = mayResume && existing > 0 ? await readValidator(sidecarPath) : null;
+      const saved = mayResume && existing > 0 ? await readSaved(sidecarPath) : null;
       const validator = saved ? ifRangeValue(saved) : null;
       const offset = validator !== null ? existing : 0;
       const headers: Record<string, string> = { ...options.headers, "accept-encoding": "identity" };
       if (offset > 0 && validator !== null) {
         headers["range"] = `bytes=${offset}-`;
         headers["if-range"] = validator;
+      } else if (stored !== null && firstResponse) {
+        if (stored.etag) headers["if-none-match"] = stored.etag;
+        if (stored.lastModified) headers["if-modified-since"] = stored.lastModified;
       }
       const response = await request(url, { method: "GET", headers }, options.http);
 
+      const conditional = "if-none-match" in headers || "if-modified-since" in headers;
+      if (response.status === 304 && conditional) {
+        await discard(response);
+        return null;
+      }
       if (response.status === 416 && offset > 0) {
         const total = contentRangeTotal(response.headers.get("content-range"));
         await discard(response);
-        // The part file may already be complete (a run died between download and rename).
-        if (total === offset) {
+        // The part file may already be complete (a run died between download and rename): the
+        // server's length must be the one it first announced, which the part file reached.
+        if (total === offset && saved?.total === offset) {
           const digest = await closeWriter(
             writer ?? await ImageWriter.create(partPath, { resume: true }),
           );
           options.onProgress?.({ done: total, total, startedAt, resumedFrom: total });
-          return await finish(digest);
+          return await finish(digest, saved, total, response.headers.get("content-type"));
         }
-        mayResume = false;
+        await startOver();
         continue;
       }
       if (!response.ok) {
@@ -108,34 +158,44 @@ export async function downloadToFile(
 
       let append = false;
       let total: number | null;
+      const answered = {
+        etag: response.headers.get("etag"),
+        lastModified: response.headers.get("last-modified"),
+      };
       if (response.status === 206) {
         const contentRange = response.headers.get("content-range");
-        const range = parseContentRange(contentRange);
-        if (range === null || range.start !== offset) {
+        if (offset === 0) {
           await discard(response);
-          if (offset === 0) {
-            throw new RemoteError(
-              `GET ${
-                redactUrl(url)
-              }: answered with a range that was not asked for (${contentRange})`,
-            );
-          }
-          // Not the range we asked for: start again with a plain request.
-          mayResume = false;
+          throw new RemoteError(
+            `GET ${redactUrl(url)}: answered with a range that was not asked for (${contentRange})`,
+          );
+        }
+        if (!sameFileRest(response, saved!, offset)) {
+          // Not proven to be the rest of the same file: start again with a plain request.
+          await discard(response);
+          await startOver();
           continue;
         }
-        append = offset > 0;
-        total = range.total;
+        append = true;
+        total = saved!.total;
       } else {
         total = response.headers.has("content-encoding")
           ? null
           : parseLength(response.headers.get("content-length"));
+        const html = isHtml(response.headers.get("content-type"));
+        if (html) {
+          await discard(response);
+          await removeQuietly(partPath, sidecarPath);
+          throw htmlError(url, response.status);
+        }
       }
       if (!append) {
-        await writeValidator(sidecarPath, {
-          etag: response.headers.get("etag"),
-          lastModified: response.headers.get("last-modified"),
-        });
+        current = { ...answered, total };
+        contentType = response.headers.get("content-type");
+        await writeSaved(sidecarPath, current);
+      } else if (firstResponse) {
+        current = saved!;
+        contentType = response.headers.get("content-type");
       }
       if (!append || firstResponse) {
         startedAt = performance.now();
@@ -166,6 +226,7 @@ export async function downloadToFile(
         const body = bodyReader(response, options.http);
         try {
           for (let chunk = await body.read(); chunk !== null; chunk = await body.read()) {
+            if (writer.size === 0 && looksLikeHtml(chunk)) throw htmlError(url, response.status);
             await writer.write(chunk);
             options.onProgress?.({ done: writer.size, total, startedAt, resumedFrom });
           }
@@ -195,7 +256,7 @@ export async function downloadToFile(
           await sleep(delay, options.http.signal);
           continue;
         }
-        const resumable = ifRangeValue(await readValidator(sidecarPath)) !== null;
+        const resumable = ifRangeValue(await readSaved(sidecarPath)) !== null;
         const received = writer.size;
         await keep(writer);
         writer = null;
@@ -217,7 +278,14 @@ export async function downloadToFile(
           { hint: "the download was deleted; run the command again" },
         );
       }
-      return await finish(digest);
+      return await finish(digest, current, total, contentType);
+    }
+
+    // Nothing kept can be trusted: the next round asks for the whole file.
+    async function startOver(): Promise<void> {
+      if (writer) dropWriter(writer);
+      await removeQuietly(partPath, sidecarPath);
+      mayResume = false;
     }
   }
 
@@ -232,7 +300,12 @@ export async function downloadToFile(
     dropped.abandon();
   }
 
-  async function finish(digest: Digest): Promise<DownloadResult> {
+  async function finish(
+    digest: Digest,
+    validator: Validator,
+    total: number | null,
+    contentType: string | null,
+  ): Promise<DownloadResult> {
     const expected = options.expectedMd5?.toLowerCase();
     if (expected && digest.md5 !== expected) {
       await removeQuietly(partPath, sidecarPath);
@@ -241,8 +314,46 @@ export async function downloadToFile(
       );
     }
     await removeQuietly(sidecarPath);
-    return { size: digest.size, md5: digest.md5 };
+    return {
+      size: digest.size,
+      md5: digest.md5,
+      checked: expected ? "md5" : total !== null ? "length" : "nothing",
+      validator: { etag: validator.etag, lastModified: validator.lastModified },
+      contentType,
+    };
   }
+}
+
+// A 206 continues the saved file only when it carries the validator the resume was asked with,
+// starts where the part file ends, and runs to the end of the length first announced.
+function sameFileRest(response: Response, saved: Saved, offset: number): boolean {
+  const range = parseContentRange(response.headers.get("content-range"));
+  if (range === null || range.start !== offset) return false;
+  const total = range.total ?? saved.total;
+  if (total === null || total !== saved.total || range.end !== total - 1) return false;
+  const length = parseLength(response.headers.get("content-length"));
+  if (length !== null && length !== total - offset) return false;
+  const used = ifRangeValue(saved);
+  return used === saved.etag
+    ? response.headers.get("etag") === saved.etag
+    : response.headers.get("last-modified") === saved.lastModified;
+}
+
+function isHtml(contentType: string | null): boolean {
+  return /^\s*(text\/html|application\/xhtml\+xml)\s*(;|$)/i.test(contentType ?? "");
+}
+
+// An HTML page sent as application/octet-stream (a login or error page) starts like one.
+function looksLikeHtml(chunk: Uint8Array): boolean {
+  const head = new TextDecoder().decode(chunk.subarray(0, 256)).replace(/^\ufeff/, "").trimStart();
+  return /^<(!doctype\s+html|html[\s>])/i.test(head);
+}
+
+function htmlError(url: string, status: number): RemoteError {
+  return new RemoteError(
+    `${redactUrl(url)} answered with an HTML page (HTTP ${status}), not an image; nothing was kept`,
+    { status, hint: "the URL may need a login, or point at a web page about the image" },
+  );
 }
 
 async function keep(writer: ImageWriter): Promise<void> {
@@ -263,13 +374,14 @@ async function fileSize(path: string): Promise<number> {
   }
 }
 
-async function readValidator(path: string): Promise<Validator | null> {
+async function readSaved(path: string): Promise<Saved | null> {
   try {
     const value = JSON.parse(await Deno.readTextFile(path));
     if (typeof value !== "object" || value === null) return null;
     return {
       etag: typeof value.etag === "string" ? value.etag : null,
       lastModified: typeof value.lastModified === "string" ? value.lastModified : null,
+      total: Number.isSafeInteger(value.total) && value.total >= 0 ? value.total : null,
     };
   } catch {
     return null;
@@ -277,12 +389,9 @@ async function readValidator(path: string): Promise<Validator | null> {
 }
 
 // Replaced, never written through: a link planted at the sidecar's name is removed, not followed.
-async function writeValidator(path: string, validator: Validator): Promise<void> {
+async function writeSaved(path: string, saved: Saved): Promise<void> {
   await removeQuietly(path);
-  await Deno.writeTextFile(path, JSON.stringify(validator) + "\n", {
-    mode: 0o600,
-    createNew: true,
-  });
+  await Deno.writeTextFile(path, JSON.stringify(saved) + "\n", { mode: 0o600, createNew: true });
 }
 
 // If-Range needs a strong validator: a weak ETag would make the server ignore the Range.

@@ -1,7 +1,9 @@
 /**
- * The HTTP layer every remote client uses: fetch with a User-Agent, a time limit on response
- * headers and on silent bodies, retries with backoff for idempotent requests, and redirects
- * followed here so credentials never travel to another origin. Every URL in a message is redacted.
+ * The HTTP layer every remote client uses: fetch of http(s) URLs only, with a User-Agent, a time
+ * limit on response headers and on silent bodies, retries with backoff (a request is sent again
+ * only when that cannot make the server act twice), redirects followed here so credentials never
+ * travel to another origin, and one capped reader for every answer that is parsed. Every URL in a
+ * message is redacted.
  */
 import { InterruptedError, RemoteError } from "../errors.ts";
 
@@ -54,7 +56,10 @@ const DEFAULT_MAX_REDIRECTS = 10;
 const MAX_BACKOFF_MS = 30_000;
 const MAX_RETRY_AFTER_MS = 60_000;
 
-const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "DELETE", "OPTIONS"]);
+/** The most a parsed answer (manifest, listing, token page, push answer) may hold, decoded. */
+export const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+
+const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]);
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 // Headers that carry a credential for the origin they were set for.
 const CREDENTIAL_HEADERS = [
@@ -68,14 +73,17 @@ const CREDENTIAL_PARAM =
   /token|signature|^sig$|key|secret|passw|^pass$|^pwd$|credential|^auth|session|^code$|policy|^x-amz-|^x-goog-/i;
 
 /**
- * Sends a request and returns the final response of any status. Retries network errors, 5xx
- * and 429 for idempotent requests and throws a RemoteError once they are used up.
+ * Sends a request and returns the final response of any status; a URL that is not http(s) is
+ * refused before anything is sent. Retries 5xx and 429 answers when the body can be sent again,
+ * and network errors when sending again cannot make the server act twice (an idempotent method,
+ * or a connection that never opened); throws a RemoteError once the retries are used up.
  */
 export async function request(
   url: string,
   init: HttpRequestInit,
   options: HttpOptions,
 ): Promise<Response> {
+  httpUrl(url);
   const method = (init.method ?? "GET").toUpperCase();
   const headers = new Headers(init.headers);
   if (!headers.has("user-agent")) headers.set("user-agent", options.userAgent);
@@ -131,12 +139,42 @@ export async function request(
   }
 }
 
+/** Parses a URL sregistry may fetch: http or https only, anything else is a RemoteError. */
+export function httpUrl(url: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new RemoteError(`${JSON.stringify(redactUrl(url))} is not a valid URL`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw new RemoteError(
+      `refusing the ${parsed.protocol} URL ${redactUrl(url)}: only http and https URLs are fetched`,
+    );
+  }
+  return parsed;
+}
+
+/** A parsed answer and where it came from, for messages about its shape. */
+export interface JsonAnswer {
+  /** The parsed body; undefined when the body is not JSON (an HTML page, empty, cut off). */
+  value: unknown;
+  /** The HTTP status. */
+  status: number;
+  /** The URL that answered (after redirects). */
+  url: string;
+  /** The Content-Type the server gave, or null. */
+  contentType: string | null;
+  /** True when the body was empty. */
+  empty: boolean;
+}
+
 /** Fetches JSON: a non-2xx answer or a body that is not JSON becomes a RemoteError. */
 export async function getJson(
   url: string,
   init: HttpRequestInit,
   options: HttpOptions,
-): Promise<unknown> {
+): Promise<JsonAnswer> {
   const method = (init.method ?? "GET").toUpperCase();
   const headers = { accept: "application/json", ...init.headers };
   const response = await request(url, { ...init, headers }, options);
@@ -146,15 +184,45 @@ export async function getJson(
       status: response.status,
     });
   }
-  const text = await readText(response, options);
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new RemoteError(`${redactUrl(url)} returned malformed JSON`, {
-      cause: error,
-      status: response.status,
-    });
+  const answer = await readJson(response, options);
+  if (answer.value === undefined) {
+    throw new RemoteError(
+      `${redactUrl(url)} answered with ${notJson(answer)} (HTTP ${answer.status})`,
+      {
+        status: answer.status,
+      },
+    );
   }
+  return answer;
+}
+
+/**
+ * Reads a body as JSON through readText's cap; `value` is undefined when it is not JSON, so a
+ * caller can still report the status of an error page.
+ */
+export async function readJson(response: Response, options: HttpOptions): Promise<JsonAnswer> {
+  const text = await readText(response, options);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = undefined;
+  }
+  return {
+    value,
+    status: response.status,
+    url: response.url,
+    contentType: response.headers.get("content-type"),
+    empty: text === "",
+  };
+}
+
+/** What a body that is not JSON was: "an HTML page", "an empty body", "a body that is not JSON". */
+export function notJson(answer: JsonAnswer): string {
+  const type = answer.contentType?.split(";")[0].trim().toLowerCase() || null;
+  if (type === "text/html" || type === "application/xhtml+xml") return "an HTML page";
+  if (answer.empty) return "an empty body";
+  return `a body that is not JSON${type ? ` (${type})` : ""}`;
 }
 
 /** A response body read chunk by chunk into one reused buffer. */
@@ -271,7 +339,7 @@ export function redactUrl(url: string): string {
 }
 
 /** The delay before retry number `attempt` (0-based): exponential, capped, with jitter. */
-export function retryDelayMs(attempt: number, options: HttpOptions): number {
+export function retryDelayMs(attempt: number, options: Pick<HttpOptions, "backoffMs">): number {
   const base = options.backoffMs ?? DEFAULT_BACKOFF_MS;
   const ceiling = Math.min(base * 2 ** attempt, MAX_BACKOFF_MS);
   return Math.round(ceiling / 2 + Math.random() * ceiling / 2);
@@ -319,7 +387,9 @@ async function fetchWithRetries(
   init: { method: string; headers: Headers; body: BodyInit | null },
   options: HttpOptions,
 ): Promise<Response> {
-  const retryable = IDEMPOTENT_METHODS.has(init.method) && !(init.body instanceof ReadableStream);
+  // A stream body is consumed by the first attempt; any other body can be sent again.
+  const retryable = !(init.body instanceof ReadableStream);
+  const idempotent = IDEMPOTENT_METHODS.has(init.method);
   const retries = options.retries ?? DEFAULT_RETRIES;
   for (let attempt = 0;; attempt++) {
     if (options.signal?.aborted) throw new InterruptedError("interrupted");
@@ -330,7 +400,9 @@ async function fetchWithRetries(
       if (error instanceof InterruptedError) throw error;
       const reason = networkReason(error);
       const failure = `could not reach ${hostOf(url)}: ${reason}`;
-      if (!retryable || attempt >= retries) {
+      // A request that may have reached the server is sent again only if that is harmless.
+      const again = retryable && (idempotent || neverSent(error));
+      if (!again || attempt >= retries) {
         throw new RemoteError(failure, { cause: error, hint: networkHint(reason) });
       }
       const delay = retryDelayMs(attempt, options);
@@ -382,13 +454,31 @@ async function fetchOnce(
   }
 }
 
-/** A small body as text, under the same stall watchdog as an image. */
+/**
+ * A small body as text, under the same stall watchdog as an image, and at most
+ * MAX_ANSWER_BYTES once decoded: fetch undoes a Content-Encoding as the bytes arrive, so a small
+ * compressed bomb is stopped at the cap instead of filling memory.
+ */
 export async function readText(response: Response, options: HttpOptions): Promise<string> {
+  const tooLarge = () =>
+    new RemoteError(
+      `${hostOf(response.url)} sent an answer larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB ` +
+        `(HTTP ${response.status}); it was not read`,
+      { status: response.status },
+    );
+  const announced = Number(response.headers.get("content-length") ?? "0");
+  if (!response.headers.has("content-encoding") && announced > MAX_ANSWER_BYTES) {
+    await discard(response);
+    throw tooLarge();
+  }
   const decoder = new TextDecoder();
   const body = bodyReader(response, options);
   let text = "";
+  let size = 0;
   try {
     for (let chunk = await body.read(); chunk !== null; chunk = await body.read()) {
+      size += chunk.byteLength;
+      if (size > MAX_ANSWER_BYTES) throw tooLarge();
       text += decoder.decode(chunk, { stream: true });
     }
   } finally {
@@ -397,7 +487,8 @@ export async function readText(response: Response, options: HttpOptions): Promis
   return text + decoder.decode();
 }
 
-function isRetryableStatus(status: number): boolean {
+/** True for a status that says the server did not do the work and may succeed later. */
+export function isRetryableStatus(status: number): boolean {
   return status === 429 || (status >= 500 && status !== 501 && status !== 505);
 }
 
@@ -443,6 +534,18 @@ function networkReason(error: unknown): string {
     .replace(/^client error \(\w+\):\s*/i, "")
     .replace(/\bhttps?:\/\/[^\s)]+/g, (found) => redactUrl(found));
   return message.split("\n")[0] || "unknown network error";
+}
+
+// True when the connection never opened (refused, no such host, TLS handshake), so the server
+// cannot have seen the request; after that, a lost connection may follow work it did.
+function neverSent(error: unknown): boolean {
+  const messages: string[] = [];
+  for (let at: unknown = error; at instanceof Error && messages.length < 4; at = at.cause) {
+    messages.push(at.message);
+  }
+  return /client error \(Connect\)|tcp connect error|dns error|connection refused/i.test(
+    messages.join(" "),
+  );
 }
 
 function networkHint(reason: string): string | undefined {

@@ -1,11 +1,21 @@
 /**
  * A multipart/form-data upload streamed from disk with an exact Content-Length. fetch sends a
  * stream body chunked, which nginx's upload module rejects with 400, so this goes through
- * node:http and pipes the file; the file is never held in memory.
+ * node:http and pipes the file; the file is never held in memory. An upload is sent again, read
+ * afresh from disk, only when the server cannot have acted on it: it answered 5xx or 429, or the
+ * connection never opened. The answer is read under the same cap as every parsed answer.
  */
 import type { ClientRequest, IncomingMessage, RequestOptions } from "node:http";
 import { IntegrityError, InterruptedError, NotFoundError, RemoteError } from "../errors.ts";
-import { DEFAULT_STALL_TIMEOUT_MS } from "./http.ts";
+import {
+  DEFAULT_RETRIES,
+  DEFAULT_STALL_TIMEOUT_MS,
+  type HttpOptions,
+  isRetryableStatus,
+  MAX_ANSWER_BYTES,
+  retryDelayMs,
+  sleep,
+} from "./http.ts";
 
 /** The file part of a multipart upload. */
 export interface UploadFile {
@@ -31,12 +41,16 @@ export interface UploadOptions {
   userAgent: string;
   /** Sees every chunk of the file as it is sent, e.g. to hash it in the same pass. */
   onChunk?: (chunk: Uint8Array) => void;
+  /** Called before each attempt, which sends the file from its start (e.g. to restart a hash). */
+  onAttempt?: () => void;
   /** Called with file bytes handed to the connection so far and the file's size. */
   onProgress?: (sent: number, total: number) => void;
   /** Aborting stops the upload with an InterruptedError. */
   signal?: AbortSignal;
   /** Fail when the connection is idle this long (no bytes sent or received); 60 s by default. */
   timeoutMs?: number;
+  /** Attempts after a 5xx or 429 answer or a connection that never opened, and their backoff. */
+  retry?: Pick<HttpOptions, "retries" | "backoffMs" | "onRetry">;
 }
 
 /** The server's answer to an upload; redirects are returned, not followed. */
@@ -54,7 +68,10 @@ export interface UploadResponse {
 const READ_BLOCK = 1024 * 1024;
 const encoder = new TextEncoder();
 
-/** Sends fields and a file as multipart/form-data in one request with an exact Content-Length. */
+/**
+ * Sends fields and a file as multipart/form-data in one request with an exact Content-Length;
+ * retries as the module says, and returns the last answer of any status.
+ */
 export async function uploadMultipart(
   url: string,
   options: UploadOptions,
@@ -63,6 +80,29 @@ export async function uploadMultipart(
   if (target.protocol !== "http:" && target.protocol !== "https:") {
     throw new RemoteError(`cannot upload to ${target.protocol} URL ${target.origin}`);
   }
+  const retries = options.retry?.retries ?? DEFAULT_RETRIES;
+  for (let attempt = 0;; attempt++) {
+    let failure: string;
+    try {
+      options.onAttempt?.();
+      const response = await uploadOnce(target, options);
+      if (!isRetryableStatus(response.status) || attempt >= retries) return response;
+      failure =
+        `POST ${target.origin}${target.pathname}: HTTP ${response.status} ${response.statusText}`
+          .trim();
+    } catch (error) {
+      if (!(error instanceof UnreachedError) || attempt >= retries) throw error;
+      failure = error.message;
+    }
+    const delay = retryDelayMs(attempt, options.retry ?? {});
+    options.retry?.onRetry?.(
+      `${failure}; retrying in ${delay}ms (${attempt + 1}/${retries})`,
+    );
+    await sleep(delay, options.signal);
+  }
+}
+
+async function uploadOnce(target: URL, options: UploadOptions): Promise<UploadResponse> {
   const { signal } = options;
   if (signal?.aborted) throw new InterruptedError("upload interrupted");
 
@@ -79,9 +119,15 @@ export async function uploadMultipart(
   const tail = encoder.encode(`\r\n--${boundary}--\r\n`);
   const contentLength = head.byteLength + size + tail.byteLength;
 
-  const headers: Record<string, string> = { "User-Agent": options.userAgent };
+  // An encoded answer is decoded below, within the cap; asking for none keeps that rare.
+  const headers: Record<string, string> = {
+    "User-Agent": options.userAgent,
+    "Accept-Encoding": "identity",
+  };
   for (const [key, value] of Object.entries(options.headers ?? {})) {
-    if (!/^(content-type|content-length|transfer-encoding)$/i.test(key)) headers[key] = value;
+    if (!/^(content-type|content-length|transfer-encoding|accept-encoding)$/i.test(key)) {
+      headers[key] = value;
+    }
   }
   headers["Content-Type"] = `multipart/form-data; boundary=${boundary}`;
   headers["Content-Length"] = String(contentLength);
@@ -151,7 +197,7 @@ export async function uploadMultipart(
 
   try {
     const response = await responded;
-    const text = await readText(response);
+    const text = await readText(response, host);
     if (!bodyDone) req.destroy();
     return {
       status: response.statusCode ?? 0,
@@ -170,6 +216,9 @@ export async function uploadMultipart(
 }
 
 class TimeoutError extends Error {}
+
+// The connection never opened: the server cannot have seen the upload.
+class UnreachedError extends RemoteError {}
 
 async function fileSize(fs: typeof import("node:fs"), path: string): Promise<number> {
   try {
@@ -205,19 +254,61 @@ function multipartHead(boundary: string, fields: [string, string][], file: Uploa
   return text;
 }
 
-function readText(response: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
+// The answer as text, decoded from its Content-Encoding as it arrives and cut off at the cap.
+async function readText(response: IncomingMessage, host: string): Promise<string> {
+  const { createBrotliDecompress, createGunzip, createInflate } = await import("node:zlib");
+  const encoding = String(response.headers["content-encoding"] ?? "identity").trim().toLowerCase();
+  const decoders: Record<string, () => NodeJS.ReadWriteStream> = {
+    gzip: createGunzip,
+    "x-gzip": createGunzip,
+    deflate: createInflate,
+    br: createBrotliDecompress,
+  };
+  if (encoding !== "identity" && !(encoding in decoders)) {
+    response.destroy();
+    throw new RemoteError(`${host} answered the upload with an unknown encoding '${encoding}'`, {
+      status: response.statusCode,
+    });
+  }
+  const source: NodeJS.ReadableStream = encoding === "identity"
+    ? response
+    : response.pipe(decoders[encoding]());
+  return await new Promise((resolve, reject) => {
     const decoder = new TextDecoder();
     let text = "";
-    let ended = false;
-    response.on("data", (chunk: Uint8Array) => text += decoder.decode(chunk, { stream: true }));
-    response.once("end", () => {
-      ended = true;
+    let size = 0;
+    let settled = false;
+    let received = false; // the whole (encoded) body arrived
+    const fail = (error: unknown) => {
+      if (settled) return;
+      settled = true;
+      reject(error);
+    };
+    source.on("data", (chunk: Uint8Array) => {
+      if (settled) return;
+      size += chunk.byteLength;
+      if (size > MAX_ANSWER_BYTES) {
+        fail(
+          new RemoteError(
+            `${host} answered the upload with more than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB`,
+            { status: response.statusCode },
+          ),
+        );
+        response.destroy();
+        return;
+      }
+      text += decoder.decode(chunk, { stream: true });
+    });
+    source.once("end", () => {
+      if (settled) return;
+      settled = true;
       resolve(text + decoder.decode());
     });
-    response.once("error", reject);
+    source.once("error", fail);
+    response.once("error", fail);
+    response.once("end", () => received = true);
     response.once("close", () => {
-      if (!ended) reject(new Error("the connection closed before the response ended"));
+      if (!received) fail(new Error("the connection closed before the response ended"));
     });
   });
 }
@@ -239,7 +330,7 @@ function networkError(
 ): RemoteError {
   const message = error instanceof Error ? error.message : String(error);
   if (progress === undefined) {
-    return new RemoteError(`could not reach ${host}: ${message}`, { cause: error });
+    return new UnreachedError(`could not reach ${host}: ${message}`, { cause: error });
   }
   if (error instanceof TimeoutError) {
     return new RemoteError(`upload to ${host} timed out: ${message}`, { cause: error });

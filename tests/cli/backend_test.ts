@@ -196,10 +196,33 @@ Deno.test("backend with an unknown action or a bad backend name is a usage error
   const unknown = await sregistry(["backend", "bogus"], { env: home.env });
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /^sregistry: unknown command 'bogus'/);
-  assertFailure(
-    await sregistry(["backend", "add", "../x", "base", "y"], { env: home.env }),
-    2,
-    /'\.\.\/x' is not a valid backend name/,
-  );
+  for (
+    const [args, name] of [
+      [["backend", "add", "../x", "base", "y"], "\\.\\./x"],
+      [["backend", "add", "nope", "base", "y"], "nope"],
+      [["backend", "activate", "nope"], "nope"],
+      [["backend", "activate", "https"], "https"],
+    ] as const
+  ) {
+    assertFailure(
+      await sregistry([...args], { env: home.env }),
+      2,
+      new RegExp(`'${name}' is not a client sregistry knows; known clients: hub, registry$`),
+    );
+  }
   assert.deepEqual(fileTree(home.path), [], "nothing is written");
+});
+
+Deno.test("backend add and activate take a client's alias and scheme as the client", async () => {
+  await using home = await tempHome();
+  const env = home.env;
+  assert.equal(
+    (await sregistry(["backend", "add", "shub://", "base", "http://h"], { env })).code,
+    0,
+  );
+  assert.equal((await sregistry(["backend", "activate", "SHub"], { env })).code, 0);
+  assert.deepEqual(secretsOf(join(home.path, ".sregistry")), {
+    hub: { SREGISTRY_HUB_BASE: "http://h" },
+    SREGISTRY_CLIENT: "hub",
+  });
 });

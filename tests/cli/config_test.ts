@@ -209,12 +209,40 @@ Deno.test("an unreadable secrets file does not stop get, images or add; backend 
   await assertLocalCommandsWork(home, env);
   const shown = await sregistry(["config"], { env });
   assert.equal(shown.code, 0, shown.stderr);
-  assert.match(shown.stderr, /^sregistry: warning: cannot read secrets file .*\.sregistry/);
+  assert.match(
+    shown.stderr,
+    /^sregistry: warning: secrets file .*\.sregistry is a folder, not a regular file/,
+  );
   assertFailure(
     await sregistry(["backend", "ls"], { env }),
     1,
-    /^sregistry: cannot read secrets file .*\.sregistry .*; check its permissions$/,
+    /^sregistry: secrets file .*\.sregistry is a folder, not a regular file; fix or remove it$/,
   );
+});
+
+Deno.test("a FIFO or a device as the secrets file blocks nothing and breaks only backend", async (t) => {
+  await using home = await tempHome();
+  const fifo = join(home.path, "secrets.fifo");
+  assert.ok(new Deno.Command("mkfifo", { args: [fifo] }).outputSync().success, "mkfifo");
+  const big = home.file("big.json", `{"hub": {"x": "${"a".repeat(1024 * 1024)}"}}`);
+  const cases: [string, RegExp][] = [
+    [fifo, /is a FIFO, not a regular file/],
+    ["/dev/zero", /is a character device, not a regular file/],
+    [big, /is larger than 1 MiB, the most sregistry reads/],
+  ];
+  for (const [secrets, why] of cases) {
+    await t.step(secrets, async () => {
+      const env = { ...home.env, SREGISTRY_CLIENT_SECRETS: secrets };
+      await assertLocalCommandsWork(home, env);
+      await sregistry(["rm", "vsoch/x"], { env });
+      const shown = await sregistry(["config"], { env });
+      assert.equal(shown.code, 0, shown.stderr);
+      assert.match(shown.stderr, why);
+      for (const args of [["backend", "ls"], ["backend", "activate", "hub"]]) {
+        assertFailure(await sregistry(args, { env }), 1, why);
+      }
+    });
+  }
 });
 
 Deno.test("without HOME, local commands work from SREGISTRY_DATABASE and SREGISTRY_STORAGE", async () => {

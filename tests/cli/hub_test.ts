@@ -312,7 +312,17 @@ Deno.test("the active backend is the client for names without a scheme; a scheme
   });
   assertFailure(unknown, 1, /'nope' is not a client sregistry knows/);
 
-  assert.equal((await sregistry(["backend", "activate", "nope"], { env })).code, 0);
+  // `backend activate nope` refuses; a hand-edited secrets file can still name it.
+  assertFailure(
+    await sregistry(["backend", "activate", "nope"], { env }),
+    2,
+    /'nope' is not a client sregistry knows; known clients: hub, registry/,
+  );
+  const secrets = join(home.path, ".sregistry");
+  Deno.writeTextFileSync(
+    secrets,
+    JSON.stringify({ ...JSON.parse(Deno.readTextFileSync(secrets)), SREGISTRY_CLIENT: "nope" }),
+  );
   const active = await sregistry(["pull", "vsoch/hello-world"], { env });
   assertFailure(active, 1, /'nope' is not a client sregistry knows/);
   assert.equal(downloadRequests(hub, image).length, 0);

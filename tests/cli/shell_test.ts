@@ -61,6 +61,41 @@ Deno.test("shell with a client names it in the banner and shows a prompt on a te
   assert.match(session.stdout, /^\d+\.\d+\.\d+/);
 });
 
+Deno.test("shell exits with the status of its last command, or of exit N", async () => {
+  await using home = await tempHome();
+  const cases: [stdin: string, code: number][] = [
+    ["get vsoch/missing\n", 1],
+    ["get vsoch/missing\nversion\n", 0],
+    ["version\nbogus\n", 2],
+    ["get vsoch/missing\nexit\nversion\n", 1],
+    ["exit 7\nversion\n", 7],
+    ["version\nquit 0\n", 0],
+    ["'unclosed\n", 2],
+    ["", 0],
+  ];
+  for (const [stdin, code] of cases) {
+    const session = await sregistry(["-q", "shell"], { env: home.env, stdin });
+    assert.equal(session.code, code, `${JSON.stringify(stdin)}: ${session.stderr}`);
+  }
+  const bad = await sregistry(["-q", "shell"], { env: home.env, stdin: "exit two\n" });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^sregistry: exit takes one status from 0 to 255, not 'two'\n$/);
+});
+
+Deno.test("shell refuses a client that does not exist, before reading a line", async () => {
+  await using home = await tempHome();
+  const session = await sregistry(["shell", "nope"], { env: home.env, stdin: "version\n" });
+  assert.equal(session.code, 2);
+  assert.equal(session.stdout, "", "no line ran");
+  assert.equal(
+    session.stderr,
+    "sregistry: 'nope' is not a client sregistry knows; known clients: hub, registry\n",
+  );
+  const hub = await sregistry(["shell", "shub://"], { env: home.env, stdin: "version\n" });
+  assert.equal(hub.code, 0, hub.stderr);
+  assert.match(hub.stderr, /^\[client\|hub\]/);
+});
+
 Deno.test("shell lines are split like a shell: quotes and backslashes", () => {
   assert.deepEqual(splitWords("get  vsoch/hello"), ["get", "vsoch/hello"]);
   assert.deepEqual(splitWords(`add "my file.sif" --name 'a/b'`), [

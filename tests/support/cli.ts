@@ -79,8 +79,13 @@ export async function sregistry(args: string[], options: CliOptions = {}): Promi
   });
   if (options.stdin !== undefined) {
     const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(options.stdin));
-    await writer.close();
+    try {
+      await writer.write(new TextEncoder().encode(options.stdin));
+      await writer.close();
+    } catch (error) {
+      // The CLI may stop reading before the end of its input (a refused line), as `head` does.
+      if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+    }
   }
   const output = await child.output();
   const decoder = new TextDecoder();

@@ -1,7 +1,9 @@
 /**
- * A fake Singularity Hub on 127.0.0.1 for tests: manifests, downloads with Range support, the
- * paginated collection listing, and fault modes. Every request is recorded; a route the fake
- * does not know answers 500 and lands in `unexpected`, so a test can assert none happened.
+ * A fake Singularity Hub on 127.0.0.1 for tests: manifests, downloads with Range and conditional
+ * requests, the paginated collection listing, fault modes, and hostile answers (forged manifest
+ * fields, any answer for a route, compressed bombs, endless bodies). Every request is recorded; a
+ * route the fake does not know answers 500 and lands in `unexpected`, so a test can assert none
+ * happened.
  */
 import { createHash } from "node:crypto";
 
@@ -16,7 +18,20 @@ export type FakeHubMode =
   | "ignore-range"
   | "stall"
   | "redirect"
-  | "429-once";
+  | "429-once"
+  /** A resume gets a 206 that claims the file ends within the rest, and ends there cleanly. */
+  | "short-206"
+  /** Range is honoured whatever If-Range says (so a changed file would be spliced). */
+  | "ignore-if-range"
+  /** Downloads answer 200 with an HTML page (text/html), as a login or error page. */
+  | "html"
+  /** Downloads answer 200 with an HTML page labelled application/octet-stream. */
+  | "html-octet"
+  /** Downloads redirect to file:///etc/passwd. */
+  | "redirect-file";
+
+/** A route whose answer a test can forge. */
+export type FakeHubRoute = "manifest" | "collections";
 
 /** How the hub starts. */
 export interface FakeHubOptions {
@@ -89,6 +104,12 @@ export interface FakeHub extends AsyncDisposable {
   setMode(mode: FakeHubMode): void;
   /** Changes the speed of image bodies, also of those being served; null lifts the limit. */
   setThrottle(bytesPerSecond: number | null): void;
+  /** Fields every manifest is given instead of its own (a hostile hub); {} restores them. */
+  forgeManifest(fields: Record<string, unknown>): void;
+  /** Answers every request of a route with `answer()` instead; null restores the route. */
+  forgeAnswer(route: FakeHubRoute, answer: (() => Response) | null): void;
+  /** Replaces an image's bytes (a file that changed on the server): new ETag, Last-Modified. */
+  replaceContent(image: FakeImage, content: ImageContent): void;
   /** Releases stalled bodies and stops the server. */
   close(): Promise<void>;
 }
@@ -98,6 +119,7 @@ interface StoredImage extends FakeImage {
   version?: string;
   imageUrl?: string;
   etag: string;
+  lastModified: string;
   addedAt: string;
 }
 
@@ -116,6 +138,8 @@ export function startFakeHub(options: FakeHubOptions = {}): Promise<FakeHub> {
   const unexpected: RecordedRequest[] = [];
   const seen = new Set<string>();
   const stalled = new Set<() => void>();
+  let forgedFields: Record<string, unknown> = {};
+  const forged = new Map<FakeHubRoute, () => Response>();
   let url = "";
 
   const handler = async (req: Request): Promise<Response> => {
@@ -141,6 +165,7 @@ export function startFakeHub(options: FakeHubOptions = {}): Promise<FakeHub> {
         ? new Response("fake hub: failing once", { status: 500 })
         : new Response("fake hub: slow down", { status: 429, headers: { "retry-after": "0" } });
     }
+    if (route.kind !== "download" && forged.has(route.kind)) return forged.get(route.kind)!();
     switch (route.kind) {
       case "manifest":
         return await manifest(route.rest);
@@ -149,6 +174,7 @@ export function startFakeHub(options: FakeHubOptions = {}): Promise<FakeHub> {
       case "download": {
         const image = images.find((candidate) => candidate.id === route.id);
         if (image === undefined) return json({ detail: "Not found." }, 404);
+        if (mode === "redirect-file") return redirect("file:///etc/passwd");
         if (mode === "redirect" && route.step === "download") {
           return redirect(`/hop/${image.id}`);
         }
@@ -196,6 +222,7 @@ export function startFakeHub(options: FakeHubOptions = {}): Promise<FakeHub> {
       branch: "master",
       commit: md5Hex(new TextEncoder().encode(`commit ${found.id}`)) + "00000000",
       size_mb: String(Math.max(1, Math.ceil(found.size / (1024 * 1024)))),
+      ...forgedFields,
     });
   }
 
@@ -228,14 +255,30 @@ export function startFakeHub(options: FakeHubOptions = {}): Promise<FakeHub> {
   }
 
   function serveImage(req: Request, image: StoredImage): Response {
+    if (mode === "html" || mode === "html-octet") {
+      const type = mode === "html" ? "text/html; charset=utf-8" : "application/octet-stream";
+      return new Response(
+        "<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>Sign in</body></html>\n",
+        { headers: { "content-type": type } },
+      );
+    }
     const size = image.size;
     let start = 0;
     let end = size - 1;
     let partial = false;
+    const validators = { "etag": image.etag, "last-modified": image.lastModified };
+    const ifNoneMatch = req.headers.get("if-none-match");
+    const ifModifiedSince = req.headers.get("if-modified-since");
+    if (
+      ifNoneMatch !== null ? ifNoneMatch === image.etag : ifModifiedSince === image.lastModified
+    ) {
+      return new Response(null, { status: 304, headers: validators });
+    }
     const range = req.headers.get("range");
     const ifRange = req.headers.get("if-range");
     const rangeApplies = mode !== "ignore-range" && range !== null &&
-      (ifRange === null || ifRange === image.etag || ifRange === LAST_MODIFIED);
+      (mode === "ignore-if-range" || ifRange === null || ifRange === image.etag ||
+        ifRange === image.lastModified);
     if (rangeApplies) {
       const parsed = parseRange(range, size);
       if (parsed === "unsatisfiable") {
@@ -249,15 +292,19 @@ export function startFakeHub(options: FakeHubOptions = {}): Promise<FakeHub> {
         partial = true;
       }
     }
+    if (partial && mode === "short-206") end = Math.min(end, start + 999);
     const length = Math.max(0, end - start + 1);
     const headers: Record<string, string> = {
       "content-type": "application/octet-stream",
-      "etag": image.etag,
-      "last-modified": LAST_MODIFIED,
+      ...validators,
     };
     if (mode !== "ignore-range") headers["accept-ranges"] = "bytes";
     if (mode !== "no-length") headers["content-length"] = String(length);
-    if (partial) headers["content-range"] = `bytes ${start}-${end}/${size}`;
+    if (partial) {
+      // short-206 claims the file ends where this short answer does.
+      const total = mode === "short-206" ? end + 1 : size;
+      headers["content-range"] = `bytes ${start}-${end}/${total}`;
+    }
     const status = partial ? 206 : 200;
     if (req.method === "HEAD") return new Response(null, { status, headers });
     let sendUntil = start + length;
@@ -351,13 +398,24 @@ export function startFakeHub(options: FakeHubOptions = {}): Promise<FakeHub> {
       content,
       version: addOptions.version,
       imageUrl: addOptions.imageUrl,
-      etag: content instanceof Uint8Array
-        ? `"${md5Hex(content)}"`
-        : `"gen-${content.seed}-${content.size}"`,
+      etag: etagOf(content),
+      lastModified: LAST_MODIFIED,
       addedAt: new Date(Date.UTC(2024, 0, 1, 0, id)).toISOString(),
     };
     images.push(image);
     return image;
+  }
+
+  function replaceContent(replaced: FakeImage, content: ImageContent): void {
+    const image = images.find((candidate) => candidate.id === replaced.id)!;
+    image.content = content;
+    image.size = content instanceof Uint8Array ? content.byteLength : content.size;
+    image.etag = etagOf(content);
+    image.lastModified = "Tue, 02 Jan 2024 00:00:00 GMT";
+    const digest = content instanceof Uint8Array
+      ? Promise.resolve(md5Hex(content))
+      : generatedMd5(content.size, content.seed);
+    image.md5 = () => digest;
   }
 
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
@@ -384,6 +442,14 @@ export function startFakeHub(options: FakeHubOptions = {}): Promise<FakeHub> {
     setThrottle(bytesPerSecond: number | null) {
       throttle = bytesPerSecond;
     },
+    forgeManifest(fields: Record<string, unknown>) {
+      forgedFields = fields;
+    },
+    forgeAnswer(route: FakeHubRoute, answer: (() => Response) | null) {
+      if (answer === null) forged.delete(route);
+      else forged.set(route, answer);
+    },
+    replaceContent,
     close,
     [Symbol.asyncDispose]: close,
   });
@@ -510,6 +576,48 @@ function parseRange(value: string, size: number): [number, number] | "unsatisfia
   const end = match[2] === "" ? size - 1 : Math.min(Number(match[2]), size - 1);
   if (start >= size || end < start) return "unsatisfiable";
   return [start, end];
+}
+
+/**
+ * Answers of `mib` MiB of zeros gzip-compressed to about a thousandth of that, labelled JSON: a
+ * decompression bomb. Compressed block by block, never held whole.
+ */
+export async function gzipBomb(mib: number): Promise<() => Response> {
+  const zeros = new Uint8Array(1024 * 1024);
+  const source = new ReadableStream<BufferSource>({
+    start(controller) {
+      for (let i = 0; i < mib; i++) controller.enqueue(zeros);
+      controller.close();
+    },
+  });
+  const compressed = new Uint8Array(
+    await new Response(source.pipeThrough(new CompressionStream("gzip"))).arrayBuffer(),
+  );
+  return () =>
+    new Response(compressed, {
+      headers: { "content-type": "application/json", "content-encoding": "gzip" },
+    });
+}
+
+/** A JSON-looking answer that never ends (`[0,0,0,...`), until the client stops reading. */
+export function endlessAnswer(): Response {
+  const chunk = new TextEncoder().encode("0,".repeat(32 * 1024));
+  let first = true;
+  return new Response(
+    new ReadableStream<Uint8Array>({
+      pull(controller) {
+        controller.enqueue(first ? new TextEncoder().encode("[") : chunk);
+        first = false;
+      },
+    }),
+    { headers: { "content-type": "application/json" } },
+  );
+}
+
+function etagOf(content: ImageContent): string {
+  return content instanceof Uint8Array
+    ? `"${md5Hex(content)}"`
+    : `"gen-${content.seed}-${content.size}"`;
 }
 
 function redirect(location: string): Response {

@@ -1,7 +1,8 @@
 /**
  * A fake Singularity Registry Server on 127.0.0.1 for tests: manifests, downloads, push (with
  * nginx's refusal of chunked bodies), delete, search and labels, HMAC checked as the real server
- * does. Uploads stream to a temp file while hashed, so multi-GiB pushes never sit in memory.
+ * does. Uploads stream to a temp file while hashed, so multi-GiB pushes never sit in memory. A
+ * hostile server is one call away: forged manifest fields, or any answer for any route.
  */
 import { Buffer } from "node:buffer";
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
@@ -25,7 +26,22 @@ export type FakeRegistryMode =
   /** Downloads answer HEAD with 405. */
   | "head-405"
   /** Manifests give a version that is not the MD5 of the stored file. */
-  | "wrong-md5";
+  | "wrong-md5"
+  /** The first push request and the first upload answer 503, as a proxy in front may. */
+  | "push-503-once"
+  /** `POST /api/upload/chunked_upload` never answers (until the fake closes). */
+  | "push-hangs";
+
+/** A route whose answer a test can forge. */
+export type FakeRegistryRoute =
+  | "manifest"
+  | "collections"
+  | "collection"
+  | "search"
+  | "labels"
+  | "push"
+  | "upload"
+  | "delete";
 
 /** Options of `startFakeRegistry`. */
 export interface FakeRegistryOptions {
@@ -126,6 +142,10 @@ export class FakeRegistry implements AsyncDisposable {
   readonly #collections = new Map<string, CollectionRecord>();
   #images: ImageRecord[] = [];
   #mode: FakeRegistryMode = null;
+  #failedOnce = new Set<string>();
+  #forgedFields: Record<string, unknown> = {};
+  #forged = new Map<FakeRegistryRoute, () => Response>();
+  #hanging = new Set<() => void>();
   #nextCollectionId = 1;
   #nextImageId = 1;
   #nextFile = 1;
@@ -191,10 +211,23 @@ export class FakeRegistry implements AsyncDisposable {
   /** Switches a fault or quirk on; `null` restores normal behaviour. */
   setMode(mode: FakeRegistryMode): void {
     this.#mode = mode;
+    this.#failedOnce.clear();
+  }
+
+  /** Fields every manifest is given instead of its own (a hostile server); {} restores them. */
+  forgeManifest(fields: Record<string, unknown>): void {
+    this.#forgedFields = fields;
+  }
+
+  /** Answers every request of a route with `answer()` instead; null restores the route. */
+  forgeAnswer(route: FakeRegistryRoute, answer: (() => Response) | null): void {
+    if (answer === null) this.#forged.delete(route);
+    else this.#forged.set(route, answer);
   }
 
   /** Stops the server and removes the files it stored. */
   async close(): Promise<void> {
+    for (const release of this.#hanging) release();
     await this.#server.shutdown();
     await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
   }
@@ -276,7 +309,31 @@ export class FakeRegistry implements AsyncDisposable {
     });
   }
 
-  #route(request: Request, url: URL): Promise<Response | undefined> | Response | undefined {
+  async #route(request: Request, url: URL): Promise<Response | undefined> {
+    const route = routeOf(request.method, url.pathname);
+    if (route !== undefined) {
+      const forged = this.#forged.get(route);
+      if (forged) {
+        await request.body?.cancel().catch(() => {});
+        return forged();
+      }
+      if (
+        this.#mode === "push-503-once" && (route === "push" || route === "upload") &&
+        !this.#failedOnce.has(route)
+      ) {
+        this.#failedOnce.add(route);
+        await request.body?.cancel().catch(() => {});
+        return nginxError(503, "Service Temporarily Unavailable");
+      }
+      if (this.#mode === "push-hangs" && route === "push") {
+        await new Promise<void>((resolve) => this.#hanging.add(resolve));
+        return Response.json({ detail: "too late" }, { status: 500 });
+      }
+    }
+    return await this.#serve(request, url);
+  }
+
+  #serve(request: Request, url: URL): Promise<Response | undefined> | Response | undefined {
     const method = request.method;
     const path = url.pathname;
     let match: RegExpMatchArray | null;
@@ -339,6 +396,7 @@ export class FakeRegistry implements AsyncDisposable {
       frozen: image.frozen,
       metadata: { size_mb: Math.round(image.size / (1024 * 1024)) },
       collection: image.collection,
+      ...this.#forgedFields,
     };
   }
 
@@ -640,6 +698,23 @@ interface ContainerTarget {
   name: string;
   tag: string;
   version?: string;
+}
+
+// Which forgeable route a request is for, if any.
+function routeOf(method: string, path: string): FakeRegistryRoute | undefined {
+  if (path === "/upload" && method === "POST") return "upload";
+  if (!path.startsWith("/api/")) return undefined;
+  const rest = path.slice("/api/".length).replace(/\/$/, "");
+  if (rest === "upload/chunked_upload" && method === "POST") return "push";
+  if (method === "GET" && rest === "collections") return "collections";
+  if (method === "GET" && rest.startsWith("collection/")) return "collection";
+  if (method === "GET" && rest.startsWith("container/search/")) return "search";
+  if (method === "GET" && rest.startsWith("labels/search")) return "labels";
+  if (/^container\/[^/]+\/.+$/.test(rest)) {
+    if (method === "GET") return "manifest";
+    if (method === "DELETE") return "delete";
+  }
+  return undefined;
 }
 
 // `<n>:<t>@<v>`, `<n>:<t>`, `<n>@<v>` or `<n>`, as the server's URL patterns split them.

@@ -9,6 +9,7 @@ import {
   deactivateBackend,
   deleteBackend,
   listBackends,
+  MAX_SECRETS_BYTES,
   readSecrets,
   removeBackendSetting,
   requireSecrets,
@@ -115,8 +116,32 @@ Deno.test("an unreadable secrets path (a folder) gives a problem, not an excepti
   const secrets = readSecrets(dir.path);
   assert.deepEqual(secrets.data, {});
   assert.ok(secrets.problem instanceof ConfigError);
-  assert.match(secrets.problem.message, /^cannot read secrets file /);
+  assert.equal(
+    secrets.problem.message,
+    `secrets file ${dir.path} is a folder, not a regular file`,
+  );
   assert.throws(() => requireSecrets(secrets), ConfigError);
+});
+
+Deno.test("a FIFO, a device or a file past the cap is a problem, found without reading it", () => {
+  using dir = tempFolder();
+  const fifo = join(dir.path, "fifo");
+  const made = new Deno.Command("mkfifo", { args: [fifo] }).outputSync();
+  assert.ok(made.success, "mkfifo");
+  const big = join(dir.path, "big.json");
+  Deno.writeTextFileSync(big, `{"x": "${"a".repeat(MAX_SECRETS_BYTES)}"}`);
+  const cases: [string, RegExp][] = [
+    [fifo, /is a FIFO, not a regular file$/],
+    ["/dev/zero", /^secrets file \/dev\/zero is a character device, not a regular file$/],
+    ["/dev/null", /is a character device/],
+    [big, /is larger than 1 MiB, the most sregistry reads$/],
+  ];
+  for (const [path, message] of cases) {
+    const secrets = readSecrets(path);
+    assert.ok(secrets.problem instanceof ConfigError, path);
+    assert.match(secrets.problem.message, message);
+    assert.deepEqual(secrets.data, {});
+  }
 });
 
 Deno.test({

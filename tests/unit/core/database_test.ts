@@ -101,3 +101,55 @@ Deno.test("the database keeps the rollback journal, not WAL (safe on NFS)", asyn
   const mode = registry.db.prepare("PRAGMA journal_mode").get() as { journal_mode: string };
   assert.equal(mode.journal_mode, "delete");
 });
+
+Deno.test("a full database gives SQLite's reason, not the rollback that cannot follow it", async () => {
+  await using folder = await tempHome();
+  const db = openDatabase(join(folder.path, "sregistry.db"));
+  try {
+    db.exec("CREATE TABLE t (x BLOB)");
+    // The file may not grow: SQLite fails the write and ends the transaction itself.
+    db.exec("PRAGMA max_page_count = 3");
+    assert.throws(
+      () => immediate(db, () => db.prepare("INSERT INTO t VALUES (?)").run(new Uint8Array(1e5))),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError, String(error));
+        assert.match(error.message, /^cannot write the database .*\(database or disk is full\)$/);
+        assert.doesNotMatch(error.message, /rollback/);
+        return true;
+      },
+    );
+    assert.equal(db.isTransaction, false);
+    assert.equal(immediate(db, () => 7), 7, "the next transaction works");
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("a write to a damaged database says it is damaged, with SQLite's reason", async () => {
+  await using folder = await tempHome();
+  const path = join(folder.path, "sregistry.db");
+  const setup = openDatabase(path);
+  setup.exec("CREATE TABLE a (x TEXT); CREATE TABLE t (x TEXT)");
+  for (let i = 0; i < 200; i++) {
+    setup.prepare("INSERT INTO t VALUES (?)").run(`row ${i}`.repeat(40));
+  }
+  setup.close();
+  const bytes = Deno.readFileSync(path);
+  bytes.fill(0x41, bytes.length - 4096); // the last page of the table, overwritten
+  Deno.writeFileSync(path, bytes);
+  const db = openDatabase(path);
+  try {
+    assert.throws(
+      () => immediate(db, () => db.prepare("INSERT INTO t VALUES (?)").run("new")),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError, String(error));
+        assert.match(error.message, /is damaged \(database disk image is malformed\)$/);
+        assert.match(error.hint ?? "", /move it aside/);
+        return true;
+      },
+    );
+    assert.equal(db.isTransaction, false, "rolled back");
+  } finally {
+    db.close();
+  }
+});

@@ -8,10 +8,14 @@ import {
   collectionKey,
   formatImageName,
   type ImageName,
+  MAX_SEGMENT_BYTES,
+  nameFromParts,
   parseImageName,
+  RESERVED_PREFIX,
   splitScheme,
   withVersion,
 } from "../../../src/core/names.ts";
+import { PART_PREFIX, TEMP_PREFIX, TOMBSTONE_PREFIX } from "../../../src/core/storage.ts";
 import { InvalidNameError } from "../../../src/errors.ts";
 
 type Row = [input: string, expected: ImageName, uri: string];
@@ -172,7 +176,54 @@ const REFUSED: [input: string, why: RegExp][] = [
   ["docker://ubuntu", /URI scheme/],
   [".sif", /the image name is empty/],
   ["@v1", /the image name is empty/],
+  // sregistry's own files in storage: no part of a name may pass for one.
+  [".sregistry-tmp-1/x", /the registry may not start with '\.sregistry-'/],
+  ["a/.sregistry-tmp-1/x", /the collection may not start with '\.sregistry-'/],
+  ["a/.sregistry-part-x", /the image name may not start with '\.sregistry-'/],
+  ["a/x:.sregistry-tmp-1", /the tag may not start with '\.sregistry-'/],
+  ["a/x:.SREGISTRY-REMOVED-1", /the tag may not start with '\.sregistry-'/],
+  ["a/x@.sregistry-part-1", /the version may not start with '\.sregistry-'/],
+  ["a/.sregistry-anything/x", /the collection may not start with '\.sregistry-'/],
+  ["reg.example.org/a/.sregistry-tmp-/x", /the collection may not start/],
+  // What does not fit a file system is refused before anything is created.
+  [`${"c".repeat(256)}/x`, /the collection is 256 bytes long; at most 255/],
+  [`a/${"n".repeat(256)}`, /the image name is 256 bytes long; at most 255/],
+  [`a/${"é".repeat(128)}`, /the image name is 256 bytes long/],
+  [`a/x:${"t".repeat(256)}`, /the tag is 256 bytes long/],
+  [`a/x@${"v".repeat(256)}`, /the version is 256 bytes long/],
+  [`a/x:${"t".repeat(219)}`, /the tag and version make a file name of 256 bytes/],
+  [`a/x:${"t".repeat(100)}@${"v".repeat(151)}`, /a file name of 256 bytes; at most 255/],
+  // A registry host becomes part of a URL: a host name or address and a port, nothing else.
+  ["evil.org?x=1/a/b", /the registry "evil\.org\?x=1" is not a host name/],
+  ["user@evil.org/a/b", /the registry "user@evil\.org" is not a host name|not allowed/],
+  ["evil.org#f/a/b", /is not a host name/],
+  ["host.org:http/a/b", /is not a host name/],
+  ["ho%2fst.org/a/b", /is not a host name/],
+  // Unicode whitespace, invisible and bidirectional characters, anywhere.
+  ["a/hel\u00a0lo", /whitespace U\+00A0 is not allowed/],
+  ["a/x:v\u2003", /whitespace U\+2003/],
+  ["\u3000a/x", /whitespace U\+3000/],
+  ["a/x\u2028y", /whitespace U\+2028/],
+  ["a/x\u0085y", /control character "\\u0085"/],
+  ["a/x\u200by", /invisible character U\+200B/],
+  ["a/x\u200cy", /invisible character U\+200C/],
+  ["a/x:\u200d1", /invisible character U\+200D/],
+  ["a/x\u2060", /invisible character U\+2060/],
+  ["a/\ufeffx", /invisible character U\+FEFF/],
+  ["a/x\u00ady", /invisible character U\+00AD/],
+  ["a/x\u3164y", /invisible character U\+3164/],
+  ["a/x\u2800y", /invisible character U\+2800/],
+  ["a/x\ufe0fy", /invisible character U\+FE0F/],
+  ["a/x@\u{e0041}", /invisible character U\+E0041/],
+  ["a/x\u202ey", /bidirectional control character U\+202E/],
+  ["a/x\u2066y", /bidirectional control character U\+2066/],
+  ["a/x:\u200f", /bidirectional control character U\+200F/],
+  ["a/x\u061cy", /bidirectional control character U\+061C/],
+  ["a/x\ud800y", /lone surrogate U\+D800/],
 ];
+
+// Anything a terminal would hide, reorder or act on; messages must never carry it raw.
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]|(?! )\p{Zs}/u;
 
 for (const [input, why] of REFUSED) {
   Deno.test(`parseImageName refuses ${JSON.stringify(input)}`, () => {
@@ -183,6 +234,7 @@ for (const [input, why] of REFUSED) {
       assert.match(error.message, why);
       assert.ok(error.message.startsWith("invalid image name "), error.message);
       assert.doesNotMatch(error.message, /\n/, "the message is one line");
+      assert.doesNotMatch(error.message, UNPRINTABLE, "no raw unprintable character");
       return true;
     });
   });
@@ -202,3 +254,65 @@ Deno.test("splitScheme lower-cases the scheme, maps '_' to '-', and leaves plain
   assert.deepEqual(splitScheme("a://b://c"), { scheme: "a", rest: "b://c" });
   assert.throws(() => parseImageName(splitScheme("a://b://c").rest), InvalidNameError);
 });
+
+Deno.test("names of the longest that fit a file system, and letters of any script, are accepted", () => {
+  const longest = "n".repeat(MAX_SEGMENT_BYTES);
+  assert.equal(parseImageName(`a/${longest}`).name, longest);
+  assert.equal(parseImageName(`a/x:${"t".repeat(218)}`).tag, "t".repeat(218));
+  assert.equal(parseImageName(`${"c".repeat(255)}/x`).collection, "c".repeat(255));
+  assert.deepEqual(parseImageName("équipe/café:été"), name("équipe", "café", "été"));
+  assert.equal(
+    parseImageName("a/x.sregistry-y").name,
+    "x.sregistry-y",
+    "only a prefix is reserved",
+  );
+});
+
+Deno.test("every prefix of sregistry's own files in storage is the reserved one", () => {
+  for (const prefix of [TEMP_PREFIX, PART_PREFIX, TOMBSTONE_PREFIX]) {
+    assert.ok(prefix.startsWith(RESERVED_PREFIX), prefix);
+  }
+});
+
+Deno.test("nameFromParts builds a name from a remote's parts, checked as a typed name", () => {
+  assert.deepEqual(
+    nameFromParts({ collection: "VSoch", name: "Hello", tag: "V1", version: "ABC" }),
+    name("vsoch", "hello", "v1", "abc"),
+  );
+  assert.deepEqual(
+    nameFromParts({ collection: "a/b", name: "x", tag: "t" }, { keepCase: true }),
+    name("a/b", "x", "t"),
+  );
+  assert.deepEqual(
+    nameFromParts({ registry: "reg.example.org:8443", collection: "a", name: "x", tag: "t" }),
+    name("a", "x", "t", null, "reg.example.org:8443"),
+  );
+});
+
+// A part that holds another part's separator, or anything a typed name may not hold.
+const REFUSED_PARTS: [parts: Parameters<typeof nameFromParts>[0], why: RegExp][] = [
+  [
+    { collection: "a", name: "x", tag: "t", version: "x/../../../../victim" },
+    /'\/' is not allowed/,
+  ],
+  [{ collection: "a", name: "x", tag: "t@v", version: null }, /the tag "t@v" cannot be part/],
+  [{ collection: "a", name: "x/y", tag: "t" }, /the collection "a" cannot be part/],
+  [{ collection: "a", name: "x:y", tag: "t" }, /only one ':tag'/],
+  [{ collection: "evil.org/a", name: "x", tag: "t" }, /the registry "" cannot be part/],
+  [{ collection: "a", name: "x", tag: "t.sif" }, /the tag "t\.sif" cannot be part/],
+  [{ collection: "..", name: "x", tag: "t" }, /'\.\.' is not allowed/],
+  [{ collection: "a", name: "x", tag: ".sregistry-tmp-1" }, /may not start with '\.sregistry-'/],
+  [{ collection: "a", name: "x", tag: "t", version: "\u202e1" }, /bidirectional control/],
+  [{ collection: "", name: "x", tag: "t" }, /absolute paths|empty/],
+];
+
+for (const [parts, why] of REFUSED_PARTS) {
+  Deno.test(`nameFromParts refuses ${JSON.stringify(parts)}`, () => {
+    assert.throws(() => nameFromParts(parts), (error: unknown) => {
+      assert.ok(error instanceof InvalidNameError, `InvalidNameError, got ${error}`);
+      assert.match(error.message, why);
+      assert.doesNotMatch(error.message, UNPRINTABLE);
+      return true;
+    });
+  });
+}

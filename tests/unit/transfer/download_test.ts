@@ -7,7 +7,7 @@ import {
   NotFoundError,
   RemoteError,
 } from "../../../src/errors.ts";
-import { downloadToFile } from "../../../src/transfer/download.ts";
+import { downloadIfChanged, downloadToFile } from "../../../src/transfer/download.ts";
 import { withDownloadLock } from "../../../src/transfer/lock.ts";
 import type { HttpOptions } from "../../../src/transfer/http.ts";
 import type { Progress } from "../../../src/transfer/progress.ts";
@@ -39,13 +39,16 @@ function downloads(hub: FakeHub, image: FakeImage) {
   return hub.requests.filter((seen) => seen.path.endsWith(`/${image.id}`));
 }
 
-/** Leaves the first `bytes` of the image in `part` with a sidecar naming the hub's ETag. */
+/**
+ * Leaves the first `bytes` of the image in `part` with a sidecar naming the hub's ETag and the
+ * length it first announced.
+ */
 async function leavePart(part: string, image: FakeImage, bytes: number, etag: string | null) {
   const head = (await readAll(generatedBytes(SIZE, SEED))).slice(0, bytes);
   await Deno.writeFile(part, head);
   await Deno.writeTextFile(
     `${part}.json`,
-    JSON.stringify({ url: image.downloadUrl, etag, lastModified: null }),
+    JSON.stringify({ url: image.downloadUrl, etag, lastModified: null, total: SIZE }),
   );
 }
 
@@ -66,7 +69,13 @@ Deno.test("downloadToFile streams, hashes and reports progress", async () => {
     expectedMd5: await generatedMd5(SIZE, SEED),
     onProgress: (progress) => events.push({ ...progress }),
   });
-  assert.deepEqual(result, { size: SIZE, md5: await generatedMd5(SIZE, SEED) });
+  assert.deepEqual(result, {
+    size: SIZE,
+    md5: await generatedMd5(SIZE, SEED),
+    checked: "md5",
+    validator: { etag: await etagOf(image), lastModified: "Mon, 01 Jan 2024 00:00:00 GMT" },
+    contentType: "application/octet-stream",
+  });
   assert.equal((await Deno.stat(part)).size, SIZE);
   assert.equal(exists(`${part}.json`), false);
   assert.equal(events[0].done, 0);
@@ -480,4 +489,53 @@ Deno.test("withDownloadLock stops waiting when interrupted", async () => {
   await assert.rejects(waiting, InterruptedError);
   // The other holder's lock is untouched.
   assert.equal(await Deno.readTextFile(`${part}.lock`), `${Deno.pid} elsewhere\n`);
+});
+
+Deno.test("downloadToFile refuses an HTML page, labelled or not, and keeps nothing", async () => {
+  await using dir = await tempHome();
+  await using hub = await startFakeHub();
+  const image = hub.addImage("vsoch", "hello", "latest", { size: SIZE, seed: SEED });
+  const part = join(dir.path, "hello.sif.part");
+  for (const mode of ["html", "html-octet"] as const) {
+    hub.setMode(mode);
+    await assert.rejects(downloadToFile(image.downloadUrl, part, { http: HTTP }), (error) => {
+      assert.ok(error instanceof RemoteError);
+      assert.match(error.message, /answered with an HTML page \(HTTP 200\), not an image/);
+      return true;
+    });
+    assert.equal(exists(part), false);
+    assert.equal(exists(`${part}.json`), false);
+  }
+});
+
+Deno.test("downloadIfChanged writes nothing when the server says the file has not changed", async () => {
+  await using dir = await tempHome();
+  await using hub = await startFakeHub();
+  const image = hub.addImage("vsoch", "hello", "latest", { size: SIZE, seed: SEED });
+  const part = join(dir.path, "hello.sif.part");
+  const first = await downloadToFile(image.downloadUrl, part, { http: HTTP });
+  await Deno.remove(part);
+  assert.equal(
+    await downloadIfChanged(image.downloadUrl, part, first.validator, { http: HTTP }),
+    null,
+  );
+  assert.equal(exists(part), false);
+  assert.equal(downloads(hub, image).at(-1)!.headers["if-none-match"], first.validator.etag);
+
+  hub.replaceContent(image, { size: SIZE, seed: SEED + 1 });
+  const changed = await downloadIfChanged(image.downloadUrl, part, first.validator, { http: HTTP });
+  assert.equal(changed?.md5, await generatedMd5(SIZE, SEED + 1));
+});
+
+Deno.test("downloadToFile starts over when a 206 claims the file ends early", async () => {
+  await using dir = await tempHome();
+  await using hub = await startFakeHub({ mode: "short-206" });
+  const image = hub.addImage("vsoch", "hello", "latest", { size: SIZE, seed: SEED });
+  const part = join(dir.path, "hello.sif.part");
+  await leavePart(part, image, 1000, await etagOf(image));
+  const result = await downloadToFile(image.downloadUrl, part, { http: HTTP });
+  assert.equal(result.md5, await generatedMd5(SIZE, SEED));
+  assert.equal(result.checked, "length");
+  const gets = downloads(hub, image).filter((seen) => seen.method === "GET");
+  assert.deepEqual(gets.map((seen) => seen.headers["range"]), ["bytes=1000-", undefined]);
 });

@@ -94,12 +94,94 @@ Deno.test("request throws RemoteError with the status once retries are used up",
   assert.equal(server.seen.length, 3);
 });
 
-Deno.test("request does not retry a POST", async () => {
-  await using server = serve(() => new Response("down", { status: 500 }));
+Deno.test("request retries a POST answered 5xx: the server says it did not do the work", async () => {
+  let answers = 0;
+  await using server = serve(() =>
+    ++answers === 1 ? new Response("down", { status: 503 }) : Response.json({ cid: 1 })
+  );
   const response = await request(`${server.url}/x`, { method: "POST", body: "{}" }, FAST);
+  assert.equal(response.status, 200);
+  assert.deepEqual(await response.json(), { cid: 1 });
+  assert.equal(server.seen.length, 2);
+});
+
+Deno.test("request never sends a stream body twice, whatever the answer", async () => {
+  await using server = serve(async (req) => {
+    await req.body?.cancel();
+    return new Response("down", { status: 503 });
+  });
+  const body = ReadableStream.from([new TextEncoder().encode("{}")]);
+  const response = await request(`${server.url}/x`, { method: "PUT", body }, FAST);
   await response.body?.cancel();
-  assert.equal(response.status, 500);
+  assert.equal(response.status, 503);
   assert.equal(server.seen.length, 1);
+});
+
+/** A server that reads each request and hangs up without answering; counts connections. */
+function hangUp() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let connections = 0;
+  const accepting = (async () => {
+    for await (const connection of listener) {
+      connections++;
+      await connection.read(new Uint8Array(65536)).catch(() => null);
+      connection.close();
+    }
+  })();
+  return {
+    url: `http://127.0.0.1:${listener.addr.port}`,
+    connections: () => connections,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await accepting.catch(() => {});
+    },
+  };
+}
+
+Deno.test("request never sends a POST again after the connection broke: the server may have acted", async () => {
+  await using server = hangUp();
+  await assert.rejects(
+    request(`${server.url}/api/upload/chunked_upload`, { method: "POST", body: "{}" }, {
+      ...FAST,
+      retries: 3,
+    }),
+    (error: unknown) => {
+      assert.ok(error instanceof RemoteError);
+      assert.match(error.message, /^could not reach 127\.0\.0\.1:\d+: /);
+      return true;
+    },
+  );
+  assert.equal(server.connections(), 1, "the POST was sent once");
+});
+
+Deno.test("request sends a GET again after the connection broke", async () => {
+  await using server = hangUp();
+  await assert.rejects(request(`${server.url}/x`, {}, { ...FAST, retries: 2 }), RemoteError);
+  assert.equal(server.connections(), 3);
+});
+
+Deno.test("request retries a POST whose connection never opened", async () => {
+  const port = closedPort();
+  const retries: string[] = [];
+  await assert.rejects(
+    request(`http://127.0.0.1:${port}/x`, { method: "POST", body: "{}" }, {
+      ...FAST,
+      retries: 2,
+      onRetry: (message) => retries.push(message),
+    }),
+    /refused/i,
+  );
+  assert.equal(retries.length, 2);
+});
+
+Deno.test("request refuses every URL that is not http or https before sending anything", async () => {
+  for (const url of ["file:///etc/passwd", "ftp://127.0.0.1/x", "data:,hello", "not a url"]) {
+    await assert.rejects(request(url, {}, FAST), (error: unknown) => {
+      assert.ok(error instanceof RemoteError, String(error));
+      assert.match(error.message, /only http and https URLs are fetched|is not a valid URL/);
+      return true;
+    });
+  }
 });
 
 Deno.test("request reports an unreachable host after retrying, without the URL's secrets", async () => {
@@ -242,7 +324,7 @@ Deno.test("getJson parses JSON and reports statuses and malformed bodies", async
     if (url.pathname === "/bad") return new Response("<html>", { status: 200 });
     return new Response("missing", { status: 404, statusText: "Not Found" });
   });
-  assert.deepEqual(await getJson(`${server.url}/ok`, {}, FAST), { hello: "world" });
+  assert.deepEqual((await getJson(`${server.url}/ok`, {}, FAST)).value, { hello: "world" });
   assert.equal(server.seen[0].headers.get("accept"), "application/json");
   await assert.rejects(
     getJson(`${server.url}/gone?access_token=abc`, {}, FAST),
@@ -258,14 +340,17 @@ Deno.test("getJson parses JSON and reports statuses and malformed bodies", async
   );
   await assert.rejects(
     getJson(`${server.url}/bad`, {}, FAST),
-    new RegExp(`^RemoteError: ${server.url}/bad returned malformed JSON$`),
+    new RegExp(
+      `^RemoteError: ${server.url}/bad answered with a body that is not JSON \\(text/plain\\) \\(HTTP 200\\)$`,
+    ),
   );
 });
 
 Deno.test("getJson against the fake hub's manifest and 404 mode", async () => {
   await using hub = await startFakeHub();
   const image = hub.addImage("vsoch", "hello-world", "latest", new TextEncoder().encode("sif"));
-  const manifest = await getJson(`${hub.base}/container/vsoch/hello-world:latest`, {}, FAST);
+  const manifest = (await getJson(`${hub.base}/container/vsoch/hello-world:latest`, {}, FAST))
+    .value;
   assert.deepEqual(manifest, {
     image: image.downloadUrl,
     name: "vsoch/hello-world",
@@ -293,7 +378,7 @@ Deno.test("the fake hub paginates collections with absolute next links", async (
   const names: string[] = [];
   let next: string | null = `${hub.base}/collections/`;
   while (next !== null) {
-    const page = await getJson(next, {}, FAST) as {
+    const page = (await getJson(next, {}, FAST)).value as {
       count: number;
       next: string | null;
       results: { name: string; containers: { uri: string }[] }[];
@@ -316,9 +401,10 @@ Deno.test("the fake hub paginates collections with absolute next links", async (
 Deno.test("the fake hub answers unknown routes with 500 and records them", async () => {
   await using hub = await startFakeHub();
   await assert.rejects(request(`${hub.url}/nowhere`, {}, { ...FAST, retries: 0 }), /HTTP 500/);
-  const response = await request(`${hub.url}/download/1`, { method: "POST" }, FAST);
-  await response.body?.cancel();
-  assert.equal(response.status, 500);
+  await assert.rejects(
+    request(`${hub.url}/download/1`, { method: "POST" }, { ...FAST, retries: 0 }),
+    /HTTP 500/,
+  );
   assert.deepEqual(hub.unexpected.map((seen) => `${seen.method} ${seen.path}`), [
     "GET /nowhere",
     "POST /download/1",

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { InterruptedError, NotFoundError, RemoteError } from "../../../src/errors.ts";
 import { uploadMultipart } from "../../../src/transfer/upload.ts";
 import { closedPort } from "../../support/registry_env.ts";
+import { gzipBomb } from "../../support/fake_hub.ts";
 import { md5 } from "../../support/state.ts";
 
 interface Received {
@@ -13,7 +14,9 @@ interface Received {
 }
 
 // A server that parses the multipart body with Deno's own parser, independent of ours.
-function startServer(answer?: (request: Request) => Response | Promise<Response> | undefined) {
+function startServer(
+  answer?: (request: Request) => Response | undefined | Promise<Response | undefined>,
+) {
   const received: Received[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
     const custom = await answer?.(request);
@@ -301,4 +304,99 @@ Deno.test("uploadMultipart says when the connection breaks during the upload", a
     await accepted;
     listener.close();
   }
+});
+
+Deno.test("uploadMultipart sends the file again, from its start, after a 503 or 429", async () => {
+  let answers = 0;
+  await using server = startServer(async (request) => {
+    if (++answers > 2) return undefined;
+    await request.body?.cancel();
+    return new Response("busy", { status: answers === 1 ? 503 : 429 });
+  });
+  const bytes = randomBytes(300_000);
+  await using file = await tempFile(bytes);
+  const attempts: number[] = [];
+  const retries: string[] = [];
+  let seen = 0;
+  const response = await uploadMultipart(server.url, {
+    fields: [["name", "tacos"]],
+    file: { ...FILE, path: file.path },
+    userAgent: "sregistry-test/1",
+    onAttempt: () => attempts.push(seen),
+    onChunk: (chunk) => seen += chunk.byteLength,
+    retry: { retries: 3, backoffMs: 1, onRetry: (message) => retries.push(message) },
+  });
+  assert.equal(response.status, 200);
+  assert.equal(attempts.length, 3, "told before each attempt");
+  assert.equal(server.received.length, 1);
+  assert.equal(server.received[0].file?.md5, md5(bytes), "the last attempt sent the whole file");
+  assert.equal(retries.length, 2);
+  assert.match(retries[0], /HTTP 503.*retrying in \d+ms \(1\/3\)/);
+});
+
+Deno.test("uploadMultipart never sends the file again once the connection broke", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let connections = 0;
+  const accepting = (async () => {
+    for await (const connection of listener) {
+      connections++;
+      await connection.read(new Uint8Array(65536)).catch(() => null);
+      connection.close();
+    }
+  })().catch(() => {});
+  await using file = await tempFile(randomBytes(8 * 1024 * 1024));
+  try {
+    await assert.rejects(
+      uploadMultipart(`http://127.0.0.1:${listener.addr.port}/upload`, {
+        fields: [],
+        file: { ...FILE, path: file.path },
+        userAgent: "sregistry-test/1",
+        retry: { retries: 3, backoffMs: 1 },
+      }),
+      /broke during the upload/,
+    );
+    assert.equal(connections, 1);
+  } finally {
+    listener.close();
+    await accepting;
+  }
+});
+
+Deno.test("uploadMultipart tries again when the connection never opened", async () => {
+  const retries: string[] = [];
+  await using file = await tempFile(randomBytes(10));
+  await assert.rejects(
+    uploadMultipart(`http://127.0.0.1:${closedPort()}/upload`, {
+      fields: [],
+      file: { ...FILE, path: file.path },
+      userAgent: "sregistry-test/1",
+      retry: { retries: 2, backoffMs: 1, onRetry: (message) => retries.push(message) },
+    }),
+    /could not reach/,
+  );
+  assert.equal(retries.length, 2);
+});
+
+Deno.test("uploadMultipart decodes a compressed answer, and stops one past the cap", async () => {
+  const text = JSON.stringify({ message: "Upload Complete" });
+  const small = new Uint8Array(
+    await new Response(
+      ReadableStream.from<BufferSource>([new TextEncoder().encode(text)])
+        .pipeThrough(new CompressionStream("gzip")),
+    ).arrayBuffer(),
+  );
+  const bomb = await gzipBomb(64);
+  let answer = () => new Response(small, { headers: { "content-encoding": "gzip" } });
+  await using server = startServer(async (request) => {
+    await request.body?.cancel();
+    return answer();
+  });
+  await using file = await tempFile(randomBytes(10));
+  const options = { fields: [], file: { ...FILE, path: file.path }, userAgent: "t/1" };
+  assert.equal((await uploadMultipart(server.url, options)).body, text);
+  answer = bomb;
+  await assert.rejects(
+    uploadMultipart(server.url, options),
+    /answered the upload with more than 16 MiB/,
+  );
 });
