@@ -84,6 +84,17 @@ export function findByFile(db: DatabaseSync, recorded: string): Container | unde
   return row ? toContainer(row) : undefined;
 }
 
+/**
+ * Records with a file whose metadata names `digest` as their OCI layer (`layer_digest`, as oras
+ * pulls record it), newest first.
+ */
+export function findByLayerDigest(db: DatabaseSync, digest: string): Container[] {
+  return db.prepare(`${SELECT} WHERE coalesce(container.image, '') != ''
+      AND CASE WHEN json_valid(container.metadata)
+        THEN json_extract(container.metadata, '$.layer_digest') END = ?
+    ORDER BY container.id DESC`).all(digest).map(toContainer);
+}
+
 /** What a listing shows of a record. */
 export interface ContainerSummary {
   uri: string;

@@ -1,13 +1,16 @@
 /**
  * Pulling: resolve a name with a client, download through the transfer layer (verified, resumable,
  * one writer per target), then place and record the image in one transaction. Also `record`
- * from a remote: the manifest only, no file.
+ * from a remote: the manifest only, no file. An OCI layer is checked for its size, SHA-256 and
+ * SIF magic in the same pass, and taken from a local copy with that digest when there is one.
  */
 import { basename, dirname, resolve } from "node:path";
-import { ConflictError, reason } from "../errors.ts";
-import { findContainers } from "../core/containers.ts";
+import { ConflictError, IntegrityError, InterruptedError, reason } from "../errors.ts";
+import { findByLayerDigest, findContainers } from "../core/containers.ts";
+import { copyAndHash } from "../core/ingest.ts";
+import { hasSifMagic } from "../core/sif_magic.ts";
 import { commitImage, type PlacedImage, prepareFolder, storageWriteError } from "../core/add.ts";
-import type { ImageName } from "../core/names.ts";
+import { type ImageName, withVersion } from "../core/names.ts";
 import { recordImage } from "../core/record.ts";
 import { imageFile, type Registry } from "../core/registry.ts";
 import {
@@ -17,7 +20,7 @@ import {
   pruneEmptyFolders,
   removeIfPresent,
 } from "../core/storage.ts";
-import { downloadToFile } from "../transfer/download.ts";
+import { type DownloadResult, downloadToFile } from "../transfer/download.ts";
 import { withDownloadLock } from "../transfer/lock.ts";
 import type { HttpOptions } from "../transfer/http.ts";
 import type { ProgressListener } from "../transfer/progress.ts";
@@ -54,7 +57,11 @@ export async function pullImage(
   options: PullOptions,
 ): Promise<StoredPull> {
   requireCapability(client, "pull");
-  const remote = await client.resolve!(uri, { nameHint: options.nameHint });
+  const resolved = await client.resolve!(uri, { nameHint: options.nameHint });
+  const copies = options.force ? [] : storedCopies(registry, resolved);
+  const remote = copies.length > 0 && copies[0].version !== null
+    ? { ...resolved, name: withVersion(resolved.name, copies[0].version) }
+    : resolved;
   const kept = storedImage(registry, remote.name);
   if (kept && !options.force) return { ...kept, downloaded: false, remote };
 
@@ -62,7 +69,8 @@ export async function pullImage(
   prepareFolder(registry, folder);
   const part = partPath(folder, await partKey(remote));
   try {
-    return await lockedPull(registry, client, remote, part, options);
+    const sources = [...copies.map((copy) => copy.path), ...(remote.blob?.copies ?? [])];
+    return await lockedPull(registry, client, remote, part, { ...options, sources });
   } catch (error) {
     // A failed first pull leaves no empty folders; a kept part file keeps its folder.
     pruneEmptyFolders(folder, registry.storage.root);
@@ -75,7 +83,7 @@ async function lockedPull(
   client: RemoteClient,
   remote: RemoteImage,
   part: string,
-  options: PullOptions,
+  options: PullOptions & { sources: string[] },
 ): Promise<StoredPull> {
   return await withDownloadLock(part, async () => {
     // Another process may have pulled it while this one waited for the lock.
@@ -83,12 +91,7 @@ async function lockedPull(
     if (done && !options.force) return { ...done, downloaded: false, remote };
     let digest;
     try {
-      digest = await downloadToFile(remote.downloadUrl, part, {
-        http: options.http,
-        headers: remote.headers,
-        expectedMd5: remote.expectedMd5,
-        onProgress: options.onProgress,
-      });
+      digest = await fetchImage(remote, part, options);
     } catch (error) {
       throw storageWriteError(registry, error);
     }
@@ -97,7 +100,7 @@ async function lockedPull(
       keepSource: false,
       digest,
       name: remote.name,
-      url: remote.downloadUrl,
+      url: remote.recordUrl ?? remote.downloadUrl,
       metadata: remote.metadata,
       client: client.name,
       replace: options.force,
@@ -133,12 +136,8 @@ export async function pullToFile(
   }
   const part = partPath(dirname(path), basename(path));
   return await withDownloadLock(part, async () => {
-    const digest = await downloadToFile(remote.downloadUrl, part, {
-      http: options.http,
-      headers: remote.headers,
-      expectedMd5: remote.expectedMd5,
-      onProgress: options.onProgress,
-    });
+    const sources = options.force ? [] : remote.blob?.copies ?? [];
+    const digest = await fetchImage(remote, part, { ...options, sources });
     try {
       placeFile(part, path, { replace: options.force });
     } catch (error) {
@@ -158,14 +157,109 @@ export async function recordRemote(
   uri: string,
 ): Promise<ReturnType<typeof recordImage> & { remote: RemoteImage }> {
   requireCapability(client, "record");
-  const remote = await client.resolve!(uri, {});
+  const resolved = await client.resolve!(uri, {});
+  // An OCI layer already in storage under this name keeps its version (the MD5 of the file).
+  const copy = storedCopies(registry, resolved).find((found) =>
+    found.version !== null &&
+    findContainers(registry.db, withVersion(resolved.name, found.version)).length > 0
+  );
+  const remote = copy ? { ...resolved, name: withVersion(resolved.name, copy.version) } : resolved;
   const recorded = recordImage(registry, {
     name: remote.name,
-    url: remote.downloadUrl,
+    url: remote.recordUrl ?? remote.downloadUrl,
     metadata: remote.metadata,
     client: client.name,
   });
   return { ...recorded, remote };
+}
+
+// The image file: a local copy of an OCI layer when one matches, else a download; an OCI layer
+// is checked (size, SHA-256, SIF magic) before it is handed on, and deleted when it fails.
+async function fetchImage(
+  remote: RemoteImage,
+  part: string,
+  options: PullOptions & { sources: string[] },
+): Promise<DownloadResult> {
+  const blob = remote.blob;
+  if (blob === undefined) {
+    return await downloadToFile(remote.downloadUrl, part, {
+      http: options.http,
+      headers: remote.headers,
+      expectedMd5: remote.expectedMd5,
+      onProgress: options.onProgress,
+    });
+  }
+  for (const source of options.sources) {
+    const copied = await copyIfMatching(source, part, blob, options);
+    if (copied !== null) return copied;
+  }
+  const digest = await downloadToFile(remote.downloadUrl, part, {
+    http: options.http,
+    headers: remote.headers,
+    onProgress: options.onProgress,
+    sha256: true,
+  });
+  const problem = digest.size !== blob.size
+    ? `it has ${digest.size} bytes, the manifest says ${blob.size}`
+    : `sha256:${digest.sha256}` !== blob.digest
+    ? `its digest is sha256:${digest.sha256}, the manifest says ${blob.digest}`
+    : !await hasSifMagic(part)
+    ? "it is not a SIF file (no SIF magic at byte 32)"
+    : null;
+  if (problem !== null) {
+    removeIfPresent(part);
+    removeIfPresent(`${part}.json`);
+    throw new IntegrityError(`the layer downloaded from ${remote.name.registry}: ${problem}`, {
+      hint: "the download was deleted and nothing was recorded",
+    });
+  }
+  return digest;
+}
+
+// Copies a local file that should hold the layer; null (and no file left) when it does not.
+async function copyIfMatching(
+  source: string,
+  part: string,
+  blob: NonNullable<RemoteImage["blob"]>,
+  options: PullOptions,
+): Promise<DownloadResult | null> {
+  try {
+    const info = Deno.statSync(source);
+    if (!info.isFile || info.size !== blob.size) return null;
+    const total = info.size;
+    const startedAt = performance.now();
+    const digest = await copyAndHash(source, part, {
+      sha256: true,
+      signal: options.http.signal,
+      onProgress: (done) => options.onProgress?.({ done, total, startedAt, resumedFrom: 0 }),
+    });
+    if (`sha256:${digest.sha256}` === blob.digest && await hasSifMagic(part)) {
+      removeIfPresent(`${part}.json`);
+      return digest;
+    }
+  } catch (error) {
+    if (error instanceof InterruptedError) {
+      removeIfPresent(part);
+      throw error;
+    }
+    // An unreadable cache entry is only a missed shortcut.
+  }
+  removeIfPresent(part);
+  return null;
+}
+
+// Local images that hold the layer `remote` names, with their versions (MD5s).
+function storedCopies(
+  registry: Registry,
+  remote: RemoteImage,
+): { path: string; version: string | null }[] {
+  if (remote.blob === undefined) return [];
+  const copies: { path: string; version: string | null }[] = [];
+  for (const container of findByLayerDigest(registry.db, remote.blob.digest)) {
+    const file = imageFile(registry, container);
+    if (file !== null && exists(file)) copies.push({ path: file, version: container.md5 });
+  }
+  return copies;
 }
 
 // A local image of this exact version whose file is present.

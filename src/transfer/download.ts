@@ -30,6 +30,8 @@ export interface DownloadOptions {
   expectedMd5?: string | null;
   /** Called after every chunk; throttling is the listener's job. */
   onProgress?: ProgressListener;
+  /** Also compute the file's SHA-256 in the same pass (OCI blobs are named by it). */
+  sha256?: boolean;
 }
 
 /** A finished, verified download sitting at the part path. */
@@ -38,6 +40,8 @@ export interface DownloadResult {
   size: number;
   /** Lower-case hex MD5 of the file. */
   md5: string;
+  /** Lower-case hex SHA-256 of the file, when asked for. */
+  sha256?: string;
 }
 
 /** What the sidecar `<part>.json` remembers so a later run can resume safely. */
@@ -91,7 +95,7 @@ export async function downloadToFile(
         // The part file may already be complete (a run died between download and rename).
         if (total === offset) {
           const digest = await closeWriter(
-            writer ?? await ImageWriter.create(partPath, { resume: true }),
+            writer ?? await ImageWriter.create(partPath, { resume: true, sha256: options.sha256 }),
           );
           options.onProgress?.({ done: total, total, startedAt, resumedFrom: total });
           return await finish(digest);
@@ -147,7 +151,7 @@ export async function downloadToFile(
         // A fresh start, or a part file left by an earlier run: its bytes are hashed first.
         if (writer) dropWriter(writer);
         try {
-          writer = await ImageWriter.create(partPath, { resume: append });
+          writer = await ImageWriter.create(partPath, { resume: append, sha256: options.sha256 });
         } catch (error) {
           await discard(response);
           throw error;
@@ -241,7 +245,7 @@ export async function downloadToFile(
       );
     }
     await removeQuietly(sidecarPath);
-    return { size: digest.size, md5: digest.md5 };
+    return digest;
   }
 }
 

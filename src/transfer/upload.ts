@@ -52,6 +52,7 @@ export interface UploadResponse {
 }
 
 const READ_BLOCK = 1024 * 1024;
+const MAX_ANSWER = 1024 * 1024;
 const encoder = new TextEncoder();
 
 /** Sends fields and a file as multipart/form-data in one request with an exact Content-Length. */
@@ -59,11 +60,75 @@ export async function uploadMultipart(
   url: string,
   options: UploadOptions,
 ): Promise<UploadResponse> {
+  const boundary = randomBoundary();
+  const head = encoder.encode(multipartHead(boundary, options.fields, options.file));
+  const tail = encoder.encode(`\r\n--${boundary}--\r\n`);
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(options.headers ?? {})) {
+    if (!/^(content-type|content-length|transfer-encoding)$/i.test(key)) headers[key] = value;
+  }
+  headers["Content-Type"] = `multipart/form-data; boundary=${boundary}`;
+  return await streamRequest(url, { ...options, method: "POST", headers, head, tail });
+}
+
+/** What to send in a plain upload of one file: the request body is the file, nothing else. */
+export interface FileUploadOptions {
+  /** HTTP method, e.g. PATCH or PUT. */
+  method: string;
+  /** Path of the file on disk. */
+  path: string;
+  /** Extra request headers, e.g. Authorization and Content-Type; Content-Length is ours. */
+  headers?: Record<string, string>;
+  /** User-Agent header value. */
+  userAgent: string;
+  /** Sees every chunk of the file as it is sent, e.g. to hash it in the same pass. */
+  onChunk?: (chunk: Uint8Array) => void;
+  /** Called with file bytes handed to the connection so far and the file's size. */
+  onProgress?: (sent: number, total: number) => void;
+  /** Aborting stops the upload with an InterruptedError. */
+  signal?: AbortSignal;
+  /** Fail when the connection is idle this long (no bytes sent or received); 60 s by default. */
+  timeoutMs?: number;
+}
+
+/**
+ * Sends a file as the whole body of one request with an exact Content-Length (never chunked),
+ * reading it once; redirects are returned, not followed.
+ */
+export async function uploadFile(url: string, options: FileUploadOptions): Promise<UploadResponse> {
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(options.headers ?? {})) {
+    if (!/^(content-length|transfer-encoding)$/i.test(key)) headers[key] = value;
+  }
+  return await streamRequest(url, {
+    ...options,
+    file: { path: options.path },
+    headers,
+    head: new Uint8Array(0),
+    tail: new Uint8Array(0),
+  });
+}
+
+interface StreamedRequest {
+  method: string;
+  headers: Record<string, string>;
+  file: { path: string };
+  head: Uint8Array;
+  tail: Uint8Array;
+  userAgent: string;
+  onChunk?: (chunk: Uint8Array) => void;
+  onProgress?: (sent: number, total: number) => void;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+// One request whose body is head, the file streamed from disk, then tail.
+async function streamRequest(url: string, options: StreamedRequest): Promise<UploadResponse> {
   const target = new URL(url);
   if (target.protocol !== "http:" && target.protocol !== "https:") {
     throw new RemoteError(`cannot upload to ${target.protocol} URL ${target.origin}`);
   }
-  const { signal } = options;
+  const { signal, head, tail } = options;
   if (signal?.aborted) throw new InterruptedError("upload interrupted");
 
   // Loaded lazily: node:fs and node:http cost start-up time for every other command.
@@ -74,19 +139,11 @@ export async function uploadMultipart(
     : await import("node:http");
 
   const size = await fileSize(fs, options.file.path);
-  const boundary = randomBoundary();
-  const head = encoder.encode(multipartHead(boundary, options.fields, options.file));
-  const tail = encoder.encode(`\r\n--${boundary}--\r\n`);
   const contentLength = head.byteLength + size + tail.byteLength;
-
-  const headers: Record<string, string> = { "User-Agent": options.userAgent };
-  for (const [key, value] of Object.entries(options.headers ?? {})) {
-    if (!/^(content-type|content-length|transfer-encoding)$/i.test(key)) headers[key] = value;
-  }
-  headers["Content-Type"] = `multipart/form-data; boundary=${boundary}`;
+  const headers: Record<string, string> = { "User-Agent": options.userAgent, ...options.headers };
   headers["Content-Length"] = String(contentLength);
 
-  const requestOptions: RequestOptions = { method: "POST", headers, agent: false };
+  const requestOptions: RequestOptions = { method: options.method, headers, agent: false };
   const req: ClientRequest = request(target, requestOptions);
   const host = target.host;
   // Until the connection (and TLS) is up, a failure means the server was never reached.
@@ -119,7 +176,7 @@ export async function uploadMultipart(
   const onProgress = options.onProgress;
   onProgress?.(0, size);
   async function* body(): AsyncGenerator<Uint8Array> {
-    yield head;
+    if (head.byteLength > 0) yield head;
     const stream = fs.createReadStream(options.file.path, { highWaterMark: READ_BLOCK });
     try {
       for await (const chunk of stream as AsyncIterable<Uint8Array>) {
@@ -141,7 +198,7 @@ export async function uploadMultipart(
       readError = new IntegrityError(`${options.file.path} shrank while it was being uploaded`);
       throw readError;
     }
-    yield tail;
+    if (tail.byteLength > 0) yield tail;
   }
   const sending = pipeline(body(), req).then(() => {
     bodyDone = true;
@@ -210,7 +267,10 @@ function readText(response: IncomingMessage): Promise<string> {
     const decoder = new TextDecoder();
     let text = "";
     let ended = false;
-    response.on("data", (chunk: Uint8Array) => text += decoder.decode(chunk, { stream: true }));
+    // An answer is a few lines; past the cap the rest is read and dropped.
+    response.on("data", (chunk: Uint8Array) => {
+      if (text.length < MAX_ANSWER) text += decoder.decode(chunk, { stream: true });
+    });
     response.once("end", () => {
       ended = true;
       resolve(text + decoder.decode());

@@ -1,0 +1,72 @@
+/**
+ * The oras client's settings, each from the environment, else the secrets file's `oras` section:
+ * which hosts may be reached over plain http (SREGISTRY_ORAS_NOHTTPS) and the upload chunk size
+ * (SREGISTRY_ORAS_CHUNK_SIZE); and where Apptainer and Singularity cache oras layers.
+ */
+import { join } from "node:path";
+import { UsageError } from "../errors.ts";
+import { clientSetting, isTruthy, type Setting } from "../config/settings.ts";
+import type { ClientEnvironment } from "./client.ts";
+import { hostName } from "./oci_reference.ts";
+
+/** The largest chunk size accepted: a chunk is held in memory while it is sent. */
+const MAX_CHUNK = 64 * 1024 * 1024;
+const UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** SREGISTRY_ORAS_NOHTTPS with its origin: truthy for every host, or a list of hosts. */
+export function noHttpsSetting(environment: ClientEnvironment): Setting<string | null> {
+  return clientSetting({
+    env: environment.env,
+    secrets: environment.secrets(),
+    client: "oras",
+    name: "SREGISTRY_ORAS_NOHTTPS",
+  });
+}
+
+/** SREGISTRY_ORAS_CHUNK_SIZE with its origin. */
+export function chunkSizeSetting(environment: ClientEnvironment): Setting<string | null> {
+  return clientSetting({
+    env: environment.env,
+    secrets: environment.secrets(),
+    client: "oras",
+    name: "SREGISTRY_ORAS_CHUNK_SIZE",
+  });
+}
+
+/** Whether `host` may be reached over plain http (it is listed, or every host is). */
+export function isInsecureHost(environment: ClientEnvironment, host: string): boolean {
+  const value = noHttpsSetting(environment).value;
+  if (value === null) return false;
+  if (isTruthy(value)) return true;
+  const wanted = host.toLowerCase();
+  return value.split(/[\s,]+/).filter(Boolean).some((listed) => {
+    const entry = listed.toLowerCase().replace(/^[a-z]+:\/\//, "").replace(/\/+$/, "");
+    return entry === wanted || (!/:\d+$/.test(entry) && entry === hostName(wanted));
+  });
+}
+
+/** The upload chunk size in bytes, or null for one request with the whole file. */
+export function chunkSize(environment: ClientEnvironment): number | null {
+  const value = chunkSizeSetting(environment).value;
+  if (value === null) return null;
+  const match = /^\s*(\d+)\s*([kmg]?)(i?b)?\s*$/i.exec(value);
+  const bytes = match ? Number(match[1]) * UNITS[match[2].toLowerCase()] : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 1024 || bytes > MAX_CHUNK) {
+    throw new UsageError(`SREGISTRY_ORAS_CHUNK_SIZE must be between 1K and 64M, not '${value}'`);
+  }
+  return bytes;
+}
+
+/**
+ * Where Apptainer and Singularity keep an oras layer they pulled: `<cachedir>/cache/oras/<digest>`
+ * under APPTAINER_CACHEDIR (default ~/.apptainer) and SINGULARITY_CACHEDIR (~/.singularity).
+ */
+export function cachedLayerPaths(environment: ClientEnvironment, digest: string): string[] {
+  const env = environment.env;
+  const home = env.HOME?.trim() ? env.HOME : undefined;
+  const roots = [
+    env.APPTAINER_CACHEDIR?.trim() || (home && join(home, ".apptainer")),
+    env.SINGULARITY_CACHEDIR?.trim() || (home && join(home, ".singularity")),
+  ].filter((root): root is string => typeof root === "string" && root !== "");
+  return [...new Set(roots)].map((root) => join(root, "cache", "oras", digest));
+}
