@@ -223,26 +223,29 @@ async function copyIfMatching(
   blob: NonNullable<RemoteImage["blob"]>,
   options: PullOptions,
 ): Promise<DownloadResult | null> {
+  let size: number;
   try {
     const info = Deno.statSync(source);
     if (!info.isFile || info.size !== blob.size) return null;
-    const total = info.size;
-    const startedAt = performance.now();
+    size = info.size;
+  } catch {
+    return null; // no such copy: only a missed shortcut
+  }
+  const startedAt = performance.now();
+  try {
     const digest = await copyAndHash(source, part, {
       sha256: true,
       signal: options.http.signal,
-      onProgress: (done) => options.onProgress?.({ done, total, startedAt, resumedFrom: 0 }),
+      onProgress: (done) => options.onProgress?.({ done, total: size, startedAt, resumedFrom: 0 }),
     });
     if (`sha256:${digest.sha256}` === blob.digest && await hasSifMagic(part)) {
       removeIfPresent(`${part}.json`);
       return digest;
     }
   } catch (error) {
-    if (error instanceof InterruptedError) {
-      removeIfPresent(part);
-      throw error;
-    }
-    // An unreadable cache entry is only a missed shortcut.
+    removeIfPresent(part);
+    if (error instanceof InterruptedError) throw error;
+    return null; // an unreadable copy is only a missed shortcut
   }
   removeIfPresent(part);
   return null;

@@ -334,3 +334,68 @@ async function serveBlob(
   });
   return new Response(body, { status, headers });
 }
+
+let skipNoted = false;
+
+/** Registers a test that needs docker-registry; without it the test is skipped, said once. */
+export function registryTest(name: string, fn: () => Promise<void>): void {
+  const available = dockerRegistryInstalled();
+  if (!available && !skipNoted) {
+    skipNoted = true;
+    console.warn(`note: ${SKIP_REASON}`);
+  }
+  Deno.test({ name, ignore: !available, fn });
+}
+
+/** A request that went through a proxy. */
+export interface ProxiedRequest {
+  /** Method and path with query. */
+  method: string;
+  path: string;
+  /** Request headers, lower-case names. */
+  headers: Record<string, string>;
+}
+
+/** A proxy on 127.0.0.1 in front of a registry with relative Locations; records every request. */
+export interface RegistryProxy extends AsyncDisposable {
+  /** `127.0.0.1:<port>`. */
+  host: string;
+  /** Every request, in order. */
+  requests: ProxiedRequest[];
+}
+
+/**
+ * Starts a proxy to `registry` (which must use relative Locations, so clients stay on the
+ * proxy). `intercept` may answer a request itself; returning null passes it on.
+ */
+export function startProxy(
+  registry: DockerRegistry,
+  intercept: (req: Request, url: URL) => Response | null | Promise<Response | null> = () => null,
+): RegistryProxy {
+  const requests: ProxiedRequest[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const url = new URL(req.url);
+    requests.push({
+      method: req.method,
+      path: url.pathname + url.search,
+      headers: Object.fromEntries(req.headers),
+    });
+    const answer = await intercept(req, url);
+    if (answer !== null) {
+      await req.body?.cancel();
+      return answer;
+    }
+    const upstream = await fetch(`${registry.url}${url.pathname}${url.search}`, {
+      method: req.method,
+      headers: req.headers,
+      body: req.body,
+      redirect: "manual",
+    });
+    return new Response(upstream.body, { status: upstream.status, headers: upstream.headers });
+  });
+  return {
+    host: `127.0.0.1:${server.addr.port}`,
+    requests,
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
+}
