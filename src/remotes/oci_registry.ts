@@ -209,15 +209,22 @@ export async function answerError(
   if (response.status === 404) return new NotFoundError(`${name} was not found: ${said}`);
   if (response.status === 401 || response.status === 403) {
     const used = session.auth.required ? session.auth.credential() : null;
+    const login = `'sregistry login ${session.registry}'`;
+    if (used === null) {
+      return new RemoteError(`${name} was not found or needs credentials (${said})`, {
+        status: response.status,
+        hint: `log in with ${login}, or set SREGISTRY_ORAS_USERNAME and SREGISTRY_ORAS_PASSWORD`,
+      });
+    }
     return new RemoteError(
-      used
-        ? `${name}: access denied to the credentials from ${used.source} (${said})`
-        : `${name} was not found or needs credentials (${said})`,
+      response.status === 401
+        ? `${session.registry} refused the credentials from ${used.source} (${said})`
+        : `${name}: the credentials from ${used.source} may not ${action} it (${said})`,
       {
         status: response.status,
-        hint: used
-          ? `they may lack ${action} rights; log in as another user with 'sregistry login ${session.registry}'`
-          : `log in with 'sregistry login ${session.registry}', or set SREGISTRY_ORAS_USERNAME and SREGISTRY_ORAS_PASSWORD`,
+        hint: response.status === 401
+          ? `check them, or log in again with ${login}`
+          : `it may not exist, or another user must ${action} it`,
       },
     );
   }

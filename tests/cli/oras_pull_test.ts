@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { sregistry } from "../support/cli.ts";
 import {
-  type DockerRegistry,
   type DockerRegistryOptions,
   REGISTRY_PASSWORD,
   REGISTRY_USER,
@@ -36,7 +35,7 @@ import {
   spawnSregistry,
   waitFor,
 } from "../support/pulls.ts";
-import { assertFailure, type ImageRecord, md5, records } from "../support/state.ts";
+import { type ImageRecord, md5, records } from "../support/state.ts";
 
 const CREDENTIALS = {
   SREGISTRY_ORAS_USERNAME: REGISTRY_USER,
