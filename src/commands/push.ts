@@ -53,6 +53,7 @@ export async function runPush(ctx: Context, options: PushCommandOptions): Promis
     onProgress: (sent, total) => progress.update(sent, total),
     target: rest,
     tag: options.tag,
+    knownLayer: await storedLayer(ctx, path),
   }).finally(() => progress.finish());
   const shown = pushed.reference ?? formatImageName(pushed.name);
   ctx.io.err.line(`[push] ${pushed.message}: ${shown} (${pushed.size} bytes)`);
@@ -75,4 +76,16 @@ export async function runPush(ctx: Context, options: PushCommandOptions): Promis
   } else {
     ctx.io.out.line(shown);
   }
+}
+
+// The OCI layer digest sregistry recorded for a file in its storage (pulled with oras://).
+async function storedLayer(
+  ctx: Context,
+  path: string,
+): Promise<{ digest: string; size: number } | null> {
+  const settings = ctx.settings();
+  if (settings.disable.value || !path.startsWith(`${settings.storage.value}/`)) return null;
+  const { recordedLayer } = await import("../remotes/pull.ts");
+  using registry = ctx.openRegistry();
+  return recordedLayer(registry, path);
 }

@@ -76,6 +76,8 @@ export interface PushOptions {
   target?: string;
   /** `--tag` as typed. */
   tag?: string;
+  /** The file's OCI layer digest when sregistry recorded it (an image it pulled from one). */
+  knownLayer?: { digest: string; size: number } | null;
 }
 
 /** Options of a search. */

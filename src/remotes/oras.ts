@@ -31,6 +31,7 @@ import {
   recordedName,
 } from "./oci_reference.ts";
 import {
+  blobExists,
   deleteManifest,
   getManifest,
   listCatalog,
@@ -129,7 +130,11 @@ export function orasClient(environment: ClientEnvironment): RemoteClient {
       const session = sessionFor(reference.registry, reference.repository);
       const size = chunkSize(environment);
       await uploadBytes(session, reference.repository, EMPTY_CONFIG, EMPTY_CONFIG_DIGEST);
-      const layer = await uploadFileBlob(session, reference.repository, file, {
+      // A layer sregistry pulled has a known digest: the registry may have it already.
+      const known = options.knownLayer ?? null;
+      const present = known !== null &&
+        await blobExists(session, reference.repository, known.digest);
+      const layer = present ? known : await uploadFileBlob(session, reference.repository, file, {
         chunkSize: size,
         onProgress: options.onProgress,
       });
@@ -144,7 +149,7 @@ export function orasClient(environment: ClientEnvironment): RemoteClient {
         md5: null,
         size: layer.size,
         remoteMd5: null,
-        message: "Pushed",
+        message: present ? "Pushed (the registry had the layer already)" : "Pushed",
         digest,
         reference: `oras://${formatOciReference({ ...reference, digest })}`,
       };

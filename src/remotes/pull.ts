@@ -6,7 +6,7 @@
  */
 import { basename, dirname, resolve } from "node:path";
 import { ConflictError, IntegrityError, InterruptedError, reason } from "../errors.ts";
-import { findByLayerDigest, findContainers } from "../core/containers.ts";
+import { findByFile, findByLayerDigest, findContainers } from "../core/containers.ts";
 import { copyAndHash } from "../core/ingest.ts";
 import { hasSifMagic } from "../core/sif_magic.ts";
 import { commitImage, type PlacedImage, prepareFolder, storageWriteError } from "../core/add.ts";
@@ -263,6 +263,23 @@ function storedCopies(
     if (file !== null && exists(file)) copies.push({ path: file, version: container.md5 });
   }
   return copies;
+}
+
+/**
+ * The OCI layer digest recorded for an image file in storage (an oras pull), when the file still
+ * has the recorded size; null otherwise. Files in storage are written once and never changed.
+ */
+export function recordedLayer(
+  registry: Registry,
+  file: string,
+): { digest: string; size: number } | null {
+  if (!registry.storage.contains(file)) return null;
+  const container = findByFile(registry.db, registry.storage.toRecord(file));
+  const metadata = container?.metadata as Record<string, unknown> | null | undefined;
+  const digest = metadata?.layer_digest;
+  if (typeof digest !== "string" || !/^sha256:[0-9a-f]{64}$/.test(digest)) return null;
+  const size = Deno.statSync(file).size;
+  return metadata?.size === size && container?.size === size ? { digest, size } : null;
 }
 
 // A local image of this exact version whose file is present.

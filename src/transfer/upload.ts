@@ -51,7 +51,9 @@ export interface UploadResponse {
   body: string;
 }
 
-const READ_BLOCK = 1024 * 1024;
+// Reads of 64 KiB: with 1 MiB reads a 1 GiB upload peaked at 140 MB (garbage buffers wait for
+// the collector), with 64 KiB at 92 MB, at the same speed.
+const READ_BLOCK = 64 * 1024;
 const MAX_ANSWER = 1024 * 1024;
 const encoder = new TextEncoder();
 
