@@ -17,6 +17,7 @@ import {
   DEFAULT_STALL_TIMEOUT_MS,
 } from "../transfer/http.ts";
 import { renderJson } from "../output/records.ts";
+import { orasSettingRows } from "../remotes/oras_settings.ts";
 
 /** Registers `config`. */
 export function registerConfig(program: Command, ctx: Context): void {
@@ -28,7 +29,12 @@ export function registerConfig(program: Command, ctx: Context): void {
 
 /** Runs `config`. */
 export function runConfig(ctx: Context, options: { json: boolean }): void {
-  const rows = [...settingsReport(ctx.settings()), ...clientRows(ctx)];
+  const rows = [
+    ...settingsReport(ctx.settings()),
+    ...clientRows(ctx),
+    // Settings only: no HTTP options, so a bad SREGISTRY_TIMEOUT does not hide the report.
+    ...orasSettingRows({ env: ctx.env, secrets: () => ctx.secrets(), http: { userAgent: "" } }),
+  ];
   const problem = ctx.secrets().problem;
   if (problem) ctx.io.err.line(`sregistry: warning: ${problem.message}`);
   if (options.json) {

@@ -27,8 +27,8 @@ export function registerLogin(program: Command, ctx: Context): void {
       "\nThe credentials are checked against the registry, then saved in the secrets file\n" +
         "($SREGISTRY_CLIENT_SECRETS, mode 0600). Without --password-stdin the password is asked\n" +
         "on the terminal, unseen.\n" +
-        '\nExamples:\n  echo "$GITHUB_TOKEN" | sregistry login ghcr.io -u me --password-stdin\n' +
-        "  sregistry login registry.example.org:5000 --username me",
+        "\nExamples:\n  sregistry login registry.example.org:5000 --username me\n" +
+        '  echo "$GITHUB_TOKEN" | sregistry login ghcr.io -u me --password-stdin',
     )
     .action((host, options) => runLogin(ctx, { host, ...options }));
   program.command("logout").description("remove saved credentials for an OCI registry")

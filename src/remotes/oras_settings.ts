@@ -1,12 +1,15 @@
 /**
  * The oras client's settings, each from the environment, else the secrets file's `oras` section:
  * which hosts may be reached over plain http (SREGISTRY_ORAS_NOHTTPS) and the upload chunk size
- * (SREGISTRY_ORAS_CHUNK_SIZE); and where Apptainer and Singularity cache oras layers.
+ * (SREGISTRY_ORAS_CHUNK_SIZE); where Apptainer and Singularity cache oras layers; and the rows
+ * `sregistry config` shows of all that.
  */
 import { join } from "node:path";
 import { UsageError } from "../errors.ts";
-import { clientSetting, isTruthy, type Setting } from "../config/settings.ts";
+import { clientSetting, isTruthy, type Setting, type SettingRow } from "../config/settings.ts";
+import { storedLogins } from "../config/logins.ts";
 import type { ClientEnvironment } from "./client.ts";
+import { authFiles, environmentCredential } from "./oci_credentials.ts";
 import { hostName } from "./oci_reference.ts";
 
 /** The largest chunk size accepted: a chunk is held in memory while it is sent. */
@@ -69,4 +72,64 @@ export function cachedLayerPaths(environment: ClientEnvironment, digest: string)
     env.SINGULARITY_CACHEDIR?.trim() || (home && join(home, ".singularity")),
   ].filter((root): root is string => typeof root === "string" && root !== "");
   return [...new Set(roots)].map((root) => join(root, "cache", "oras", digest));
+}
+
+/**
+ * The oras rows of `sregistry config`: settings with their origins, the credentials in effect, and
+ * where logins and auth files are. Secrets are only said to be set.
+ */
+export function orasSettingRows(environment: ClientEnvironment): SettingRow[] {
+  const row = (
+    name: string,
+    setting: { value: string | null; origin: SettingRow["origin"]; source?: string },
+    fallback = "",
+  ): SettingRow => ({
+    name,
+    value: setting.value ?? fallback,
+    origin: setting.origin,
+    ...(setting.source === undefined ? {} : { source: setting.source }),
+  });
+  let credential: SettingRow;
+  try {
+    const found = environmentCredential(environment.env);
+    credential = found === null
+      ? { name: "oras credentials (environment)", value: "", origin: "default" }
+      : {
+        name: "oras credentials (environment)",
+        value: `${found.username} (password set, not shown)`,
+        origin: "environment",
+        source: found.source,
+      };
+  } catch (error) {
+    credential = {
+      name: "oras credentials (environment)",
+      value: `unusable: ${(error as Error).message}`,
+      origin: "environment",
+    };
+  }
+  const logins = Object.keys(storedLogins(environment.secrets().data));
+  const files = authFiles(environment.env).filter((file) => {
+    try {
+      return Deno.statSync(file.path).isFile;
+    } catch {
+      return false;
+    }
+  });
+  return [
+    row("SREGISTRY_ORAS_NOHTTPS", noHttpsSetting(environment), "(loopback hosts only)"),
+    row(
+      "SREGISTRY_ORAS_CHUNK_SIZE",
+      chunkSizeSetting(environment),
+      "(whole file, chunks if refused)",
+    ),
+    credential,
+    logins.length > 0
+      ? { name: "oras logins", value: logins.join(", "), origin: "secrets", source: "oras.auths" }
+      : { name: "oras logins", value: "", origin: "default" },
+    {
+      name: "oras auth files",
+      value: files.map((file) => file.shown).join(", "),
+      origin: "default",
+    },
+  ];
 }
