@@ -9,7 +9,8 @@ import { sregistry } from "../support/cli.ts";
 import { registryTest, startDockerRegistry } from "../support/docker_registry.ts";
 import { tempHome } from "../support/home.ts";
 import { pushShape, sifBytes } from "../support/oci_artifacts.ts";
-import { assertFailure, exists, lines, md5 } from "../support/state.ts";
+import { filesUnder } from "../support/pulls.ts";
+import { assertFailure, lines, md5, records } from "../support/state.ts";
 
 registryTest("shell oras and an active oras backend take names without the scheme", async () => {
   await using registry = await startDockerRegistry();
@@ -98,10 +99,14 @@ Deno.test("oras names outside the OCI grammar are refused with exit 2, naming th
     [["record", "oras://h.io/x@sha256:12"], /digest 'sha256:12'/],
     [["delete", "--force", "oras://h_o.io/x"], /registry host 'h_o.io'/],
     [["search", "oras://h.io/a//b"], /empty component/],
-    [["push", home.file("x.sif", "x"), "--name", "oras://h.io/x:-1"], /the tag may not start with '-'/],
+    [
+      ["push", home.file("x.sif", "x"), "--name", "oras://h.io/x:-1"],
+      /the tag may not start with '-'/,
+    ],
   ];
   for (const [args, message] of cases) {
     assertFailure(await sregistry(args, { env: home.env }), 2, message);
   }
-  assert.ok(!exists(join(home.path, ".singularity")), "nothing was written");
+  assert.deepEqual(filesUnder(home.storage), [], "nothing was written to storage");
+  assert.deepEqual(records(await sregistry(["images", "--json"], { env: home.env })), []);
 });
