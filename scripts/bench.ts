@@ -5,7 +5,8 @@
  *
  *   deno task bench                 every group, full sizes (1 GiB images, 100,000 records)
  *   deno task bench --quick         small sizes, few runs: a sanity check of the benchmarks
- *   deno task bench --only pull     one group: startup, add, db100k, pull, push
+ *   deno task bench --only pull     one group: startup, add, db100k, pull, push, oras-pull,
+ *                                   oras-push
  *   deno task bench --strict        exit 1 when a target is missed or a group fails
  *
  * Runs are sequential (the machine has few cores); everything temporary lives in one folder
@@ -15,6 +16,7 @@ import { benchDb } from "./bench_db.ts";
 import { benchStartup } from "./bench_startup.ts";
 import { type BenchSettings, errorRow, note, renderTable, type Row } from "./bench_support.ts";
 import { benchAdd, benchPull, benchPush } from "./bench_transfer.ts";
+import { benchOrasPull, benchOrasPush } from "./bench_oras.ts";
 
 type Group = (settings: BenchSettings, report: (row: Row) => void) => Promise<void>;
 
@@ -25,6 +27,8 @@ const GROUPS: Record<string, Group> = {
   db100k: benchDb,
   pull: benchPull,
   push: benchPush,
+  "oras-pull": benchOrasPull,
+  "oras-push": benchOrasPush,
 };
 
 const USAGE = `usage: deno task bench [--quick] [--strict] [--only <group>]
