@@ -41,8 +41,8 @@ import {
   putManifest,
 } from "./oci_registry.ts";
 import { OciSession } from "./oci_session.ts";
-import { uploadBytes, uploadFileBlob } from "./oci_upload.ts";
-import { cachedLayerPaths, chunkSize, isInsecureHost } from "./oras_settings.ts";
+import { FALLBACK_CHUNK, uploadBytes, uploadFileBlob } from "./oci_upload.ts";
+import { cachedLayerPaths, chunkSize, isInsecureHost, isProxied } from "./oras_settings.ts";
 
 /** Builds the OCI registry client. */
 export function orasClient(environment: ClientEnvironment): RemoteClient {
@@ -128,7 +128,8 @@ export function orasClient(environment: ClientEnvironment): RemoteClient {
         });
       }
       const session = sessionFor(reference.registry, reference.repository);
-      const size = chunkSize(environment);
+      const proxied = isProxied(environment, new URL(await session.origin()));
+      const size = chunkSize(environment) ?? (proxied ? FALLBACK_CHUNK : null);
       await uploadBytes(session, reference.repository, EMPTY_CONFIG, EMPTY_CONFIG_DIGEST);
       // A layer sregistry pulled has a known digest: the registry may have it already.
       const known = options.knownLayer ?? null;

@@ -61,6 +61,28 @@ export function chunkSize(environment: ClientEnvironment): number | null {
 }
 
 /**
+ * Whether requests to `url` go through a proxy (HTTPS_PROXY/HTTP_PROXY, minus NO_PROXY), as
+ * Deno's fetch decides it. Uploads through node:http would bypass the proxy, so proxied pushes
+ * are sent in chunks with fetch instead.
+ */
+export function isProxied(environment: ClientEnvironment, url: URL): boolean {
+  const env = environment.env;
+  const pick = (...names: string[]) => names.map((name) => env[name]?.trim()).find(Boolean);
+  const proxy = url.protocol === "https:"
+    ? pick("HTTPS_PROXY", "https_proxy")
+    : pick("HTTP_PROXY", "http_proxy");
+  if (proxy === undefined) return false;
+  const host = hostName(url.host).toLowerCase();
+  const exempt = (pick("NO_PROXY", "no_proxy") ?? "").split(",").map((entry) =>
+    entry.trim().toLowerCase().replace(/:\d+$/, "")
+  ).filter(Boolean);
+  return !exempt.some((entry) =>
+    entry === "*" || host === entry.replace(/^\./, "") ||
+    host.endsWith(`.${entry.replace(/^\./, "")}`)
+  );
+}
+
+/**
  * Where Apptainer and Singularity keep an oras layer they pulled: `<cachedir>/cache/oras/<digest>`
  * under APPTAINER_CACHEDIR (default ~/.apptainer) and SINGULARITY_CACHEDIR (~/.singularity).
  */

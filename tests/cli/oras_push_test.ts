@@ -162,7 +162,11 @@ registryTest(
     const refused = await sregistry(["push", file, "--name", `oras://${proxy.host}/t/small:2`], {
       env: home.env,
     });
-    assertTransferFailure(refused, 1, /refused a 300000-byte chunk of the upload: HTTP 413.*; set SREGISTRY_ORAS_CHUNK_SIZE/);
+    assertTransferFailure(
+      refused,
+      1,
+      /refused a 300000-byte chunk of the upload: HTTP 413.*; set SREGISTRY_ORAS_CHUNK_SIZE/,
+    );
     assertFailure(
       await sregistry(["push", file, "--name", `oras://${proxy.host}/t/small:3`], {
         env: { ...home.env, SREGISTRY_ORAS_CHUNK_SIZE: "lots" },
@@ -275,3 +279,41 @@ registryTest("a file over 2 GiB is pushed streamed, with flat memory", async () 
   assert.equal(head.headers.get("content-length"), String(size));
   if (peakMb !== null) assert.ok(peakMb < 150, `peak RSS ${peakMb.toFixed(1)} MB`);
 });
+
+registryTest(
+  "behind HTTP_PROXY every request of a push, the upload included, goes through it",
+  async () => {
+    await using registry = await startDockerRegistry();
+    const seen: string[] = [];
+    // A forward proxy receives absolute URLs and fetches them itself.
+    await using proxy = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      async (req) => {
+        seen.push(
+          `${req.method} ${new URL(req.url).pathname} ${req.headers.get("content-range") ?? ""}`,
+        );
+        const upstream = await fetch(req.url, {
+          method: req.method,
+          headers: req.headers,
+          body: req.body,
+          redirect: "manual",
+        });
+        return new Response(upstream.body, { status: upstream.status, headers: upstream.headers });
+      },
+    );
+    await using home = await tempHome();
+    const bytes = sifBytes(5 * 1024 * 1024, 27);
+    const result = await sregistry(
+      ["push", home.file("p.sif", bytes), "--name", `oras://${registry.host}/t/proxied:1`],
+      { env: { ...home.env, HTTP_PROXY: `http://127.0.0.1:${proxy.addr.port}` } },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    const patches = seen.filter((line) => line.startsWith("PATCH"));
+    assert.deepEqual(patches.map((line) => line.split(" ")[2]), [
+      "0-4194303",
+      `4194304-${bytes.byteLength - 1}`,
+    ]);
+    assert.ok(seen.some((line) => line.startsWith("PUT /v2/t/proxied/manifests/1")));
+    assert.deepEqual(await rawBlob(registry, "t/proxied", digestOf(bytes)), bytes);
+  },
+);
