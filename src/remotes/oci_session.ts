@@ -111,7 +111,9 @@ export class OciSession {
         plainAllowed ? { ...this.#options.http, retries: 0 } : this.#options.http,
       );
     } catch (error) {
-      if (!plainAllowed || !(error instanceof RemoteError) || error.status !== undefined) {
+      // A certificate problem means the registry speaks https: say that, not an http failure.
+      const tls = error instanceof Error && /certificate|UnknownIssuer/i.test(error.message);
+      if (!plainAllowed || !(error instanceof RemoteError) || error.status !== undefined || tls) {
         throw error;
       }
       const plain = `http://${host}`;

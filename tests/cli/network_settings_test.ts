@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { sregistry } from "../support/cli.ts";
 import { tempHome } from "../support/home.ts";
 import { installed, md5, records } from "../support/state.ts";
+import { siteCertificates } from "../support/tls.ts";
 
 const IMAGE = new TextEncoder().encode("an image behind the site's network\n");
 
@@ -46,12 +47,6 @@ Deno.test("pull goes through HTTP_PROXY, and NO_PROXY bypasses it", async () => 
   assert.equal(bypassed.code, 0, bypassed.stderr);
   assert.equal(seen.length, 1, "the proxy saw only the first pull");
 });
-
-function openssl(args: string[], cwd: string): void {
-  const output = new Deno.Command("openssl", { args, cwd, stdout: "null", stderr: "piped" })
-    .outputSync();
-  if (!output.success) throw new Error(new TextDecoder().decode(output.stderr));
-}
 
 /**
  * A tunnelling proxy on 127.0.0.1, as HTTPS_PROXY names: it answers CONNECT host:port, then
@@ -99,58 +94,12 @@ Deno.test({
   ignore: !installed("openssl", "version"),
   async fn() {
     await using home = await tempHome();
-    const dir = join(home.path, "pki");
-    Deno.mkdirSync(dir);
-    openssl([
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "2",
-      "-subj",
-      "/CN=Site CA",
-      "-keyout",
-      "ca.key",
-      "-out",
-      "ca.pem",
-    ], dir);
-    openssl([
-      "req",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-keyout",
-      "server.key",
-      "-out",
-      "server.csr",
-    ], dir);
-    Deno.writeTextFileSync(join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1\n");
-    openssl([
-      "x509",
-      "-req",
-      "-in",
-      "server.csr",
-      "-CA",
-      "ca.pem",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-days",
-      "2",
-      "-extfile",
-      "ext.cnf",
-      "-out",
-      "server.pem",
-    ], dir);
+    const pki = siteCertificates(join(home.path, "pki"));
     await using server = Deno.serve({
       hostname: "127.0.0.1",
       port: 0,
-      cert: Deno.readTextFileSync(join(dir, "server.pem")),
-      key: Deno.readTextFileSync(join(dir, "server.key")),
+      cert: Deno.readTextFileSync(pki.cert),
+      key: Deno.readTextFileSync(pki.key),
       onListen() {},
     }, () => new Response(IMAGE, { headers: { "content-length": String(IMAGE.length) } }));
     const url = `https://127.0.0.1:${server.addr.port}/lab/tool.sif`;
@@ -162,7 +111,7 @@ Deno.test({
     assert.equal(records(await sregistry(["images", "--json"], { env })).length, 0);
 
     const trusted = await sregistry(["pull", url, "--name", "lab/tool"], {
-      env: { ...env, DENO_CERT: join(dir, "ca.pem") },
+      env: { ...env, DENO_CERT: pki.ca },
     });
     assert.equal(trusted.code, 0, trusted.stderr);
     assert.equal(records(await sregistry(["images", "--json"], { env })).length, 1);
@@ -171,7 +120,7 @@ Deno.test({
     const proxied = await sregistry(["pull", url, "--name", "lab/proxied"], {
       env: {
         ...env,
-        DENO_CERT: join(dir, "ca.pem"),
+        DENO_CERT: pki.ca,
         HTTPS_PROXY: `http://127.0.0.1:${proxy.port}`,
       },
     });

@@ -6,10 +6,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { sregistry } from "../support/cli.ts";
-import { registryTest, startDockerRegistry } from "../support/docker_registry.ts";
+import {
+  REGISTRY_PASSWORD,
+  REGISTRY_USER,
+  registryTest,
+  startDockerRegistry,
+} from "../support/docker_registry.ts";
 import { tempHome } from "../support/home.ts";
 import { pushShape, sifBytes } from "../support/oci_artifacts.ts";
-import { filesUnder } from "../support/pulls.ts";
+import { assertTransferFailure, filesUnder } from "../support/pulls.ts";
 import { assertFailure, lines, md5, records } from "../support/state.ts";
 
 registryTest("shell oras and an active oras backend take names without the scheme", async () => {
@@ -110,3 +115,29 @@ Deno.test("oras names outside the OCI grammar are refused with exit 2, naming th
   assert.deepEqual(filesUnder(home.storage), [], "nothing was written to storage");
   assert.deepEqual(records(await sregistry(["images", "--json"], { env: home.env })), []);
 });
+
+registryTest(
+  "a loopback registry that speaks https is used over https, with the site's CA",
+  async () => {
+    await using registry = await startDockerRegistry({ tls: true, auth: "basic" });
+    await using home = await tempHome();
+    const bytes = sifBytes(50_000, 41);
+    const uri = `oras://${registry.host}/t/tls:1`;
+    const env = {
+      ...home.env,
+      SREGISTRY_ORAS_USERNAME: REGISTRY_USER,
+      SREGISTRY_ORAS_PASSWORD: REGISTRY_PASSWORD,
+      SREGISTRY_RETRIES: "0",
+    };
+    const untrusted = await sregistry(["push", home.file("t.sif", bytes), "--name", uri], { env });
+    assertTransferFailure(untrusted, 1, /certificate.*DENO_CERT/i);
+    const trusted = { ...env, DENO_CERT: registry.ca! };
+    const pushed = await sregistry(["push", home.file("t.sif", bytes), "--name", uri], {
+      env: trusted,
+    });
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const pulled = await sregistry(["pull", "--json", uri], { env: trusted });
+    assert.equal(pulled.code, 0, pulled.stderr);
+    assert.deepEqual(Deno.readFileSync(JSON.parse(pulled.stdout).image), bytes);
+  },
+);

@@ -9,6 +9,7 @@
 import { join } from "node:path";
 import { ROOT } from "./cli.ts";
 import { installed } from "./state.ts";
+import { siteCertificates } from "./tls.ts";
 
 /** The user in tests/fixtures/htpasswd and the token server. */
 export const REGISTRY_USER = "oras-user";
@@ -31,6 +32,8 @@ export interface DockerRegistryOptions {
   deleteEnabled?: boolean;
   /** Blob GETs answer 307 to a server on another origin. */
   redirectBlobs?: boolean;
+  /** Serve https with a certificate of a site CA (`ca` is its file, for DENO_CERT). */
+  tls?: boolean;
 }
 
 /** One request to the token server. */
@@ -62,8 +65,10 @@ export interface BlobRequest {
 export interface DockerRegistry extends AsyncDisposable {
   /** `127.0.0.1:<port>`, as references name it. */
   host: string;
-  /** `http://127.0.0.1:<port>`. */
+  /** `http://127.0.0.1:<port>` (https with `tls`). */
   url: string;
+  /** The site CA's certificate file (with `tls`), else null. */
+  ca: string | null;
   /** The storage root folder. */
   root: string;
   /** The set-up. */
@@ -100,6 +105,7 @@ export async function startDockerRegistry(
     relativeUrls: options.relativeUrls ?? false,
     deleteEnabled: options.deleteEnabled ?? true,
     redirectBlobs: options.redirectBlobs ?? false,
+    tls: options.tls ?? false,
   };
   const folder = await Deno.makeTempDir({ prefix: "sregistry-docker-registry-" });
   const root = join(folder, "data");
@@ -153,6 +159,10 @@ export async function startDockerRegistry(
         `        baseurl: http://127.0.0.1:${server.addr.port}/`,
       );
     }
+    const pki = settings.tls ? siteCertificates(join(folder, "pki")) : null;
+    const tls = pki === null
+      ? []
+      : ["  tls:", `    certificate: ${pki.cert}`, `    key: ${pki.key}`];
     const config = [
       "version: 0.1",
       "log:",
@@ -171,6 +181,7 @@ export async function startDockerRegistry(
       "  addr: 127.0.0.1:0",
       "  secret: sregistry-test-secret",
       `  relativeurls: ${settings.relativeUrls}`,
+      ...tls,
       ...auth,
       ...middleware,
     ].join("\n") + "\n";
@@ -202,7 +213,7 @@ export async function startDockerRegistry(
       for await (const chunk of child.stderr) {
         // Only the start matters; the rest is kept short so a long test cannot grow it.
         if (logText.length < 1_000_000) logText += decoder.decode(chunk, { stream: true });
-        const found = /msg="listening on 127\.0\.0\.1:(\d+)"/.exec(logText);
+        const found = /msg="listening on 127\.0\.0\.1:(\d+)/.exec(logText);
         if (found) resolveListening(found[1]);
       }
     })();
@@ -215,7 +226,8 @@ export async function startDockerRegistry(
     const host = `127.0.0.1:${port}`;
     return {
       host,
-      url: `http://${host}`,
+      url: `${pki === null ? "http" : "https"}://${host}`,
+      ca: pki?.ca ?? null,
       root,
       options: settings,
       tokenRequests,
