@@ -6,7 +6,7 @@
 import { ConfigError } from "../errors.ts";
 
 /** The secrets-file section of the oras client. */
-export const ORAS_SECTION = "oras";
+const ORAS_SECTION = "oras";
 const AUTHS = "auths";
 
 /** The `auths` object of the oras section, `{}` when there is none; never throws. */

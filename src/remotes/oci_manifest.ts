@@ -13,9 +13,9 @@ const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
 const DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
 const DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json";
 /** The config type Apptainer >= 1.3.1 pushes. */
-export const SIF_CONFIG = "application/vnd.sylabs.sif.config.v1+json";
+const SIF_CONFIG = "application/vnd.sylabs.sif.config.v1+json";
 /** The SIF layer type. */
-export const SIF_LAYER = "application/vnd.sylabs.sif.layer.v1.sif";
+const SIF_LAYER = "application/vnd.sylabs.sif.layer.v1.sif";
 // Singularity 3.3 to 3.6 pushed this, typo included.
 const SIF_LAYER_PROTOTYPE = "appliciation/vnd.sylabs.sif.layer.tar";
 /** The config blob Apptainer uploads: `{}`. */

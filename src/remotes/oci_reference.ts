@@ -19,7 +19,7 @@ export interface OciReference {
 }
 
 /** Docker Hub's name in references and records. */
-export const DOCKER_HUB = "docker.io";
+const DOCKER_HUB = "docker.io";
 /** Docker Hub's API host. */
 const DOCKER_HUB_API = "registry-1.docker.io";
 const DOCKER_HUB_ALIASES = new Set(["docker.io", "index.docker.io", "registry-1.docker.io"]);

@@ -180,8 +180,8 @@ export async function listCatalog(session: OciSession): Promise<string[]> {
   return [...names].sort();
 }
 
-/** `sha256:<hex>` of some bytes. */
-export async function sha256Digest(bytes: Uint8Array): Promise<string> {
+// `sha256:<hex>` of some bytes.
+async function sha256Digest(bytes: Uint8Array): Promise<string> {
   const hash = new Uint8Array(
     await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>),
   );

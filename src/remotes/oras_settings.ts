@@ -17,7 +17,7 @@ const MAX_CHUNK = 64 * 1024 * 1024;
 const UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
 /** SREGISTRY_ORAS_NOHTTPS with its origin: truthy for every host, or a list of hosts. */
-export function noHttpsSetting(environment: ClientEnvironment): Setting<string | null> {
+function noHttpsSetting(environment: ClientEnvironment): Setting<string | null> {
   return clientSetting({
     env: environment.env,
     secrets: environment.secrets(),
@@ -27,7 +27,7 @@ export function noHttpsSetting(environment: ClientEnvironment): Setting<string |
 }
 
 /** SREGISTRY_ORAS_CHUNK_SIZE with its origin. */
-export function chunkSizeSetting(environment: ClientEnvironment): Setting<string | null> {
+function chunkSizeSetting(environment: ClientEnvironment): Setting<string | null> {
   return clientSetting({
     env: environment.env,
     secrets: environment.secrets(),
