@@ -5,14 +5,15 @@
  *
  *   deno task bench                 every group, full sizes (1 GiB images, 100,000 records)
  *   deno task bench --quick         small sizes, few runs: a sanity check of the benchmarks
- *   deno task bench --only pull     one group: startup, add, db100k, pull, push, oras-pull,
- *                                   oras-push
+ *   deno task bench --only pull     one group: startup, add, db100k, inspect, pull, push,
+ *                                   oras-pull, oras-push
  *   deno task bench --strict        exit 1 when a target is missed or a group fails
  *
  * Runs are sequential (the machine has few cores); everything temporary lives in one folder
  * that is removed at the end, on failure and on Ctrl-C.
  */
 import { benchDb } from "./bench_db.ts";
+import { benchInspect } from "./bench_inspect.ts";
 import { benchStartup } from "./bench_startup.ts";
 import { type BenchSettings, errorRow, note, renderTable, type Row } from "./bench_support.ts";
 import { benchAdd, benchPull, benchPush } from "./bench_transfer.ts";
@@ -25,6 +26,7 @@ const GROUPS: Record<string, Group> = {
   startup: benchStartup,
   add: benchAdd,
   db100k: benchDb,
+  inspect: benchInspect,
   pull: benchPull,
   push: benchPush,
   "oras-pull": benchOrasPull,

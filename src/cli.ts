@@ -115,6 +115,17 @@ function renderError(
     }
     return error.exitCode;
   }
+  if (error instanceof Deno.errors.NotCapable) {
+    // A path the runtime refuses (/dev, /proc, /sys) that no check caught first: say why, and
+    // never pass on Deno's advice to grant everything.
+    const path = /"([^"]+)"/.exec(error.message)?.[1] ?? "a path";
+    err.line(
+      `sregistry: cannot use ${path}: the runtime sregistry is built on (Deno) opens /dev, ` +
+        "/proc and /sys only with unrestricted permissions, which sregistry never takes; " +
+        "choose a folder elsewhere (node-local scratch, $TMPDIR)",
+    );
+    return 1;
+  }
   err.line(`sregistry: unexpected error: ${reason(error)} (run with --debug for the stack)`);
   if (options.debug && error instanceof Error) err.line(error.stack ?? "");
   return 1;

@@ -16,14 +16,15 @@ type LongName<F extends string> = F extends `${string}--${infer Rest}`
   ? Rest extends `${infer Name} ${string}` ? Name : Rest
   : never;
 type OptionKey<F extends string> = CamelCase<LongName<F>>;
-type OptionValue<F extends string> = F extends `${string}<${string}>` ? string | undefined
+type OptionValue<F extends string> = F extends `${string}<${string}...>` ? string[]
+  : F extends `${string}<${string}>` ? string | undefined
   : boolean;
 type ArgumentValue<S extends string> = S extends `<${string}>` ? string
   : S extends `[${string}...]` ? string[]
   : string | undefined;
 
 /** What an action receives after its arguments: each option by its camel-cased long name. */
-export type OptionValues = Record<string, string | boolean | undefined>;
+export type OptionValues = Record<string, string | string[] | boolean | undefined>;
 
 /** One option of a command, as parsed from its flags ("-f, --force", "--name <uri>"). */
 export interface Option {
@@ -33,6 +34,8 @@ export interface Option {
   readonly short?: string;
   /** The placeholder of its value ("<uri>"), or undefined for a boolean flag. */
   readonly value?: string;
+  /** Given more than once, it collects every value ("<label...>"). */
+  readonly repeatable: boolean;
   readonly required: boolean;
   /** The key in the action's options object. */
   readonly key: string;
@@ -142,7 +145,7 @@ export class Command<Args extends unknown[] = [], Options extends object = Recor
 }
 
 function parseFlags(flags: string, description: string, required: boolean): Option {
-  const match = /^(?:-([A-Za-z]), )?--([a-z][a-z0-9-]*)(?: (<[\w-]+>))?$/.exec(flags);
+  const match = /^(?:-([A-Za-z]), )?--([a-z][a-z0-9-]*)(?: (<[\w=-]+(\.\.\.)?>))?$/.exec(flags);
   if (!match) throw new Error(`bad option flags '${flags}'`);
   if (required && !match[3]) throw new Error(`a required option takes a value: '${flags}'`);
   const long = match[2];
@@ -152,6 +155,7 @@ function parseFlags(flags: string, description: string, required: boolean): Opti
     long,
     short: match[1],
     value: match[3],
+    repeatable: match[4] !== undefined,
     required,
     key: long.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase()),
   };
@@ -181,6 +185,11 @@ export function parseCommandLine(program: Program, args: string[]): Invocation {
   let command: AnyCommand = program;
   const positionals: string[] = [];
   const values = new Map<Option, string | true>();
+  const repeated = new Map<Option, string[]>();
+  const setValue = (option: Option, value: string) => {
+    values.set(option, value);
+    if (option.repeatable) repeated.set(option, [...(repeated.get(option) ?? []), value]);
+  };
   let help = false;
   let optionsEnded = false;
 
@@ -201,11 +210,11 @@ export function parseCommandLine(program: Program, args: string[]): Invocation {
       return i;
     }
     if (inline !== undefined) {
-      values.set(option, inline);
+      setValue(option, inline);
       return i;
     }
     if (i + 1 >= args.length) throw new UsageError(`option '${option.flags}' needs a value`);
-    values.set(option, args[i + 1]);
+    setValue(option, args[i + 1]);
     return i + 1;
   };
 
@@ -242,7 +251,7 @@ export function parseCommandLine(program: Program, args: string[]): Invocation {
           if (!option) throw unknownOption(`-${letter}`, command);
           const rest = arg.slice(at + 1);
           if (option.value !== undefined && rest !== "") {
-            values.set(option, rest);
+            setValue(option, rest);
             break;
           }
           i = take(option, undefined, i);
@@ -280,7 +289,11 @@ export function parseCommandLine(program: Program, args: string[]): Invocation {
         hint: `see '${command.path()} --help'`,
       });
     }
-    options[option.key] = option.value === undefined ? value === true : value;
+    options[option.key] = option.value === undefined
+      ? value === true
+      : option.repeatable
+      ? repeated.get(option) ?? []
+      : value;
   }
   const globals: OptionValues = {};
   for (const option of program.options) {

@@ -90,6 +90,7 @@ export function createContext(host: Host): Context {
       return openRegistry({
         databaseFolder: current.database.value,
         storageRoot: current.storage.value,
+        failpoint: failpoints(host.env.SREGISTRY_FAILPOINT, host.io),
       });
     },
     interrupts() {
@@ -98,6 +99,26 @@ export function createContext(host: Host): Context {
     },
   };
   return context;
+}
+
+/**
+ * The failpoint that SREGISTRY_FAILPOINT names, which only tests set: `<step>` stops the process
+ * the first time it reaches that step of a journaled change (core/journal.ts), `<step>#N` the Nth
+ * time, and `<step>=error` fails there as a write error would. A stopped process says so on
+ * stderr and blocks, holding whatever it holds, until the test kills it.
+ */
+function failpoints(spec: string | undefined, io: Io): ((step: string) => void) | undefined {
+  if (!spec) return undefined;
+  const [target, action] = spec.split("=");
+  const [name, nth] = target.split("#");
+  const at = Number(nth ?? 1);
+  let seen = 0;
+  return (step) => {
+    if (step !== name || ++seen !== at) return;
+    if (action === "error") throw new Deno.errors.PermissionDenied(`failpoint ${spec}`);
+    io.err.line(`sregistry: stopped at failpoint ${spec}`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+  };
 }
 
 // Without HOME the file has no default path: a problem for the commands that need it only.

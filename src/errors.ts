@@ -65,6 +65,11 @@ export class RemoteError extends SregistryError {
   }
 }
 
+/** An image file that is truncated, damaged or crafted to mislead a reader. */
+export class InvalidImageError extends SregistryError {
+  override readonly code = "invalid_image";
+}
+
 /** The chosen client cannot do the requested operation. */
 export class UnsupportedError extends SregistryError {
   override readonly code = "unsupported";

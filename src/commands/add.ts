@@ -3,6 +3,7 @@ import type { Command } from "../command_line.ts";
 import { resolve } from "node:path";
 import type { Context } from "../context.ts";
 import { addImage } from "../core/add.ts";
+import { writeWarnings } from "../output/inspection.ts";
 import { containerRecord, renderJson } from "../output/records.ts";
 import { progressDisplay, progressMode } from "../output/progress_bar.ts";
 import { activeClient, nameArgument, readMetadata } from "./common.ts";
@@ -27,7 +28,9 @@ export function registerAdd(program: Command, ctx: Context): void {
     .option("--url <url>", "where the image came from")
     .option("--json", "print the new record as JSON on stdout")
     .addHelpText(
-      "\nThe version is the MD5 of the file unless the name gives one.\n\nExamples:\n" +
+      "\nThe version is the MD5 of the file unless the name gives one. Its format, architecture,\n" +
+        "SIF id, creation time and labels are read from the image and kept in the record's\n" +
+        "`metrics`; a file that is no image sregistry recognises is added with a warning.\n\nExamples:\n" +
         "  sregistry add hello.sif --name vsoch/hello-world:latest\n" +
         "  sregistry add --copy lolcow.sif --name library/lolcow --metadata lolcow.json",
     )
@@ -58,6 +61,7 @@ export async function runAdd(ctx: Context, options: AddCommandOptions): Promise<
     onProgress: (done) => progress.update(done, size),
     signal: ctx.interrupts(),
   }).finally(() => progress.finish());
+  writeWarnings(ctx.io.err, placed.warnings ?? []);
   ctx.io.err.line(`[container][${placed.action}] ${placed.container.uri}`);
   if (options.json) ctx.io.out.write(renderJson(containerRecord(registry, placed.container)));
 }

@@ -27,6 +27,8 @@ const COMMANDS: [string[], () => Promise<Register>][] = [
   [["labels"], async () => (await import("./labels.ts")).registerLabels],
   [["login", "logout"], async () => (await import("./login.ts")).registerLogin],
   [["mv", "rename"], async () => (await import("./move.ts")).registerMove],
+  [["tag"], async () => (await import("./tag.ts")).registerTag],
+  [["import"], async () => (await import("./import.ts")).registerImport],
   [["rm", "rmi"], async () => (await import("./remove.ts")).registerRemove],
   [["completions"], async () => (await import("./completions.ts")).registerCompletions],
 ];

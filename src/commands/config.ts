@@ -17,6 +17,7 @@ import {
   DEFAULT_STALL_TIMEOUT_MS,
 } from "../transfer/http.ts";
 import { renderJson } from "../output/records.ts";
+import { groupName, inspectSharing, type StoreSharing } from "../core/sharing.ts";
 import { orasSettingRows } from "../remotes/oras_settings.ts";
 
 /** Registers `config`. */
@@ -29,14 +30,18 @@ export function registerConfig(program: Command, ctx: Context): void {
 
 /** Runs `config`. */
 export function runConfig(ctx: Context, options: { json: boolean }): void {
+  const settings = ctx.settings();
+  const sharing = inspectSharing(settings.database.value, settings.storage.value);
   const rows = [
-    ...settingsReport(ctx.settings()),
+    ...settingsReport(settings),
+    storeRow(sharing),
     ...clientRows(ctx),
     // Settings only: no HTTP options, so a bad SREGISTRY_TIMEOUT does not hide the report.
     ...orasSettingRows({ env: ctx.env, secrets: () => ctx.secrets(), http: { userAgent: "" } }),
   ];
   const problem = ctx.secrets().problem;
   if (problem) ctx.io.err.line(`sregistry: warning: ${problem.message}`);
+  for (const line of sharing.problems) ctx.io.err.line(`sregistry: warning: ${line}`);
   if (options.json) {
     ctx.io.out.write(renderJson(rows));
     return;
@@ -49,6 +54,18 @@ export function runConfig(ctx: Context, options: { json: boolean }): void {
       row.source && row.origin !== "default" ? `${row.origin} (${row.source})` : row.origin,
     ]),
   ));
+}
+
+// Whether the store is a group's (its folders are setgid) and whether its modes let every
+// member work; the problems themselves go to stderr.
+function storeRow(sharing: StoreSharing): SettingRow {
+  const value = !sharing.shared
+    ? "private"
+    : `shared with group ${sharing.gid === null ? "?" : groupName(sharing.gid)}; ` +
+      (sharing.problems.length === 0
+        ? "modes ok"
+        : `${sharing.problems.length} mode problem(s), listed above`);
+  return { name: "store", value, origin: "filesystem", source: "the folders' modes" };
 }
 
 // The remote clients' settings, so a user can see which registry and credentials are in effect.

@@ -1,7 +1,7 @@
 /** `sregistry get <uri>`: print an image's path, or its URL when it is remote-only. */
 import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
-import { findContainer, imageLocation } from "../core/registry.ts";
+import { findContainer, imageLocation, noteUse } from "../core/registry.ts";
 import { nameArgument } from "./common.ts";
 
 /** Registers `get`. */
@@ -16,5 +16,7 @@ export function registerGet(program: Command, ctx: Context): void {
 export function runGet(ctx: Context, options: { uri: string }): void {
   const name = nameArgument(options.uri);
   using registry = ctx.openRegistry();
-  ctx.io.out.line(imageLocation(registry, findContainer(registry, name)));
+  const container = findContainer(registry, name);
+  ctx.io.out.line(imageLocation(registry, container));
+  if (container.image !== null) noteUse(registry, container);
 }

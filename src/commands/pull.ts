@@ -2,6 +2,7 @@
 import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
 import { progressDisplay, progressMode } from "../output/progress_bar.ts";
+import { writeWarnings } from "../output/inspection.ts";
 import { containerRecord, renderJson } from "../output/records.ts";
 import { remoteFor } from "./remote.ts";
 import { resolve } from "node:path";
@@ -82,6 +83,7 @@ export async function runPull(ctx: Context, options: PullCommandOptions): Promis
   if (isUrl && options.name === undefined) {
     ctx.io.err.line(`[pull] no --name given; recorded as ${pulled.container.uri}`);
   }
+  writeWarnings(ctx.io.err, pulled.warnings ?? []);
   if (!pulled.downloaded) {
     ctx.io.err.line(
       `[pull] ${pulled.container.uri} is already in storage; use --force to download it again`,

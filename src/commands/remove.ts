@@ -99,6 +99,11 @@ function report(ctx: Context, removal: Removal, json: boolean): void {
     case "deleted":
       ctx.io.err.line(`[rmi] ${uri}: record removed and ${removal.file} deleted`);
       break;
+    case "shared":
+      ctx.io.err.line(
+        `[rmi] ${uri}: record removed; ${removal.file} stays, another record uses it`,
+      );
+      break;
     case "missing":
       ctx.io.err.line(
         `[rm] ${uri}: record removed; its image file ${removal.file} was already gone`,

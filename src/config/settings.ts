@@ -8,7 +8,7 @@ import { DATABASE_FILE } from "../core/registry.ts";
 import { activeBackend, clientSection, type Secrets } from "./secrets.ts";
 
 /** Where a setting's value came from, strongest first. */
-export type Origin = "flag" | "environment" | "secrets" | "default";
+export type Origin = "flag" | "environment" | "secrets" | "default" | "filesystem";
 
 /** A resolved value and where it came from. */
 export interface Setting<T> {

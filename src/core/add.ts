@@ -15,21 +15,22 @@ import {
 import {
   type Container,
   type ContainerFields,
+  filesWithContent,
   findByFile,
   findContainers,
   insertContainer,
+  markUsed,
   updateContainer,
 } from "./containers.ts";
-import { immediate } from "./database.ts";
+import { type FileStep, journaled, linkStep } from "./journal.ts";
+import { type ImageFacts, readImageFacts } from "./image_inspection.ts";
 import { copyAndHash, type Digest, hashFile, type ProgressCallback } from "./ingest.ts";
 import { formatImageName, type ImageName, withVersion } from "./names.ts";
 import { findContainer, type Registry } from "./registry.ts";
 import { dirname } from "node:path";
 import {
-  ensureFolder,
   exists,
   moveOrCopy,
-  placeFile,
   pruneEmptyFolders,
   realPath,
   removeIfPresent,
@@ -47,6 +48,8 @@ export interface PlacedImage {
   action: RecordAction;
   /** Absolute path of the image file. */
   path: string;
+  /** What reading the image's metadata found wrong (not an image, damaged), for the user. */
+  warnings?: string[];
 }
 
 /** What to add. */
@@ -57,6 +60,11 @@ export interface AddOptions {
   name: ImageName;
   /** Copy instead of moving the file into storage. */
   copy?: boolean;
+  /**
+   * Hard-link the file into storage and leave it where it is too (same filesystem; a copy
+   * otherwise).
+   */
+  link?: boolean;
   /** Metadata to keep with the record. */
   metadata?: unknown;
   /** Where the image came from. */
@@ -69,8 +77,12 @@ export interface AddOptions {
   signal?: AbortSignal;
 }
 
-/** Adds a local image file to storage and the database. */
+/**
+ * Adds a local image file to storage and the database. A symlink's target is copied: the link
+ * and the file it names stay where they are, with their owner.
+ */
 export async function addImage(registry: Registry, options: AddOptions): Promise<PlacedImage> {
+  if (isSymlink(options.file)) options = { ...options, copy: true };
   const source = checkSourceFile(options.file);
   const folder = registry.storage.imageFolder(options.name);
   const created = firstMissingFolder(folder);
@@ -131,18 +143,22 @@ async function placeFrom(
     });
   }
 
+  const read = readImageFacts(temp ?? source, options.file);
   const placed = commitImage(registry, {
     file: temp ?? source,
     keepSource: inPlace,
+    dropSource: inPlace && !options.copy && !options.link,
     digest,
     name: options.name,
     url: options.url ?? null,
     metadata: options.metadata ?? null,
     client: options.client,
+    command: "add",
+    facts: read.facts,
   });
-  // The image is safely recorded; a move then removes the original (or its duplicate).
-  if (!options.copy && source !== placed.path) removeIfPresent(source);
-  return placed;
+  // Copied across filesystems: once the image is recorded, a move removes the original.
+  if (!inPlace && !options.copy && !options.link) removeIfPresent(source);
+  return { ...placed, warnings: read.warnings };
 }
 
 /** A finished image file to place into storage and record. */
@@ -151,6 +167,8 @@ export interface CommitOptions {
   file: string;
   /** False when `file` is a temporary file that must go away whatever happens. */
   keepSource: boolean;
+  /** Delete the user's `file` once it is recorded (a move). */
+  dropSource?: boolean;
   /** Its size and MD5. */
   digest: Digest;
   /** The name; a missing version becomes the MD5. */
@@ -163,69 +181,119 @@ export interface CommitOptions {
   client: string;
   /** Replace an existing different file of the same version (pull --force). */
   replace?: boolean;
+  /** The command, naming the journal's failpoints (`add`, `pull`). */
+  command: string;
+  /** What was read from the file (readImageFacts), kept in the record's metrics. */
+  facts?: ImageFacts;
 }
 
 /**
- * Renames a finished file into place and writes its record in one transaction; if the database
- * write fails, the placed file is taken back out. A temporary file never survives.
+ * Places a finished file and writes its record as one journaled change (core/journal.ts): a
+ * kill at any point leaves both or neither once the next command has run. A temporary file
+ * never survives a finished commit.
  */
 export function commitImage(registry: Registry, options: CommitOptions): PlacedImage {
   const name = withVersion(options.name, options.name.version ?? options.digest.md5);
   const path = registry.storage.imagePath(name);
+  const inPlace = realPath(options.file) === path;
   const isTemp = !options.keepSource;
-  let placedHere = false;
+  // What to do with the file: decided when the intent is planned (so a refusal writes
+  // nothing), and again when it is applied, in case another command changed the name since.
+  const placement = (existing: Container | undefined): "link" | "replace" | "keep" => {
+    if (inPlace) return "keep";
+    if (!exists(path)) return "link";
+    const state = registry.storage.fileState(path, options.digest.size);
+    if (state === "missing") {
+      throw new ConflictError(`${path} in storage is not a regular file; nothing was written`, {
+        hint: "remove it (a planted symlink, say), then try again",
+      });
+    }
+    if (options.replace) return "replace";
+    if (sameContent(existing, name, options.digest)) {
+      // A file named by its own MD5 that has the wrong size is damaged: this one mends it.
+      return state === "file" ? "keep" : "replace";
+    }
+    throw new ConflictError(`${formatImageName(name)} already holds a different file (${path})`, {
+      hint: "choose another version, or remove the old one with 'sregistry rmi'",
+    });
+  };
   try {
-    return immediate(registry.db, () => {
-      const existing = findContainers(registry.db, name)[0];
-      if (realPath(options.file) !== path) {
-        if (exists(path) && !options.replace) {
-          if (!sameContent(existing, name, options.digest)) {
-            throw new ConflictError(
-              `${formatImageName(name)} already holds a different file (${path})`,
-              { hint: "choose another version, or remove the old one with 'sregistry rmi'" },
-            );
-          }
-          // Same content is already in place: the stored file stays (a new copy goes, below).
-        } else {
-          placeFile(options.file, path, { replace: options.replace });
-          placedHere = true;
+    return journaled(registry, options.command, {
+      plan: () => {
+        placement(findContainers(registry.db, name)[0]);
+        if (inPlace) return { steps: [], about: "" };
+        const tombstone = registry.storage.tombstonePath(dirname(path));
+        const steps: FileStep[] = exists(path) ? [{ op: "set-aside", file: path, tombstone }] : [];
+        // The new file, or a stored file of the same content, which it then shares.
+        steps.push(linkStep(options.file, path));
+        const shared = sharedFile(registry, options.digest, path);
+        if (shared !== null) steps.push(linkStep(shared, path));
+        return { steps, about: tombstone };
+      },
+      apply: (tombstone, files) => {
+        const existing = findContainers(registry.db, name)[0];
+        const how = placement(existing);
+        if (how === "replace") files.setAside(path, tombstone);
+        if (how !== "keep") {
+          const shared = sharedFile(registry, options.digest, path);
+          if (shared === null || !files.share(shared, path)) files.link(options.file, path);
         }
-      }
-      const fields: ContainerFields = {
-        image: name,
-        uri: formatImageName(name),
-        file: registry.storage.toRecord(path),
-        url: options.url ?? existing?.url ?? null,
-        client: options.client,
-        metadata: options.metadata ?? existing?.metadata ?? null,
-        size: options.digest.size,
-        md5: options.digest.md5,
-      };
-      if (existing) updateContainer(registry.db, existing.id, fields);
-      else insertContainer(registry.db, fields);
-      return {
-        container: findContainer(registry, name),
-        action: existing ? "update" : "new",
-        path,
-      } satisfies PlacedImage;
+        if (!inPlace && (isTemp || options.dropSource)) files.drop(options.file);
+        const fields: ContainerFields = {
+          image: name,
+          uri: formatImageName(name),
+          file: registry.storage.toRecord(path),
+          url: options.url ?? existing?.url ?? null,
+          client: options.client,
+          metadata: options.metadata ?? existing?.metadata ?? null,
+          size: options.digest.size,
+          md5: options.digest.md5,
+          metrics: options.facts && { ...options.facts },
+        };
+        const id = existing?.id ?? insertContainer(registry.db, fields);
+        if (existing) updateContainer(registry.db, id, fields);
+        markUsed(registry.db, id);
+        return {
+          container: findContainer(registry, name),
+          action: existing ? "update" : "new",
+          path,
+        } satisfies PlacedImage;
+      },
     });
   } catch (error) {
-    // The record was not written (or not committed): take the placed file back out, and
-    // return a moved file of the user's to where it was.
-    if (placedHere) {
-      if (isTemp) removeIfPresent(path);
-      else placeFile(path, options.file);
-    }
     throw storageWriteError(registry, error);
   } finally {
     if (isTemp) removeIfPresent(options.file);
   }
 }
 
+/**
+ * A stored file holding this content (MD5 and size, checked on disk) that a new image of it can
+ * share as a hard link, taking no more space; null when storage holds none.
+ */
+export function sharedFile(registry: Registry, content: Digest, except: string): string | null {
+  for (
+    const recorded of filesWithContent(registry.db, content, registry.storage.toRecord(except))
+  ) {
+    const file = registry.storage.fromRecord(recorded);
+    if (!registry.storage.contains(file)) continue; // outside storage: the user's to change
+    if (registry.storage.fileState(file, content.size) === "file") return file;
+  }
+  return null;
+}
+
 // Two files of one name hold the same content when the name's version is the MD5 itself, or
 // when the record says the stored file has this MD5.
 function sameContent(existing: Container | undefined, name: ImageName, digest: Digest): boolean {
   return name.version === digest.md5 || existing?.md5 === digest.md5;
+}
+
+function isSymlink(path: string): boolean {
+  try {
+    return Deno.lstatSync(path).isSymlink;
+  } catch {
+    return false; // checkSourceFile says why
+  }
 }
 
 /** Checks that `file` is a readable regular file and returns its absolute path. */
@@ -252,7 +320,7 @@ export function checkSourceFile(file: string): string {
 /** Creates an image folder (failures become one clear error) and sweeps leftovers of dead runs. */
 export function prepareFolder(registry: Registry, folder: string): void {
   try {
-    ensureFolder(folder);
+    registry.storage.prepareFolder(folder);
   } catch (error) {
     throw storageWriteError(registry, error);
   }

@@ -30,6 +30,8 @@ export interface Container {
   client: string;
   /** When the record was created, UTC `YYYY-MM-DD HH:MM:SS`. */
   createdAt: string;
+  /** When the image was last used (`get`, `pull`, `add`), UTC, or null when never recorded. */
+  usedAt: string | null;
   /** The original client's metrics column, parsed. */
   metrics: unknown;
   /** Metadata kept with the record (a remote's manifest, or the user's JSON), parsed. */
@@ -58,12 +60,18 @@ export interface ContainerFields {
   size: number | null;
   /** File MD5, or null. */
   md5: string | null;
+  /**
+   * Keys to set in the record's metrics object: what was read from the image file
+   * (core/image_inspection.ts's ImageFacts). Other keys (the Python client's) are kept.
+   */
+  metrics?: Record<string, unknown>;
 }
 
 const SELECT = `
   SELECT container.id, container.collection_id, collection.name AS collection, container.name,
     container.tag, container.version, container.uri, container.image, container.url,
-    container.client, container.created_at, container.metrics, container.metadata,
+    container.client, container.created_at, container.used_at, container.metrics,
+    container.metadata,
     container.size, container.md5
   FROM container JOIN collection ON collection.id = container.collection_id`;
 
@@ -95,24 +103,70 @@ export function findByLayerDigest(db: DatabaseSync, digest: string): Container[]
     ORDER BY container.id DESC`).all(digest).map(toContainer);
 }
 
+/**
+ * Recorded image paths holding content of this MD5 and size, other than `except`: the files a
+ * new image of the same content can share.
+ */
+export function filesWithContent(
+  db: DatabaseSync,
+  content: { md5: string; size: number },
+  except: string,
+): string[] {
+  return db.prepare(`
+    SELECT DISTINCT image FROM container
+    WHERE md5 = ? AND size = ? AND image IS NOT NULL AND image != '' AND image != ?`)
+    .all(content.md5, content.size, except)
+    .map((row) => String(row.image));
+}
+
+/** True when a record other than `id` has the image file `recorded`. */
+export function fileShared(db: DatabaseSync, recorded: string, id: number): boolean {
+  return db.prepare("SELECT 1 FROM container WHERE image = ? AND id != ? LIMIT 1")
+    .get(recorded, id) !== undefined;
+}
+
+/** True while a record of this id exists. */
+export function containerExists(db: DatabaseSync, id: number): boolean {
+  return db.prepare("SELECT 1 FROM container WHERE id = ?").get(id) !== undefined;
+}
+
 /** What a listing shows of a record. */
 export interface ContainerSummary {
   uri: string;
   client: string;
   createdAt: string;
-  /** False for a remote-only record. */
-  local: boolean;
+  /** Where the image is: see ImageLocation. */
+  location: ImageLocation;
+}
+
+/** What `images` keeps besides its queries: what was read from the image files (metrics). */
+export interface ImageFilter {
+  /** Architecture, in SIF's spelling (`amd64`). */
+  arch?: string;
+  /** Labels every kept record has: a key with this value, or with any value when none is given. */
+  labels?: { key: string; value?: string }[];
 }
 
 /**
- * The records `listContainers` gives, as a listing shows them: their metadata, which is most of
- * a record, is neither read nor parsed.
+ * `local` (its file is there, of the recorded size), `remote` (a record without a file),
+ * `missing` (no regular file at its path) or `changed` (a file of another size).
  */
-export function listSummaries(db: DatabaseSync, queries: string[]): ContainerSummary[] {
-  const filter = queryFilter(queries);
+export type ImageLocation = "local" | "remote" | "missing" | "changed";
+
+/**
+ * The records `listContainers` gives (narrowed by `where`), as a listing shows them: their
+ * metadata, which is most of a record, is neither read nor parsed.
+ */
+export function listSummaries(
+  db: DatabaseSync,
+  queries: string[],
+  where: ImageFilter = {},
+): ContainerSummary[] {
+  const filter = queryFilter(queries, where);
   return db.prepare(`
     SELECT container.uri, container.client, container.created_at,
-      coalesce(container.image, '') != '' AS local
+      CASE WHEN coalesce(container.image, '') = '' THEN 'remote'
+        ELSE image_state(container.image, container.size) END AS location
     FROM container JOIN collection ON collection.id = container.collection_id
     WHERE ${filter.condition} ORDER BY container.id`)
     .all(...filter.params)
@@ -120,7 +174,7 @@ export function listSummaries(db: DatabaseSync, queries: string[]): ContainerSum
       uri: String(row.uri ?? ""),
       client: String(row.client),
       createdAt: String(row.created_at ?? ""),
-      local: Number(row.local) === 1,
+      location: String(row.location) as ImageLocation,
     }));
 }
 
@@ -154,8 +208,9 @@ const RECORD_JSON = `
       WHEN substr(container.image, 1, 1) = '/' THEN container.image
       ELSE :root || '/' || container.image END,
     'url', container.url, 'client', container.client, 'created_at', container.created_at,
+    'used_at', container.used_at,
     'location', CASE WHEN container.image IS NULL OR container.image = '' THEN 'remote'
-      ELSE 'local' END,
+      ELSE image_state(container.image, container.size) END,
     'size', container.size, 'md5', container.md5,
     'metadata', CASE WHEN json_valid(container.metadata) THEN json(container.metadata)
       ELSE container.metadata END,
@@ -172,9 +227,9 @@ export function* containerRecordsJson(
   db: DatabaseSync,
   storageRoot: string,
   queries: string[],
-  options: { batchSize: number; separator: string },
+  options: { batchSize: number; separator: string; where?: ImageFilter },
 ): Generator<string> {
-  const filter = queryFilter(queries);
+  const filter = queryFilter(queries, options.where);
   // Keyset pages: each batch starts after the last id of the one before.
   const statement = db.prepare(`
     SELECT group_concat(record, :separator ORDER BY id) AS text, max(id) AS last FROM (
@@ -198,15 +253,32 @@ export function containerRecordJson(db: DatabaseSync, storageRoot: string, id: n
   return String((row as { record: string }).record);
 }
 
-// A SQL condition (and its parameters) keeping the records any query matches; "1" keeps all.
-function queryFilter(queries: string[]): { condition: string; params: string[] } {
+// The metrics column as JSON SQLite can read: a damaged value (no JSON) matches nothing.
+const METRICS = "(CASE WHEN json_valid(container.metrics) THEN container.metrics ELSE '{}' END)";
+
+// A SQL condition (and its parameters) keeping the records any query matches and that pass the
+// image filter; "1" keeps all.
+function queryFilter(
+  queries: string[],
+  where: ImageFilter = {},
+): { condition: string; params: string[] } {
   const terms = queries.filter((query) => query !== "" && query !== "*");
   const match = "(instr(lower(collection.name), ?) OR instr(lower(container.name), ?) " +
     "OR instr(lower(container.tag), ?) OR instr(lower(container.uri), ?))";
-  return {
-    condition: terms.length ? `(${terms.map(() => match).join(" OR ")})` : "1",
-    params: terms.flatMap((term) => Array(4).fill(term.toLowerCase())),
-  };
+  const conditions = terms.length ? [`(${terms.map(() => match).join(" OR ")})`] : [];
+  const params = terms.flatMap((term) => Array(4).fill(term.toLowerCase()));
+  if (where.arch !== undefined) {
+    conditions.push(`json_extract(${METRICS}, '$.arch') = ?`);
+    params.push(where.arch);
+  }
+  for (const label of where.labels ?? []) {
+    const value = label.value === undefined ? "" : " AND type = 'text' AND value = ?";
+    conditions.push(
+      `EXISTS (SELECT 1 FROM json_each(${METRICS}, '$.labels') WHERE key = ?${value})`,
+    );
+    params.push(label.key, ...(label.value === undefined ? [] : [label.value]));
+  }
+  return { condition: conditions.length ? conditions.join(" AND ") : "1", params };
 }
 
 /** The id of a collection, created when missing. */
@@ -226,7 +298,8 @@ export function insertContainer(db: DatabaseSync, fields: ContainerFields): numb
   const result = db.prepare(`
     INSERT INTO container (created_at, metrics, name, tag, image, url, uri, client, version,
       collection_id, size, md5, metadata)
-    VALUES (datetime('now'), '{}', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+    VALUES (datetime('now'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+    jsonOrNull(fields.metrics) ?? "{}",
     fields.image.name,
     fields.image.tag,
     fields.file,
@@ -244,9 +317,14 @@ export function insertContainer(db: DatabaseSync, fields: ContainerFields): numb
 
 /** Rewrites a record's fields, keeping its id and creation time. */
 export function updateContainer(db: DatabaseSync, id: number, fields: ContainerFields): void {
+  const metrics = Object.entries(fields.metrics ?? {}).filter(([key]) => /^[a-z_]+$/.test(key));
+  const setMetrics = metrics.length === 0 ? "" : `, metrics = json_set(
+      CASE WHEN json_valid(metrics) THEN CASE WHEN json_type(metrics) = 'object' THEN metrics
+        ELSE '{}' END ELSE '{}' END,
+      ${metrics.map(([key]) => `'$.${key}', json(?)`).join(", ")})`;
   db.prepare(`
     UPDATE container SET name = ?, tag = ?, image = ?, url = ?, uri = ?, client = ?, version = ?,
-      collection_id = ?, size = ?, md5 = ?, metadata = ?
+      collection_id = ?, size = ?, md5 = ?, metadata = ?${setMetrics}
     WHERE id = ?`).run(
     fields.image.name,
     fields.image.tag,
@@ -259,8 +337,21 @@ export function updateContainer(db: DatabaseSync, id: number, fields: ContainerF
     fields.size,
     fields.md5,
     jsonOrNull(fields.metadata),
+    ...metrics.map(([, value]) => JSON.stringify(value ?? null)),
     id,
   );
+}
+
+/** Records that an image was used now (`get`, `pull`, `add`). */
+export function markUsed(db: DatabaseSync, id: number): void {
+  db.prepare("UPDATE container SET used_at = datetime('now') WHERE id = ?").run(id);
+}
+
+/** True when a record's use was last recorded more than an hour ago, or never. */
+export function useIsStale(container: Container): boolean {
+  if (container.usedAt === null) return true;
+  const used = Date.parse(container.usedAt.replace(" ", "T") + "Z");
+  return !(Date.now() - used < 60 * 60 * 1000);
 }
 
 /** Deletes a record, and its collection when that becomes empty. */
@@ -288,6 +379,11 @@ export function fieldsOf(container: Container, image: ImageName): ContainerField
     metadata: container.metadata,
     size: container.size,
     md5: container.md5,
+    // What was read from the file goes with it (a tag is the same file under a second name).
+    metrics: typeof container.metrics === "object" && container.metrics !== null &&
+        !Array.isArray(container.metrics)
+      ? container.metrics as Record<string, unknown>
+      : undefined,
   };
 }
 
@@ -317,6 +413,7 @@ function toContainer(row: Record<string, SQLInputValue>): Container {
     url: row.url === null ? null : String(row.url),
     client: String(row.client),
     createdAt: String(row.created_at ?? ""),
+    usedAt: row.used_at === null || row.used_at === undefined ? null : String(row.used_at),
     metrics: parseJson(row.metrics),
     metadata: parseJson(row.metadata),
     size: row.size === null || row.size === undefined ? null : Number(row.size),

@@ -5,7 +5,8 @@
 import { DatabaseSync } from "node:sqlite";
 import { ConfigError, reason } from "../errors.ts";
 
-const BUSY_TIMEOUT_MS = 60_000;
+/** How long a write waits for another process's transaction before failing. */
+export const BUSY_TIMEOUT_MS = 60_000;
 
 /** Opens (creating if needed) a database file and checks that it is SQLite. */
 export function openDatabase(path: string): DatabaseSync {

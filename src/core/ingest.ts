@@ -188,8 +188,10 @@ export class ImageWriter {
   }
 
   /**
-   * Creates `path` (mode 0644 under the umask). With `resume`, an existing file is kept: its
-   * bytes are hashed first and new chunks are appended. With `sha256`, SHA-256 is computed too.
+   * Creates `path` exclusively (mode 0644 under the umask), after unlinking whatever was there:
+   * a planted symlink is removed, never followed. With `resume`, an existing regular file is
+   * kept instead: its bytes are hashed first and new chunks are appended (anything else there
+   * is replaced, and the writer starts empty). With `sha256`, SHA-256 is computed too.
    */
   static async create(
     path: string,
@@ -197,29 +199,28 @@ export class ImageWriter {
   ): Promise<ImageWriter> {
     const sha256 = await sha256Hash(options);
     const hasher = new BlockHasher();
-    let size = 0;
-    if (options.resume) {
+    try {
+      const existing = options.resume ? openRegularFile(path) : null;
+      if (existing !== null) {
+        try {
+          const size = await hashInto(existing, hasher, {}, sha256);
+          return new ImageWriter(existing, hasher, sha256, size);
+        } catch (error) {
+          existing.close();
+          throw error;
+        }
+      }
       try {
-        size = await hashInto(path, hasher, {}, sha256);
+        Deno.removeSync(path);
       } catch (error) {
-        hasher.close();
         if (!(error instanceof Deno.errors.NotFound)) throw error;
       }
-    }
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(path, {
-        write: true,
-        create: true,
-        truncate: !options.resume,
-        append: options.resume,
-        mode: 0o644,
-      });
+      const file = await Deno.open(path, { write: true, createNew: true, mode: 0o644 });
+      return new ImageWriter(file, hasher, sha256, 0);
     } catch (error) {
       hasher.close();
       throw error;
     }
-    return new ImageWriter(file, hasher, sha256, size);
   }
 
   /** Bytes accepted so far, including resumed ones. */
@@ -306,14 +307,35 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new InterruptedError("interrupted");
 }
 
-// Reads a file in full blocks into the hasher (and the SHA-256, when given); returns its size.
+// Opens an existing regular file to read and append, never through a symlink: the file opened
+// must be the one lstat saw. Null when there is none, or something else is there (the caller
+// then replaces it with a new file).
+function openRegularFile(path: string): Deno.FsFile | null {
+  let seen: Deno.FileInfo;
+  try {
+    seen = Deno.lstatSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+  if (!seen.isFile) return null;
+  const file = Deno.openSync(path, { read: true, append: true });
+  const opened = file.statSync();
+  if (opened.ino !== seen.ino || opened.dev !== seen.dev) {
+    file.close();
+    return null;
+  }
+  return file;
+}
+
+// Reads an open file from its start in full blocks into the hasher (and the SHA-256, when
+// given); returns its size.
 async function hashInto(
-  path: string,
+  file: Deno.FsFile,
   hasher: BlockHasher,
   options: PassOptions = {},
   sha256: Sha256 | null = null,
 ): Promise<number> {
-  using file = await Deno.open(path, { read: true });
   let size = 0;
   while (true) {
     const block = await hasher.buffer();
@@ -336,7 +358,8 @@ async function hashInto(
 export async function hashFile(path: string, options: PassOptions = {}): Promise<Digest> {
   const hasher = new BlockHasher();
   try {
-    const size = await hashInto(path, hasher, options);
+    using file = await Deno.open(path, { read: true });
+    const size = await hashInto(file, hasher, options);
     return { size, md5: await hasher.digest() };
   } finally {
     hasher.close();

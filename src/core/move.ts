@@ -13,21 +13,24 @@ import {
 } from "../errors.ts";
 import {
   type Container,
+  containerExists,
   fieldsOf,
+  fileShared,
   findContainers,
   pruneCollection,
   updateContainer,
 } from "./containers.ts";
 import { immediate } from "./database.ts";
 import { formatImageName, type ImageName, isRegistryHost, withVersion } from "./names.ts";
-import { findContainer, imageFile, type Registry } from "./registry.ts";
+import { findContainer, imageFile, type Registry, storedImageFile } from "./registry.ts";
+import { journaled, linkStep } from "./journal.ts";
 import {
   exists,
   moveOrCopy,
-  placeFile,
   pruneEmptyFolders,
   realPath,
   removeIfPresent,
+  unusablePath,
 } from "./storage.ts";
 import { copyAndHash } from "./ingest.ts";
 import { firstMissingFolder, storageWriteError } from "./add.ts";
@@ -58,6 +61,8 @@ export async function moveImage(
   const container = findContainer(registry, image);
   const from = localFile(registry, container);
   let to = resolve(target);
+  const unusable = unusablePath(to);
+  if (unusable !== null) throw new UsageError(unusable, { hint: "move it somewhere else" });
   if (isFolder(to)) to = join(to, basename(from));
   if (realPath(to) === from) throw new UsageError(`${from} is already where the image is`);
   // Folders inside storage are sregistry's to make (emptied ones are pruned); elsewhere, the user's.
@@ -68,7 +73,13 @@ export async function moveImage(
   }
   if (exists(to)) throw new ConflictError(`${to} already exists; nothing was overwritten`);
   const name = nameOf(container);
-  await relocate(registry, container, { from, to }, () => fieldsOf(container, name), options);
+  await relocate(
+    registry,
+    container,
+    { from, to, command: "mv" },
+    () => fieldsOf(container, name),
+    options,
+  );
   return {
     container: findContainers(registry.db, name).find((c) => c.id === container.id)!,
     from,
@@ -106,27 +117,29 @@ export async function renameContainer(
   localFile(registry, container);
   const to = registry.storage.imagePath(renamed);
   if (exists(to)) throw new ConflictError(`${to} already exists; nothing was overwritten`);
-  await relocate(registry, container, { from, to }, fields, options);
+  await relocate(registry, container, { from, to, command: "rename" }, fields, options);
   return { container: findContainer(registry, renamed), from, to };
 }
 
-// Moves the file and updates the record together. Across filesystems the file is first copied
-// next to its destination, so the database lock is held only for renames.
+// Moves the file and updates the record as one journaled change. Across filesystems the file is
+// first copied next to its destination, so the database lock is held only for links.
 async function relocate(
   registry: Registry,
   container: Container,
-  { from, to }: { from: string; to: string },
+  move: { from: string; to: string; command: string },
   fields: () => ReturnType<typeof fieldsOf>,
   options: MoveOptions,
 ): Promise<void> {
+  const { from, to } = move;
   const created = firstMissingFolder(dirname(to));
   try {
-    Deno.mkdirSync(dirname(to), { recursive: true });
+    // Folders inside storage are made, and checked for planted links, in one place.
+    if (registry.storage.contains(to)) registry.storage.prepareFolder(dirname(to));
     await moveOrCopy(
       from,
       dirname(to),
       true,
-      (copy) => relocateFile(registry, container, { from, to, copy }, fields, options),
+      (copy) => relocateFile(registry, container, { ...move, copy }, fields, options),
     );
   } catch (error) {
     // Nothing moved: no empty folders of this command's making are left behind either.
@@ -139,7 +152,7 @@ async function relocate(
 async function relocateFile(
   registry: Registry,
   container: Container,
-  move: { from: string; to: string; copy: boolean },
+  move: { from: string; to: string; copy: boolean; command: string },
   fields: () => ReturnType<typeof fieldsOf>,
   options: MoveOptions,
 ): Promise<void> {
@@ -166,30 +179,38 @@ async function relocateFile(
     }
   }
   try {
-    immediate(registry.db, () => {
-      updateContainer(registry.db, container.id, {
-        ...fields(),
-        file: registry.storage.toRecord(to),
-      });
-      pruneCollection(registry.db, container.collectionId);
-      placeFile(staged, to);
+    journaled(registry, move.command, {
+      plan: () => ({ steps: [linkStep(staged, to)], about: null }),
+      apply: (_, files) => {
+        if (!containerExists(registry.db, container.id)) {
+          throw new ConflictError(`${container.uri} was removed meanwhile; nothing was moved`);
+        }
+        updateContainer(registry.db, container.id, {
+          ...fields(),
+          file: registry.storage.toRecord(to),
+        });
+        pruneCollection(registry.db, container.collectionId);
+        files.link(staged, to);
+        if (staged !== from) files.drop(staged);
+        files.drop(from);
+      },
     });
   } finally {
     if (staged !== from) removeIfPresent(staged);
   }
-  if (staged !== from) removeIfPresent(from);
 }
 
 function localFile(registry: Registry, container: Container): string {
-  const file = imageFile(registry, container);
-  if (file === null) {
+  if (container.image === null) {
     throw new UsageError(`${container.uri} is a remote-only record with no image file`, {
       hint: "pull it first",
     });
   }
-  if (!exists(file)) {
-    throw new NotFoundError(`the image file of ${container.uri} is missing: ${file}`, {
-      hint: "'sregistry rm' removes the stale record",
+  const file = storedImageFile(registry, container);
+  // Moving a file that another record names would leave that record without it.
+  if (fileShared(registry.db, container.image, container.id)) {
+    throw new ConflictError(`${file} is also the image of another record; nothing was moved`, {
+      hint: `'sregistry tag ${container.uri} <new name>' gives it a second name instead`,
     });
   }
   return file;

@@ -37,6 +37,21 @@ const MIGRATIONS: Migration[] = [
       "UPDATE container SET image = substr(image, ?) WHERE substr(image, 1, ?) = ?",
     ).run(prefix.length + 1, prefix.length, prefix);
   },
+  // 2: the crash journal (core/journal.ts).
+  (db) => {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS journal (
+        id INTEGER PRIMARY KEY, owner TEXT NOT NULL, state TEXT NOT NULL, steps TEXT NOT NULL,
+        created_at DATETIME NOT NULL);
+    `);
+  },
+  // 3: when each image was last used (prune --unused), and lookups of stored content by MD5.
+  (db) => {
+    db.exec(`
+      ALTER TABLE container ADD COLUMN used_at DATETIME;
+      CREATE INDEX IF NOT EXISTS container_md5 ON container (md5);
+    `);
+  },
 ];
 
 /** The user_version a fully migrated database has. */

@@ -6,6 +6,7 @@
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { ConflictError, InvalidNameError } from "../errors.ts";
 import { collectionKey, type ImageName } from "./names.ts";
+import { shareFolder } from "./sharing.ts";
 
 /** Prefix of every temporary file sregistry leaves in storage while writing. */
 export const TEMP_PREFIX = ".sregistry-tmp-";
@@ -19,13 +20,36 @@ export const TOMBSTONE_PREFIX = ".sregistry-removed-";
  */
 export const STALE_AFTER_MS = 60 * 60 * 1000;
 
+/** Every prefix sregistry reserves for its own files in storage; no name part may use one. */
+export const RESERVED_PREFIX = ".sregistry-";
+
+/** The tag (bford.info/cachedir) that tells backup tools to skip the storage folder. */
+export const CACHEDIR_TAG = "CACHEDIR.TAG";
+const CACHEDIR_TAG_TEXT = "Signature: 8a477f597d28d172789f06886806bc55\n" +
+  "# This file is a cache directory tag created by sregistry: its images can be pulled again.\n" +
+  "# For information about cache directory tags, see https://bford.info/cachedir/\n";
+
+/** Writes CACHEDIR.TAG into a storage root that has none; a read-only storage goes without. */
+export function tagCacheFolder(root: string): void {
+  const path = join(root, CACHEDIR_TAG);
+  if (exists(path)) return;
+  try {
+    Deno.writeTextFileSync(path, CACHEDIR_TAG_TEXT, { createNew: true, mode: 0o644 });
+  } catch {
+    // written meanwhile by another command, or storage this user cannot write
+  }
+}
+
 /** The storage root and the rules for paths inside it. */
 export class Storage {
   /** Absolute path of the storage root. */
   readonly root: string;
+  /** True for a store a group shares (core/sharing.ts): folders and images get group modes. */
+  readonly shared: boolean;
 
-  constructor(root: string) {
+  constructor(root: string, options: { shared?: boolean } = {}) {
     this.root = resolve(root);
+    this.shared = options.shared ?? false;
   }
 
   /** The folder that holds every tag and version of an image. */
@@ -49,6 +73,96 @@ export class Storage {
     return uniquePath(folder, TOMBSTONE_PREFIX);
   }
 
+  /**
+   * Creates the folders from the root down to `folder` (inside storage) and checks that none of
+   * them is a symlink or a file: other people and programs write in storage, and a planted link
+   * would send files elsewhere.
+   */
+  prepareFolder(folder: string): void {
+    const rel = relative(this.root, this.#inside(folder));
+    let current = this.root;
+    for (const part of rel.split(sep)) {
+      current = join(current, part);
+      let info: Deno.FileInfo;
+      try {
+        info = Deno.lstatSync(current);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+        try {
+          Deno.mkdirSync(current);
+          if (this.shared) shareFolder(current);
+          continue;
+        } catch (mkdirError) {
+          // Made meanwhile by another command: look at it again.
+          if (!(mkdirError instanceof Deno.errors.AlreadyExists)) throw mkdirError;
+          info = Deno.lstatSync(current);
+        }
+      }
+      if (info.isSymlink) {
+        throw new ConflictError(
+          `${current} in storage is a symlink; sregistry never writes through one`,
+          {
+            hint: "remove the link (storage is sregistry's own folder)",
+          },
+        );
+      }
+      if (!info.isDirectory) {
+        throw new ConflictError(`${current} in storage is a file where a folder should be`, {
+          hint: "move it out of storage",
+        });
+      }
+    }
+  }
+
+  /**
+   * What is at a recorded image path: "file" when it is a regular file reached through no
+   * symlink inside storage (of `size` bytes, when given), "changed" when its size differs,
+   * "missing" otherwise. A file outside storage is the user's to link as they like. `quick`
+   * leaves out the folders between the root and the file, for listings of many records.
+   */
+  fileState(
+    path: string,
+    size: number | null,
+    options: { quick?: boolean } = {},
+  ): "file" | "missing" | "changed" {
+    let info: Deno.FileInfo;
+    try {
+      if (this.contains(path)) {
+        if (!options.quick && this.#linkedFolder(dirname(path))) return "missing";
+        info = Deno.lstatSync(path);
+      } else {
+        info = Deno.statSync(path);
+      }
+    } catch {
+      return "missing";
+    }
+    if (!info.isFile) return "missing";
+    return size !== null && info.size !== size ? "changed" : "file";
+  }
+
+  /**
+   * fileState for listings of many records: quick, and a folder found missing is looked at once,
+   * not once per record in it (a failed lstat costs four times a good one).
+   */
+  listingStates(): (path: string, size: number | null) => "file" | "missing" | "changed" {
+    const folders = new Map<string, boolean>([[this.root, true]]);
+    const present = (folder: string): boolean => {
+      let known = folders.get(folder);
+      if (known === undefined) {
+        const parent = dirname(folder);
+        known = parent !== folder && (parent === this.root || !this.contains(parent) ||
+          present(parent)) &&
+          isFolder(folder);
+        folders.set(folder, known);
+      }
+      return known;
+    };
+    return (path, size) =>
+      this.contains(path) && !present(dirname(path))
+        ? "missing"
+        : this.fileState(path, size, { quick: true });
+  }
+
   /** True when `path` is inside the storage root. */
   contains(path: string): boolean {
     const rel = relative(this.root, resolve(path));
@@ -64,6 +178,20 @@ export class Storage {
   /** The absolute path of a recorded image path. */
   fromRecord(recorded: string): string {
     return isAbsolute(recorded) ? recorded : join(this.root, recorded);
+  }
+
+  // True when a folder between the root and `folder` is a symlink (or not a folder at all).
+  #linkedFolder(folder: string): boolean {
+    let current = folder;
+    while (current !== this.root && this.contains(current)) {
+      try {
+        if (!Deno.lstatSync(current).isDirectory) return true;
+      } catch {
+        return true;
+      }
+      current = dirname(current);
+    }
+    return false;
   }
 
   #inside(path: string): string {
@@ -115,6 +243,23 @@ export function removeStaleTemporaryFiles(folder: string): void {
 }
 
 /**
+ * Makes `to` name the file `from` names, never replacing an existing `to`: a hard link fails
+ * atomically when the target exists, and never follows a symlink. Where links are unsupported
+ * it renames instead (then `from` is gone).
+ */
+export function linkFile(from: string, to: string): void {
+  try {
+    Deno.linkSync(from, to);
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists || exists(to)) {
+      throw new ConflictError(`${to} already exists; nothing was overwritten`);
+    }
+    if (error instanceof Deno.errors.NotFound) throw error;
+    Deno.renameSync(from, to);
+  }
+}
+
+/**
  * Moves `from` to `to` without ever replacing an existing `to` (unless `replace`): a hard link
  * fails atomically when the target exists. Falls back to rename where links are unsupported.
  */
@@ -124,17 +269,8 @@ export function placeFile(from: string, to: string, options: { replace?: boolean
     Deno.renameSync(from, to);
     return;
   }
-  try {
-    Deno.linkSync(from, to);
-  } catch (error) {
-    if (error instanceof Deno.errors.AlreadyExists) {
-      throw new ConflictError(`${to} already exists; nothing was overwritten`);
-    }
-    if (exists(to)) throw new ConflictError(`${to} already exists; nothing was overwritten`);
-    Deno.renameSync(from, to);
-    return;
-  }
-  Deno.removeSync(from);
+  linkFile(from, to);
+  removeIfPresent(from); // gone already where the link was a rename
 }
 
 /**
@@ -172,6 +308,30 @@ function isCrossDevice(error: unknown): boolean {
     (error instanceof Error && /cross-device/i.test(error.message));
 }
 
+// Deno grants these only to programs with unrestricted permissions, which sregistry never takes.
+const RUNTIME_REFUSED = ["/dev", "/proc", "/sys"];
+
+/**
+ * Why sregistry cannot use `path` (or null when it can): a path under /dev (/dev/shm, the RAM
+ * scratch of compute nodes), /proc or /sys, however it is reached, is refused by the runtime.
+ */
+export function unusablePath(path: string): string | null {
+  const why = (real: string) =>
+    `cannot use ${path}${real === path ? "" : ` (${real})`}: the runtime sregistry is built on ` +
+    "(Deno) opens /dev, /proc and /sys only with unrestricted permissions, which sregistry " +
+    "never takes";
+  for (let current = resolve(path);; current = dirname(current)) {
+    try {
+      const real = Deno.realPathSync(current);
+      const refused = RUNTIME_REFUSED.some((root) => real === root || real.startsWith(root + "/"));
+      return refused ? why(real) : null;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotCapable) return why(current);
+      if (dirname(current) === current) return null;
+    }
+  }
+}
+
 /** The path with symlinks resolved, or as given when it does not exist (yet). */
 export function realPath(path: string): string {
   try {
@@ -186,6 +346,14 @@ export function exists(path: string): boolean {
   try {
     Deno.lstatSync(path);
     return true;
+  } catch {
+    return false;
+  }
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
   } catch {
     return false;
   }

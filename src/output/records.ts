@@ -3,7 +3,12 @@
  * absolute path (or null for a remote-only record), whatever is stored. The shape itself is
  * defined once, in core/containers.ts's SQL, so one record and 100,000 records agree.
  */
-import { type Container, containerRecordJson, containerRecordsJson } from "../core/containers.ts";
+import {
+  type Container,
+  containerRecordJson,
+  containerRecordsJson,
+  type ImageFilter,
+} from "../core/containers.ts";
 import type { Registry } from "../core/registry.ts";
 import type { OutputStream } from "./io.ts";
 
@@ -12,14 +17,20 @@ export function containerRecord(registry: Registry, container: Container): Recor
   return JSON.parse(containerRecordJson(registry.db, registry.storage.root, container.id));
 }
 
-/** Streams the records matching `queries` as a JSON array, one record per line. */
-export function writeRecords(out: OutputStream, registry: Registry, queries: string[]): void {
+/** Streams the records matching `queries` (and `where`) as a JSON array, one record per line. */
+export function writeRecords(
+  out: OutputStream,
+  registry: Registry,
+  queries: string[],
+  where: ImageFilter = {},
+): void {
   const separator = ",\n  ";
   let first = true;
   out.write("[");
   const batches = containerRecordsJson(registry.db, registry.storage.root, queries, {
     batchSize: 1000,
     separator,
+    where,
   });
   for (const batch of batches) {
     out.write((first ? "\n  " : separator) + batch);

@@ -6,7 +6,7 @@
  */
 import { NotFoundError, RemoteError, UnsupportedError, UsageError } from "../errors.ts";
 import { isRegistryHost } from "../core/names.ts";
-import { hasSifMagic } from "../core/sif_magic.ts";
+import { isSifImage } from "../core/image_format.ts";
 import type {
   ClientEnvironment,
   PushResult,
@@ -122,7 +122,7 @@ export function orasClient(environment: ClientEnvironment): RemoteClient {
     async push(file, _name, options): Promise<PushResult> {
       const reference = pushTarget(options.target ?? "", options.tag);
       const name = recordedName(reference);
-      if (!await hasSifMagic(file)) {
+      if (!isSifImage(file)) {
         throw new UsageError(`${file} is not a SIF image (no SIF magic at byte 32)`, {
           hint: "oras:// carries SIF images; build one with apptainer first",
         });

@@ -5,20 +5,22 @@
  * SIF magic in the same pass, and taken from a local copy with that digest when there is one.
  */
 import { basename, dirname, resolve } from "node:path";
-import { ConflictError, IntegrityError, InterruptedError, reason } from "../errors.ts";
+import { ConflictError, IntegrityError, InterruptedError, reason, UsageError } from "../errors.ts";
 import { findByFile, findByLayerDigest, findContainers } from "../core/containers.ts";
 import { copyAndHash } from "../core/ingest.ts";
-import { hasSifMagic } from "../core/sif_magic.ts";
+import { isSifImage } from "../core/image_format.ts";
 import { commitImage, type PlacedImage, prepareFolder, storageWriteError } from "../core/add.ts";
-import { type ImageName, withVersion } from "../core/names.ts";
+import { readImageFacts } from "../core/image_inspection.ts";
+import { formatImageName, type ImageName, withVersion } from "../core/names.ts";
 import { recordImage } from "../core/record.ts";
-import { imageFile, type Registry } from "../core/registry.ts";
+import { imageFile, noteUse, type Registry } from "../core/registry.ts";
 import {
   exists,
   partPath,
   placeFile,
   pruneEmptyFolders,
   removeIfPresent,
+  unusablePath,
 } from "../core/storage.ts";
 import { type DownloadResult, downloadToFile } from "../transfer/download.ts";
 import { withDownloadLock } from "../transfer/lock.ts";
@@ -95,6 +97,7 @@ async function lockedPull(
     } catch (error) {
       throw storageWriteError(registry, error);
     }
+    const read = readImageFacts(part, formatImageName(remote.name));
     const placed = commitImage(registry, {
       file: part,
       keepSource: false,
@@ -104,8 +107,10 @@ async function lockedPull(
       metadata: remote.metadata,
       client: client.name,
       replace: options.force,
+      command: "pull",
+      facts: read.facts,
     });
-    return { ...placed, downloaded: true, remote };
+    return { ...placed, downloaded: true, remote, warnings: read.warnings };
   }, { onWait: options.onWait, signal: options.http.signal });
 }
 
@@ -129,8 +134,10 @@ export async function pullToFile(
   options: PullOptions,
 ): Promise<FilePull> {
   requireCapability(client, "pull");
-  const remote = await client.resolve!(uri, {});
   const path = resolve(file);
+  const unusable = unusablePath(path);
+  if (unusable !== null) throw new UsageError(unusable, { hint: "save it somewhere else" });
+  const remote = await client.resolve!(uri, {});
   if (exists(path) && !options.force) {
     throw new ConflictError(`${path} already exists`, { hint: "use --force to replace it" });
   }
@@ -203,7 +210,7 @@ async function fetchImage(
     ? `it has ${digest.size} bytes, the manifest says ${blob.size}`
     : `sha256:${digest.sha256}` !== blob.digest
     ? `its digest is sha256:${digest.sha256}, the manifest says ${blob.digest}`
-    : !await hasSifMagic(part)
+    : !isSifImage(part)
     ? "it is not a SIF file (no SIF magic at byte 32)"
     : null;
   if (problem !== null) {
@@ -238,7 +245,7 @@ async function copyIfMatching(
       signal: options.http.signal,
       onProgress: (done) => options.onProgress?.({ done, total: size, startedAt, resumedFrom: 0 }),
     });
-    if (`sha256:${digest.sha256}` === blob.digest && await hasSifMagic(part)) {
+    if (`sha256:${digest.sha256}` === blob.digest && isSifImage(part)) {
       removeIfPresent(`${part}.json`);
       return digest;
     }
@@ -287,7 +294,10 @@ function storedImage(registry: Registry, name: ImageName): PlacedImage | null {
   if (!name.version) return null;
   const container = findContainers(registry.db, name)[0];
   const file = container && imageFile(registry, container);
-  if (!container || !file || !exists(file)) return null;
+  if (!container || !file || registry.storage.fileState(file, container.size) !== "file") {
+    return null;
+  }
+  noteUse(registry, container); // kept, not fetched again: still a use
   return { container, action: "update", path: file };
 }
 

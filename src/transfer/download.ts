@@ -280,8 +280,13 @@ async function readValidator(path: string): Promise<Validator | null> {
   }
 }
 
+// Replaced, never written through: a link planted at the sidecar's name is removed, not followed.
 async function writeValidator(path: string, validator: Validator): Promise<void> {
-  await Deno.writeTextFile(path, JSON.stringify(validator) + "\n", { mode: 0o600 });
+  await removeQuietly(path);
+  await Deno.writeTextFile(path, JSON.stringify(validator) + "\n", {
+    mode: 0o600,
+    createNew: true,
+  });
 }
 
 // If-Range needs a strong validator: a weak ETag would make the server ignore the Range.

@@ -25,13 +25,21 @@ import {
 
 const HELLO_MD5 = "b1946ac92492d2347c6235b4d2611184";
 
+// A text file is no image: it is added, with this warning first.
+function notAnImage(file: string): string {
+  return `[warning] ${file} is not a SIF, Singularity 2.x (.simg, ext3 .img) or squashfs image\n`;
+}
+
 Deno.test("add moves the file into storage under its MD5 and says [container][new]", async () => {
   await using home = await tempHome();
   const file = home.file("hello.sif", "hello\n");
   const added = await sregistry(["add", file, "--name", "vsoch/hello-world"], { env: home.env });
   assert.equal(added.code, 0, added.stderr);
   assert.equal(added.stdout, "", "stdout carries no data");
-  assert.equal(added.stderr, `[container][new] vsoch/hello-world:latest@${HELLO_MD5}\n`);
+  assert.equal(
+    added.stderr,
+    `${notAnImage(file)}[container][new] vsoch/hello-world:latest@${HELLO_MD5}\n`,
+  );
 
   const stored = join(home.storage, "vsoch", "hello-world", `latest@${HELLO_MD5}.sif`);
   assert.equal(Deno.readTextFileSync(stored), "hello\n");
@@ -70,7 +78,10 @@ Deno.test("adding the same content twice keeps one record and one file", async (
 
   const again = await sregistry(["add", "--copy", first, "--name", "vsoch/x"], { env });
   assert.equal(again.code, 0, again.stderr);
-  assert.equal(again.stderr, `[container][update] vsoch/x:latest@${HELLO_MD5}\n`);
+  assert.equal(
+    again.stderr,
+    `${notAnImage(first)}[container][update] vsoch/x:latest@${HELLO_MD5}\n`,
+  );
 
   // A move of another file with the same content: the duplicate goes, the stored file stays.
   const second = home.file("b.sif", "hello\n");
@@ -96,7 +107,7 @@ Deno.test("adding the stored file itself (add $(get x) --name x) neither loses n
   for (const extra of [[], ["--copy"]]) {
     const again = await sregistry(["add", ...extra, path, "--name", "vsoch/x"], { env });
     assert.equal(again.code, 0, again.stderr);
-    assert.match(again.stderr, /^\[container\]\[update\] vsoch\/x:latest@/);
+    assert.match(again.stderr, /^\[container\]\[update\] vsoch\/x:latest@/m);
     assert.equal(Deno.readTextFileSync(path), "hello\n", `the stored file survives ${extra}`);
   }
   const all = records(await sregistry(["images", "--json"], { env }));
@@ -126,11 +137,10 @@ Deno.test("moving one record's stored file under another name is refused; --copy
 Deno.test("an explicit @version that already holds different content is refused, nothing changed", async () => {
   await using home = await tempHome();
   const env = home.env;
-  const first = await sregistry(["add", home.file("a.sif", "first\n"), "--name", "vsoch/x@v1"], {
-    env,
-  });
+  const file = home.file("a.sif", "first\n");
+  const first = await sregistry(["add", file, "--name", "vsoch/x@v1"], { env });
   assert.equal(first.code, 0, first.stderr);
-  assert.equal(first.stderr, "[container][new] vsoch/x:latest@v1\n");
+  assert.equal(first.stderr, `${notAnImage(file)}[container][new] vsoch/x:latest@v1\n`);
   const other = home.file("b.sif", "second\n");
 
   const before = await snapshot(home);
@@ -183,14 +193,14 @@ Deno.test("add --json prints the new record on stdout", async () => {
 
 Deno.test("a name with a registry host is filed under a folder named after the host", async () => {
   await using home = await tempHome();
-  const added = await sregistry(
-    ["add", home.file("a.sif", "hello\n"), "--name", "localhost:5000/vsoch/ubuntu:1.0"],
-    { env: home.env },
-  );
+  const file = home.file("a.sif", "hello\n");
+  const added = await sregistry(["add", file, "--name", "localhost:5000/vsoch/ubuntu:1.0"], {
+    env: home.env,
+  });
   assert.equal(added.code, 0, added.stderr);
   assert.equal(
     added.stderr,
-    `[container][new] localhost:5000/vsoch/ubuntu:1.0@${HELLO_MD5}\n`,
+    `${notAnImage(file)}[container][new] localhost:5000/vsoch/ubuntu:1.0@${HELLO_MD5}\n`,
   );
   const got = await sregistry(["get", "localhost:5000/vsoch/ubuntu:1.0"], { env: home.env });
   assert.equal(
@@ -282,7 +292,7 @@ Deno.test("Ctrl-C during add --copy exits 130 and leaves no partial copy and no 
   running.child.kill("SIGINT");
   const result = await running.result;
   assertTransferFailure(result, 130, /^sregistry: interrupted; nothing was added$/);
-  assert.deepEqual([...Deno.readDirSync(home.storage)], [], "no partial copy, no new folder");
+  assert.deepEqual(fileTree(home.storage), [], "no partial copy, no new folder");
   assert.deepEqual(records(await sregistry(["images", "--json"], { env: home.env })), []);
   assert.equal(Deno.statSync(source).size, size, "the source is untouched");
 });

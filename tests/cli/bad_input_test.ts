@@ -152,7 +152,6 @@ Deno.test("invalid and hostile names exit 2 naming the bad part, for every comma
   for (
     const args of [
       ["get", name],
-      ["inspect", name],
       ["rm", name],
       ["rmi", name],
       ["mv", name, home.path],
@@ -164,6 +163,14 @@ Deno.test("invalid and hostile names exit 2 naming the bad part, for every comma
   ) {
     cases.push({ name: `${args[0]} refuses ${JSON.stringify(name)}`, args, code: 2, message });
   }
+  // For inspect an argument starting with ../ is a file path (a name never does); this one is not.
+  const [inside, insidePart] = HOSTILE[1];
+  cases.push({
+    name: `inspect refuses ${JSON.stringify(inside)}`,
+    args: ["inspect", inside],
+    code: 2,
+    message: new RegExp(`invalid image name .*${insidePart.source}`),
+  });
   await runCases(t, home, cases);
   assert.equal(Deno.readTextFileSync(image), "an image\n");
 });

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { sregistry } from "../support/cli.ts";
 import { tempHome } from "../support/home.ts";
-import { assertFailure, assertUnchanged, md5, snapshot } from "../support/state.ts";
+import { assertFailure, assertUnchanged, md5, records, snapshot } from "../support/state.ts";
+import { DatabaseSync } from "node:sqlite";
 
 Deno.test("get prints exactly one line, the absolute path, and nothing on stderr", async () => {
   await using home = await tempHome();
@@ -99,4 +100,34 @@ Deno.test("get never prints the banner, even when a client is active", async () 
   const got = await sregistry(["get", "vsoch/remote"], { env });
   assert.equal(got.stdout, "https://example.org/r.sif\n");
   assert.equal(got.stderr, "");
+});
+
+Deno.test("get, add and pull record when an image was last used; get at most hourly, never waiting", async () => {
+  await using home = await tempHome();
+  await sregistry(["add", home.file("a.sif", "hello\n"), "--name", "vsoch/hello"], {
+    env: home.env,
+  });
+  const usedAt = async () =>
+    records(await sregistry(["images", "--json"], { env: home.env }))[0].used_at;
+  assert.match(String(await usedAt()), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/, "add is a use");
+  const db = new DatabaseSync(join(home.database, "sregistry.db"));
+  try {
+    db.exec("UPDATE container SET used_at = '2020-01-01 00:00:00'");
+    // Another process holds the write lock: get still answers, and skips the note.
+    db.exec("BEGIN IMMEDIATE");
+    const locked = await sregistry(["get", "vsoch/hello"], { env: home.env });
+    assert.equal(locked.code, 0, locked.stderr);
+    db.exec("COMMIT");
+    assert.equal(await usedAt(), "2020-01-01 00:00:00");
+    assert.equal((await sregistry(["get", "vsoch/hello"], { env: home.env })).code, 0);
+    const noted = String(await usedAt());
+    assert.notEqual(noted, "2020-01-01 00:00:00", "get is a use");
+    // Within the hour, a get writes nothing.
+    db.exec("UPDATE container SET used_at = datetime('now', '-10 minutes')");
+    const recent = String(await usedAt());
+    assert.equal((await sregistry(["get", "vsoch/hello"], { env: home.env })).code, 0);
+    assert.equal(await usedAt(), recent);
+  } finally {
+    db.close();
+  }
 });

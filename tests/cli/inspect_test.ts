@@ -20,8 +20,14 @@ Deno.test("inspect prints the record as JSON with its metadata and absolute imag
 
   const inspected = await sregistry(["inspect", "vsoch/hello:v1"], { env: home.env });
   assert.equal(inspected.code, 0, inspected.stderr);
-  assert.equal(inspected.stderr, "", "no banner for inspect");
   const record = JSON.parse(inspected.stdout);
+  assert.equal(
+    inspected.stderr,
+    `[warning] ${record.image} is not a SIF, Singularity 2.x (.simg, ext3 .img) or squashfs image\n`,
+    "no banner; a warning that the file is no image",
+  );
+  assert.equal(record.inspection.format, "unknown");
+  assert.equal(record.metrics.format, "unknown");
   assert.equal(record.uri, `vsoch/hello:v1@${md5("hello\n")}`);
   assert.equal(record.collection, "vsoch");
   assert.equal(record.name, "hello");

@@ -1,10 +1,11 @@
 /**
  * A database written by the Python client (tests/fixtures/sregistry.db, made by
  * scripts/make_fixtures.ts with the DDL of reference §3.1) opens in place: every row is kept,
- * it is migrated once (user_version 1), absolute image paths under storage become relative, and
+ * it is migrated once (to the current user_version), absolute image paths under storage become relative, and
  * `get` prints the right absolute path, even after the storage folder moves.
  */
 import assert from "node:assert/strict";
+import { SCHEMA_VERSION } from "../../src/core/schema.ts";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { sregistry } from "../support/cli.ts";
@@ -65,7 +66,7 @@ Deno.test("a Python client's database keeps every row and is migrated in place",
   ]);
   assert.equal((listed[0].metrics as { type: string }).type, "container");
 
-  assert.deepEqual(table(path, "PRAGMA user_version"), [{ user_version: 1 }]);
+  assert.deepEqual(table(path, "PRAGMA user_version"), [{ user_version: SCHEMA_VERSION }]);
   const after = table(path, "SELECT * FROM container ORDER BY id");
   assert.equal(after.length, before.length, "every row is kept");
   assert.deepEqual(after.map((row) => row.image), [
@@ -125,7 +126,11 @@ Deno.test("new images can be added to a migrated Python database and old ones re
     { env },
   );
   assert.equal(added.code, 0, added.stderr);
-  assert.match(added.stderr, /^\[container\]\[new\] vsoch\/hello-world:latest@[0-9a-f]{32}\n$/);
+  assert.match(
+    added.stderr,
+    /^\[warning\] .* is not a SIF.*\n\[container\]\[new\] vsoch\/hello-world:latest@[0-9a-f]{32}\n$/,
+    "a text file is added with a warning",
+  );
   const newest = (await sregistry(["get", "vsoch/hello-world"], { env })).stdout.trim();
   assert.equal(Deno.readTextFileSync(newest), "a newer hello\n", "the newest version wins");
 
@@ -140,7 +145,7 @@ Deno.test("the fixture as committed (paths under /home/user) opens and keeps its
   const path = installPythonDatabase(home, { relocate: false });
   const listed = records(await sregistry(["images", "--json"], { env: home.env }));
   assert.deepEqual(listed.map((r) => r.image), PYTHON_ROWS.map((row) => row.image));
-  assert.deepEqual(table(path, "PRAGMA user_version"), [{ user_version: 1 }]);
+  assert.deepEqual(table(path, "PRAGMA user_version"), [{ user_version: SCHEMA_VERSION }]);
   // Opening again does not migrate again.
   const again = records(await sregistry(["images", "--json"], { env: home.env }));
   assert.deepEqual(again, listed);

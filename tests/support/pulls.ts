@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { CACHEDIR_TAG } from "../../src/core/storage.ts";
 import { startSregistry } from "./cli.ts";
 import type { FakeHub, FakeImage, RecordedRequest } from "./fake_hub.ts";
 import type { TempHome } from "./home.ts";
@@ -17,7 +18,7 @@ export function hubEnv(
   return { ...home.env, SREGISTRY_HUB_BASE: hub.base, ...extra };
 }
 
-/** Every file under `root`, relative to it, sorted (folders left out). */
+/** Every file under `root`, relative to it, sorted (folders and a top CACHEDIR.TAG left out). */
 export function filesUnder(root: string): string[] {
   const found: string[] = [];
   const walk = (folder: string, prefix: string) => {
@@ -28,6 +29,7 @@ export function filesUnder(root: string): string[] {
       return;
     }
     for (const entry of entries) {
+      if (prefix === "" && entry.name === CACHEDIR_TAG) continue;
       if (entry.isDirectory) walk(join(folder, entry.name), `${prefix}${entry.name}/`);
       else found.push(`${prefix}${entry.name}`);
     }

@@ -6,11 +6,16 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { CACHEDIR_TAG } from "../../src/core/storage.ts";
 import type { CliResult } from "./cli.ts";
 import { sregistryInProcess } from "./cli.ts";
 import type { TempHome } from "./home.ts";
 
-/** Every entry under a folder, `path/` for folders and `path size md5` for files, sorted. */
+/**
+ * Every entry under a folder, `path/` for folders and `path size md5` for files, sorted; a
+ * CACHEDIR.TAG at its top is left out.
+ */
 export function fileTree(root: string): string[] {
   const entries: string[] = [];
   const walk = (folder: string, prefix: string) => {
@@ -21,11 +26,17 @@ export function fileTree(root: string): string[] {
       return;
     }
     for (const child of children) {
+      // Storage's tag for backup tools, written by every command (tests/cli/cachedir_test.ts).
+      if (prefix === "" && child.name === CACHEDIR_TAG) continue;
       const path = join(folder, child.name);
       const name = prefix + child.name;
       if (child.isDirectory) {
         entries.push(`${name}/`);
         walk(path, `${name}/`);
+      } else if (child.name === "sregistry.db") {
+        // Its bytes change with every write, undone or not; the records and the journal are
+        // what a snapshot compares.
+        entries.push(`${name} (database)`);
       } else {
         let detail: string;
         try {
@@ -42,12 +53,14 @@ export function fileTree(root: string): string[] {
   return entries.sort();
 }
 
-/** The files under a home and the records the CLI lists. */
+/** The files under a home, the records the CLI lists, and pending journal entries. */
 export interface Snapshot {
   /** fileTree(home). */
   files: string[];
   /** Exit code, stdout and stderr of `images --json`. */
   images: CliResult;
+  /** Entries of the crash journal (none once a command has finished). */
+  journal: unknown[];
 }
 
 /**
@@ -59,13 +72,31 @@ export async function snapshot(
   env: Record<string, string> = home.env,
 ): Promise<Snapshot> {
   const images = await sregistryInProcess(["images", "--json"], { env, cwd: home.path });
-  return { files: fileTree(home.path), images };
+  return { files: fileTree(home.path), images, journal: journalEntries(home) };
 }
 
 /** Asserts that nothing under the home and nothing in the database changed. */
 export function assertUnchanged(before: Snapshot, after: Snapshot, what = "the command"): void {
   assert.deepEqual(after.files, before.files, `${what} changed files under HOME`);
   assert.deepEqual(after.images, before.images, `${what} changed the records`);
+  assert.deepEqual(after.journal, [], `${what} left a journal entry`);
+}
+
+/** The crash journal's entries, read without opening the registry (which would repair them). */
+export function journalEntries(home: TempHome): unknown[] {
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(join(home.database, "sregistry.db"), { readOnly: true });
+  } catch {
+    return [];
+  }
+  try {
+    return db.prepare("SELECT * FROM journal").all();
+  } catch {
+    return []; // no journal table yet
+  } finally {
+    db.close();
+  }
 }
 
 /**

@@ -159,3 +159,25 @@ Deno.test("suggestions are close words only", () => {
   assert.equal(closest("rmii", ["rm", "rmi"]), "rmi");
   assert.equal(closest("xyz", ["images", "inspect"]), undefined);
 });
+
+Deno.test("an option with <value...> collects every value it is given, in order", async () => {
+  const program = new Program("tool", "1.2.3", "");
+  const seen: string[][] = [];
+  program.command("images").option("--label <key=value...>", "repeatable")
+    .option("--arch <arch>", "once").action((options) => {
+      const labels: string[] = options.label;
+      seen.push(labels);
+    });
+  for (
+    const [args, expected] of [
+      [["images"], []],
+      [["images", "--label", "a=b"], ["a=b"]],
+      [["images", "--label=a=b", "--arch", "x", "--label", "c"], ["a=b", "c"]],
+    ] as const
+  ) {
+    const invocation = parseCommandLine(program, [...args]);
+    assert.equal(invocation.kind, "action");
+    if (invocation.kind === "action") await invocation.run();
+    assert.deepEqual(seen.pop(), expected, args.join(" "));
+  }
+});

@@ -2,9 +2,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  type Container,
   containerRecordsJson,
+  fieldsOf,
   insertContainer,
   listContainers,
+  updateContainer,
 } from "../../../src/core/containers.ts";
 import { formatImageName } from "../../../src/core/names.ts";
 import { openRegistry, type Registry } from "../../../src/core/registry.ts";
@@ -72,3 +75,39 @@ Deno.test("batches keep only what the queries match, as listContainers does", as
   }
   assert.deepEqual(listed(registry, ["nothing"], 3), []);
 });
+
+Deno.test("an update sets the image's metrics and keeps the keys it does not set (the Python client's)", async () => {
+  await using registry = await registryWith(2);
+  const [first, second] = listContainers(registry.db, []);
+  registry.db.prepare("UPDATE container SET metrics = ? WHERE id = ?")
+    .run('{"collection":"lab0","labels":{"old":"x"},"type":"container"}', first.id);
+  registry.db.prepare("UPDATE container SET metrics = 'not json' WHERE id = ?").run(second.id);
+  const metrics = { format: "sif", arch: null, labels: { new: "y" } };
+  for (const container of [first, second]) {
+    updateContainer(registry.db, container.id, {
+      ...fieldsOf(container, image(container)),
+      metrics,
+    });
+  }
+  const [updated, repaired] = listContainers(registry.db, []);
+  assert.deepEqual(updated.metrics, {
+    collection: "lab0",
+    labels: { new: "y" },
+    type: "container",
+    format: "sif",
+    arch: null,
+  });
+  assert.deepEqual(repaired.metrics, metrics);
+  updateContainer(registry.db, first.id, fieldsOf(updated, image(updated)));
+  assert.deepEqual(listContainers(registry.db, [])[0].metrics, updated.metrics, "kept when unset");
+});
+
+function image(container: Container) {
+  return {
+    registry: null,
+    collection: container.collection,
+    name: container.name,
+    tag: container.tag,
+    version: container.version,
+  };
+}

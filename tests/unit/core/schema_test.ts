@@ -56,7 +56,7 @@ Deno.test("a new database gets the original tables, the new columns and the curr
     storageRoot: join(folder.path, "storage"),
   });
   assert.equal(userVersion(registry.db), SCHEMA_VERSION);
-  assert.equal(SCHEMA_VERSION, 1);
+  assert.equal(SCHEMA_VERSION, 3);
   assert.deepEqual(columns(registry.db, "collection"), ["id", "name", "token", "created_at"]);
   assert.deepEqual(columns(registry.db, "container"), [
     "id",
@@ -73,6 +73,14 @@ Deno.test("a new database gets the original tables, the new columns and the curr
     "size",
     "md5",
     "metadata",
+    "used_at",
+  ]);
+  assert.deepEqual(columns(registry.db, "journal"), [
+    "id",
+    "owner",
+    "state",
+    "steps",
+    "created_at",
   ]);
   assert.ok(Deno.statSync(join(folder.path, "storage")).isDirectory, "storage is created");
   assert.ok(Deno.statSync(join(folder.path, "db", "nested", "sregistry.db")).isFile);
@@ -84,7 +92,7 @@ Deno.test("migrating a Python database keeps every row and makes storage paths r
   try {
     const before = db.prepare("SELECT * FROM container ORDER BY id").all();
     migrate(db, PYTHON_STORAGE);
-    assert.equal(userVersion(db), 1);
+    assert.equal(userVersion(db), SCHEMA_VERSION);
     const after = db.prepare("SELECT * FROM container ORDER BY id").all();
     assert.equal(after.length, before.length);
     for (const [index, row] of after.entries()) {
@@ -122,7 +130,7 @@ Deno.test("migrating twice changes nothing the second time", async () => {
     // A different storage root on a later run must not re-apply the path migration.
     migrate(db, "/elsewhere");
     assert.deepEqual(db.prepare("SELECT * FROM container ORDER BY id").all(), once);
-    assert.equal(userVersion(db), 1);
+    assert.equal(userVersion(db), SCHEMA_VERSION);
   } finally {
     db.close();
   }

@@ -1,0 +1,125 @@
+/**
+ * A store a group shares: its storage and database folders have the setgid bit, so everything
+ * made inside them belongs to the group. Whatever a member's umask, sregistry then makes folders
+ * group-writable (and setgid), image files group-readable and the database group-writable, and
+ * can say which modes in the store are wrong.
+ */
+import { join } from "node:path";
+
+/** Folders made in a shared store: rwxrwsr-x. */
+export const SHARED_FOLDER_MODE = 0o2775;
+/** Group and others may read an image; only its folder decides who may remove it. */
+const READABLE_FILE_BITS = 0o444;
+
+/** True when `folder` has the setgid bit (the mark of a shared store). */
+export function isSharedFolder(folder: string): boolean {
+  try {
+    return ((Deno.statSync(folder).mode ?? 0) & 0o2000) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Gives a folder made in a shared store its mode, whatever the umask. */
+export function shareFolder(folder: string): void {
+  Deno.chmodSync(folder, SHARED_FOLDER_MODE);
+}
+
+/** Makes a folder of a shared store (made meanwhile by another member is fine). */
+export function makeSharedFolder(folder: string): void {
+  try {
+    Deno.mkdirSync(folder);
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) return;
+    throw error;
+  }
+  shareFolder(folder);
+}
+
+/** A group's name from /etc/group, or its number when it has none there. */
+export function groupName(gid: number): string {
+  try {
+    for (const line of Deno.readTextFileSync("/etc/group").split("\n")) {
+      const [name, , id] = line.split(":");
+      if (id === String(gid) && name) return name;
+    }
+  } catch {
+    // no /etc/group (or NSS groups only): the number says it
+  }
+  return String(gid);
+}
+
+/** Makes an image file of a shared store readable by the group, whatever the umask. */
+export function shareImageFile(file: string): void {
+  const mode = (Deno.lstatSync(file).mode ?? 0) & 0o7777;
+  if ((mode & READABLE_FILE_BITS) !== READABLE_FILE_BITS) {
+    Deno.chmodSync(file, mode | READABLE_FILE_BITS);
+  }
+}
+
+/** Makes a database file of a shared store writable by the group, when this user owns it. */
+export function shareDatabaseFile(file: string): void {
+  try {
+    const mode = (Deno.statSync(file).mode ?? 0) & 0o7777;
+    if ((mode & 0o060) !== 0o060) Deno.chmodSync(file, mode | 0o060);
+  } catch {
+    // another member's file, which only its owner may chmod: `config` reports it
+  }
+}
+
+/** How a store is shared, and what in it would stop another member. */
+export interface StoreSharing {
+  /** True when the storage or database folder has the setgid bit. */
+  shared: boolean;
+  /** The group id of the storage folder. */
+  gid: number | null;
+  /** One line per mode that is wrong for a shared store. */
+  problems: string[];
+}
+
+/** Checks the modes of a store's folders, database file and top-level collection folders. */
+export function inspectSharing(databaseFolder: string, storageRoot: string): StoreSharing {
+  const shared = isSharedFolder(storageRoot) || isSharedFolder(databaseFolder);
+  const gid = statOrNull(storageRoot)?.gid ?? null;
+  if (!shared) return { shared, gid, problems: [] };
+  const problems: string[] = [];
+  const folders = [databaseFolder, storageRoot, join(databaseFolder, ".sregistry-owners")];
+  try {
+    for (const entry of Deno.readDirSync(storageRoot)) {
+      if (entry.isDirectory) folders.push(join(storageRoot, entry.name));
+    }
+  } catch {
+    // reported below as the storage folder's problem, if any
+  }
+  for (const folder of folders) {
+    const info = statOrNull(folder);
+    if (info === null) continue;
+    const mode = (info.mode ?? 0) & 0o7777;
+    if ((mode & 0o2070) !== 0o2070) {
+      problems.push(`${folder} is ${octal(mode)}; a shared folder needs 2775 (chmod 2775)`);
+    }
+    if (gid !== null && info.gid !== gid) {
+      problems.push(`${folder} belongs to group ${info.gid}, not the store's ${gid} (chgrp)`);
+    }
+  }
+  const database = statOrNull(join(databaseFolder, "sregistry.db"));
+  if (database !== null && ((database.mode ?? 0) & 0o060) !== 0o060) {
+    problems.push(
+      `${join(databaseFolder, "sregistry.db")} is ${octal((database.mode ?? 0) & 0o7777)}; ` +
+        "the group must write it (chmod g+rw)",
+    );
+  }
+  return { shared, gid, problems };
+}
+
+function statOrNull(path: string): Deno.FileInfo | null {
+  try {
+    return Deno.statSync(path);
+  } catch {
+    return null;
+  }
+}
+
+function octal(mode: number): string {
+  return mode.toString(8).padStart(4, "0");
+}
