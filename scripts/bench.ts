@@ -6,7 +6,7 @@
  *   deno task bench                 every group, full sizes (1 GiB images, 100,000 records)
  *   deno task bench --quick         small sizes, few runs: a sanity check of the benchmarks
  *   deno task bench --only pull     one group: startup, add, db100k, inspect, pull, push, verify,
- *                                   store
+ *                                   store, oras-pull, oras-push
  *   deno task bench --strict        exit 1 when a target is missed or a group fails
  *
  * Runs are sequential (the machine has few cores); everything temporary lives in one folder
@@ -18,6 +18,7 @@ import { benchStartup } from "./bench_startup.ts";
 import { type BenchSettings, errorRow, note, renderTable, type Row } from "./bench_support.ts";
 import { benchStore, benchVerify } from "./bench_store.ts";
 import { benchAdd, benchPull, benchPush } from "./bench_transfer.ts";
+import { benchOrasPull, benchOrasPush } from "./bench_oras.ts";
 
 type Group = (settings: BenchSettings, report: (row: Row) => void) => Promise<void>;
 
@@ -31,6 +32,8 @@ const GROUPS: Record<string, Group> = {
   push: benchPush,
   verify: benchVerify,
   store: benchStore,
+  "oras-pull": benchOrasPull,
+  "oras-push": benchOrasPush,
 };
 
 const USAGE = `usage: deno task bench [--quick] [--strict] [--only <group>]

@@ -67,7 +67,7 @@ export async function buildProgram(
     .description(
       "Singularity Registry Global Client: keep, find and fetch container images.\n" +
         "Images live in a storage folder, records in a SQLite database; clients pull from\n" +
-        "Singularity Hub, Singularity Registry Server and plain URLs.",
+        "Singularity Hub, Singularity Registry Server, OCI registries (oras://) and plain URLs.",
     )
     .option("--debug", "show details and stack traces (never tokens)")
     .option("-q, --quiet", "no banner and no progress on stderr")

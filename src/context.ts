@@ -166,7 +166,7 @@ export function systemHost(): Host {
         isTerminal: Deno.stderr.isTerminal(),
         columns: columns(),
       }),
-      in: { isTerminal: Deno.stdin.isTerminal(), readLine: lazyLineReader() },
+      in: { isTerminal: Deno.stdin.isTerminal(), readLine: lazyLineReader(), readSecret },
     },
     env: Deno.env.toObject(),
     cwd: Deno.cwd(),
@@ -185,6 +185,30 @@ export function systemHost(): Host {
       return current.signal;
     },
   };
+}
+
+// A line typed with echo off (the terminal's cbreak mode keeps Ctrl-C working): backspace
+// edits it, Enter ends it, Ctrl-D on an empty line is the end of input.
+async function readSecret(): Promise<string | null> {
+  const bytes: number[] = [];
+  const buffer = new Uint8Array(256);
+  Deno.stdin.setRaw(true, { cbreak: true });
+  try {
+    while (true) {
+      const read = await Deno.stdin.read(buffer);
+      if (read === null) {
+        return bytes.length > 0 ? new TextDecoder().decode(new Uint8Array(bytes)) : null;
+      }
+      for (const byte of buffer.subarray(0, read)) {
+        if (byte === 0x0d || byte === 0x0a) return new TextDecoder().decode(new Uint8Array(bytes));
+        if (byte === 0x04 && bytes.length === 0) return null;
+        if (byte === 0x7f || byte === 0x08) bytes.pop();
+        else if (byte >= 0x20) bytes.push(byte);
+      }
+    }
+  } finally {
+    Deno.stdin.setRaw(false);
+  }
 }
 
 function lazyLineReader(): () => Promise<string | null> {

@@ -25,6 +25,7 @@ const COMMANDS: [string[], () => Promise<Register>][] = [
   [["search"], async () => (await import("./search.ts")).registerSearch],
   [["delete"], async () => (await import("./delete.ts")).registerDelete],
   [["labels"], async () => (await import("./labels.ts")).registerLabels],
+  [["login", "logout"], async () => (await import("./login.ts")).registerLogin],
   [["mv", "rename"], async () => (await import("./move.ts")).registerMove],
   [["tag"], async () => (await import("./tag.ts")).registerTag],
   [["import"], async () => (await import("./import.ts")).registerImport],

@@ -21,7 +21,8 @@ import { NotFoundError } from "../errors.ts";
 import { renderJson } from "../output/records.ts";
 import { clientArgument } from "./remote.ts";
 
-const SECRET_KEY = /TOKEN|SECRET|PASSWORD|KEY|RESPONSE/i;
+// AUTH covers the `auths` of OCI logins (base64 of user:password).
+const SECRET_KEY = /TOKEN|SECRET|PASSWORD|KEY|RESPONSE|AUTH/i;
 
 /** Registers `backend` and its actions. */
 export function registerBackend(program: Command, ctx: Context): void {

@@ -18,6 +18,7 @@ import {
 } from "../transfer/http.ts";
 import { renderJson } from "../output/records.ts";
 import { groupName, inspectSharing, type StoreSharing } from "../core/sharing.ts";
+import { orasSettingRows } from "../remotes/oras_settings.ts";
 
 /** Registers `config`. */
 export function registerConfig(program: Command, ctx: Context): void {
@@ -31,7 +32,13 @@ export function registerConfig(program: Command, ctx: Context): void {
 export function runConfig(ctx: Context, options: { json: boolean }): void {
   const settings = ctx.settings();
   const sharing = inspectSharing(settings.database.value, settings.storage.value);
-  const rows = [...settingsReport(settings), storeRow(sharing), ...clientRows(ctx)];
+  const rows = [
+    ...settingsReport(settings),
+    storeRow(sharing),
+    ...clientRows(ctx),
+    // Settings only: no HTTP options, so a bad SREGISTRY_TIMEOUT does not hide the report.
+    ...orasSettingRows({ env: ctx.env, secrets: () => ctx.secrets(), http: { userAgent: "" } }),
+  ];
   const problem = ctx.secrets().problem;
   if (problem) ctx.io.err.line(`sregistry: warning: ${problem.message}`);
   for (const line of sharing.problems) ctx.io.err.line(`sregistry: warning: ${line}`);

@@ -7,11 +7,12 @@ import { remoteFor, requireCapability } from "./remote.ts";
 /** Registers `delete`. */
 export function registerDelete(program: Command, ctx: Context): void {
   program.command("delete").description("delete an image on a remote registry")
-    .argument("<uri>", "registry://[host/]collection/name[:tag]")
+    .argument("<uri>", "registry://[host/]collection/name[:tag] or oras://host/repository[:tag]")
     .option("-f, --force", "do not ask for confirmation (required off a terminal)")
     .addHelpText(
       "\nThe local database is not changed; use 'sregistry rmi' for local images.\n" +
-        "\nExample:\n  sregistry delete registry://lab/lolcow:v1 --force",
+        "\nExamples:\n  sregistry delete registry://lab/lolcow:v1 --force\n" +
+        "  sregistry delete oras://ghcr.io/lab/lolcow:v1 --force",
     )
     .action((uri, options) => runDelete(ctx, { uri, force: options.force }));
 }

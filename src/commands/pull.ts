@@ -22,11 +22,12 @@ export function registerPull(program: Command, ctx: Context): void {
   program.command("pull").description("download an image into storage and record it")
     .argument(
       "<uri>",
-      "hub://collection/name[:tag][@version], registry://[host/]collection/name[:tag], or a URL",
+      "hub://collection/name[:tag][@version], registry://[host/]collection/name[:tag], " +
+        "oras://host/repository[:tag][@sha256:digest], or a URL",
     )
     .option(
       "--name <name>",
-      "hub/registry: save to this file instead of storage (no record); URL: the name to record",
+      "hub/registry/oras: save to this file instead of storage (no record); URL: the name to record",
     )
     .option("-f, --force", "download again and replace an existing image")
     .option("--json", "print the record as JSON on stdout (no progress)")
@@ -34,6 +35,7 @@ export function registerPull(program: Command, ctx: Context): void {
       "\nAn interrupted pull keeps its partial file; the next pull of the same image resumes it.\n" +
         "\nExamples:\n  sregistry pull hub://vsoch/hello-world\n" +
         "  sregistry pull registry://registry.example.org/lab/tools:v1\n" +
+        "  sregistry pull oras://ghcr.io/lab/tools:v1\n" +
         "  sregistry pull https://example.org/images/lolcow.sif --name demo/lolcow:v1\n" +
         "  sregistry pull --name hello.sif shub://vsoch/hello-world",
     )

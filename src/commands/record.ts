@@ -25,6 +25,7 @@ export function registerRecord(program: Command, ctx: Context): void {
     .option("--json", "print the record as JSON on stdout")
     .addHelpText(
       "\nExamples:\n  sregistry record hub://vsoch/hello-world\n" +
+        "  sregistry record oras://ghcr.io/lab/tools:v1\n" +
         "  sregistry record lab/tool:v1 --url https://example.org/tool.sif --metadata tool.json",
     )
     .action((uri, options) => runRecord(ctx, { uri, ...options }));

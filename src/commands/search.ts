@@ -8,10 +8,15 @@ import { remoteFor, requireCapability } from "./remote.ts";
 /** Registers `search`. */
 export function registerSearch(program: Command, ctx: Context): void {
   program.command("search").description("search a remote registry")
-    .argument("[query]", "collection, collection/name[:tag], /name[:tag] (registry), or text (hub)")
+    .argument(
+      "[query]",
+      "collection, collection/name[:tag], /name[:tag] (registry), text (hub), " +
+        "oras://host[/repository]",
+    )
     .option("--json", "print the results as JSON")
     .addHelpText(
       "\nExamples:\n  sregistry search hub://vsoch\n  sregistry search registry://lab/tools\n" +
+        "  sregistry search oras://ghcr.io/lab/tools   (its tags; --json adds digest and size)\n" +
         "  SREGISTRY_CLIENT=registry sregistry search /tools:v1",
     )
     .action((query, options) => runSearch(ctx, { query, json: options.json }));
@@ -25,7 +30,7 @@ export async function runSearch(
   const { client, rest } = await remoteFor(ctx, options.query ?? "", options);
   await requireCapability(client, "search");
   const query = rest === "" || rest === "*" ? null : rest;
-  const results = await client.search!(query);
+  const results = await client.search!(query, { detailed: options.json });
   if (options.json) {
     ctx.io.out.write(renderJson(results.records));
     return;

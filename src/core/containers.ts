@@ -190,6 +190,17 @@ export function sameRecordedFile(record: RecordedFile, now: RecordedFile | undef
 }
 
 /**
+ * Records with a file whose metadata names `digest` as their OCI layer (`layer_digest`, as oras
+ * pulls record it), newest first.
+ */
+export function findByLayerDigest(db: DatabaseSync, digest: string): Container[] {
+  return db.prepare(`${SELECT} WHERE coalesce(container.image, '') != ''
+      AND CASE WHEN json_valid(container.metadata)
+        THEN json_extract(container.metadata, '$.layer_digest') END = ?
+    ORDER BY container.id DESC`).all(digest).map(toContainer);
+}
+
+/**
  * Recorded image paths holding content of this MD5 and size, other than `except`: the files a
  * new image of the same content can share.
  */

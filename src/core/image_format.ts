@@ -3,7 +3,7 @@
  * the Singularity 2.x `.simg` (a launch script, then squashfs), a bare squashfs, and the legacy
  * ext3 `.img`. Reads at most the first 2 KiB and one ext superblock.
  */
-import type { ImageFile } from "./image_file.ts";
+import { ImageFile } from "./image_file.ts";
 
 /** The formats sregistry recognises; `unknown` is any other file. */
 export type ImageFormat = "sif" | "simg" | "squashfs" | "ext3" | "unknown";
@@ -76,4 +76,10 @@ function latin1(bytes: Uint8Array): string {
   let text = "";
   for (const byte of bytes) text += String.fromCharCode(byte);
   return text;
+}
+
+/** True when the file at `path` is a SIF image (an OCI layer of a SIF artifact must be one). */
+export function isSifImage(path: string): boolean {
+  using file = ImageFile.open(path);
+  return sniffImage(file).format === "sif";
 }

@@ -23,6 +23,8 @@ export interface InputStream {
   readonly isTerminal: boolean;
   /** Reads one line without its newline, or null at end of input. */
   readLine(): Promise<string | null>;
+  /** Reads one line typed on the terminal without showing it (a password); absent in tests. */
+  readSecret?(): Promise<string | null>;
 }
 
 /** Standard streams of one run. */

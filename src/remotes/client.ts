@@ -24,6 +24,20 @@ export interface RemoteImage {
   headers?: Record<string, string>;
   /** What the user should know about the answer, e.g. that it names another image than asked. */
   notes?: string[];
+  /** The URL recorded (and printed by `get`) when it is not the download URL. */
+  recordUrl?: string;
+  /** An OCI layer: the file must have this digest and size, and be a SIF. */
+  blob?: BlobCheck;
+}
+
+/** What an OCI layer must be, checked in the download pass before anything is recorded. */
+export interface BlobCheck {
+  /** `sha256:<hex>` of the file. */
+  digest: string;
+  /** Its size in bytes. */
+  size: number;
+  /** Files that may already hold it (Apptainer's cache); used only when they match. */
+  copies: string[];
 }
 
 /** A table of search results, with the raw records for `--json`. */
@@ -42,20 +56,36 @@ export interface SearchResults {
 export interface PushResult {
   /** The name pushed. */
   name: ImageName;
-  /** MD5 of the local file. */
-  md5: string;
+  /** MD5 of the local file, when the push computed it. */
+  md5: string | null;
   /** Size in bytes. */
   size: number;
   /** What the remote reports after the upload (e.g. its version). */
   remoteMd5: string | null;
   /** A line from the server, e.g. "Upload Complete". */
   message: string;
+  /** What a user pulls it back by, e.g. `oras://host/repo:tag@sha256:...`, when not the name. */
+  reference?: string;
+  /** The digest the remote names it by (an OCI manifest digest). */
+  digest?: string;
 }
 
 /** Options of a push. */
 export interface PushOptions {
   /** Called with bytes sent and the total. */
   onProgress?: (sent: number, total: number) => void;
+  /** The target as typed, without its scheme (clients with their own name grammar parse it). */
+  target?: string;
+  /** `--tag` as typed. */
+  tag?: string;
+  /** The file's OCI layer digest when sregistry recorded it (an image it pulled from one). */
+  knownLayer?: { digest: string; size: number } | null;
+}
+
+/** Options of a search. */
+export interface SearchOptions {
+  /** Ask for details that cost a request per result (digests, sizes), e.g. for `--json`. */
+  detailed?: boolean;
 }
 
 /** What the environment gives every client. */
@@ -79,7 +109,7 @@ export interface RemoteClient {
   /** Resolves a name (without scheme) to a downloadable image (pull, record). */
   resolve?(uri: string, options: { nameHint?: string }): Promise<RemoteImage>;
   /** Lists what the remote has, optionally filtered. */
-  search?(query: string | null): Promise<SearchResults>;
+  search?(query: string | null, options?: SearchOptions): Promise<SearchResults>;
   /** Uploads a file under a name. */
   push?(file: string, name: ImageName, options: PushOptions): Promise<PushResult>;
   /** Deletes an image on the remote; returns what was deleted. */

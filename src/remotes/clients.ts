@@ -8,11 +8,13 @@ import type { Capability, ClientEnvironment, RemoteClient } from "./client.ts";
 import { hubClient } from "./hub.ts";
 import { urlClient } from "./url.ts";
 import { registryClient } from "./registry_server.ts";
+import { orasClient } from "./oras.ts";
 
 const FACTORIES: Record<string, (environment: ClientEnvironment, scheme: string) => RemoteClient> =
   {
     hub: hubClient,
     registry: registryClient,
+    oras: orasClient,
     http: urlClient,
     https: urlClient,
   };

@@ -4,14 +4,22 @@
  * from a remote: the manifest only, no file. What a remote claims never names a file before the
  * download is checked: partial downloads are named by a hash. A stored image is kept unless
  * `force`: one of the version asked for, or a plain URL's the server says has not changed.
- * URLs are recorded without their credentials.
+ * URLs are recorded without their credentials. An OCI layer is checked for its size, SHA-256 and
+ * SIF magic in the same pass, and taken from a local copy with that digest when there is one.
  */
 import { basename, dirname, resolve } from "node:path";
-import { ConflictError, reason, UsageError } from "../errors.ts";
-import { type Container, findContainers } from "../core/containers.ts";
+import { ConflictError, IntegrityError, InterruptedError, reason, UsageError } from "../errors.ts";
+import {
+  type Container,
+  findByFile,
+  findByLayerDigest,
+  findContainers,
+} from "../core/containers.ts";
+import { copyAndHash } from "../core/ingest.ts";
+import { isSifImage } from "../core/image_format.ts";
 import { commitImage, type PlacedImage, prepareFolder, storageWriteError } from "../core/add.ts";
 import { readImageFacts } from "../core/image_inspection.ts";
-import { formatImageName } from "../core/names.ts";
+import { formatImageName, withVersion } from "../core/names.ts";
 import { recordImage } from "../core/record.ts";
 import { imageFile, noteUse, type Registry } from "../core/registry.ts";
 import {
@@ -67,7 +75,12 @@ export async function pullImage(
   options: PullOptions,
 ): Promise<StoredPull> {
   requireCapability(client, "pull");
-  const remote = await client.resolve!(uri, { nameHint: options.nameHint });
+  const resolved = await client.resolve!(uri, { nameHint: options.nameHint });
+  // An OCI layer already in storage names the version (its MD5) before anything is fetched.
+  const copies = options.force ? [] : storedCopies(registry, resolved);
+  const remote = copies.length > 0 && copies[0].version !== null
+    ? { ...resolved, name: withVersion(resolved.name, copies[0].version) }
+    : resolved;
   const before = storedPull(registry, remote);
   if (before?.current && !options.force) return kept(before.placed, remote);
 
@@ -75,7 +88,8 @@ export async function pullImage(
   prepareFolder(registry, folder);
   const part = partPath(folder, await partKey(client, remote));
   try {
-    return await lockedPull(registry, client, remote, part, { ...options, before });
+    const sources = [...copies.map((copy) => copy.path), ...(remote.blob?.copies ?? [])];
+    return await lockedPull(registry, client, remote, part, { ...options, before, sources });
   } catch (error) {
     // A failed first pull leaves no empty folders; a kept part file keeps its folder.
     pruneEmptyFolders(folder, registry.storage.root);
@@ -88,7 +102,7 @@ async function lockedPull(
   client: RemoteClient,
   remote: RemoteImage,
   part: string,
-  options: PullOptions & { before: StoredCopy | null },
+  options: PullOptions & { before: StoredCopy | null; sources: string[] },
 ): Promise<StoredPull> {
   return await withDownloadLock(part, async () => {
     // Another process may have pulled it while this one waited for the lock: use its result.
@@ -97,16 +111,9 @@ async function lockedPull(
       return kept(now.placed, remote);
     }
     let digest: DownloadResult | null;
-    const download = {
-      http: options.http,
-      headers: remote.headers,
-      expectedMd5: remote.expectedMd5,
-      onProgress: options.onProgress,
-    };
     try {
-      digest = now?.validator && !options.force
-        ? await downloadIfChanged(remote.downloadUrl, part, now.validator, download)
-        : await downloadToFile(remote.downloadUrl, part, download);
+      const validator = now?.validator && !options.force ? now.validator : null;
+      digest = await fetchImage(remote, part, { ...options, validator });
     } catch (error) {
       throw storageWriteError(registry, error);
     }
@@ -117,7 +124,7 @@ async function lockedPull(
       keepSource: false,
       digest,
       name: remote.name,
-      url: redactUrl(remote.downloadUrl),
+      url: remote.recordUrl ?? redactUrl(remote.downloadUrl),
       metadata: recordedMetadata(remote, digest),
       client: client.name,
       replace: options.force,
@@ -212,11 +219,126 @@ export async function recordRemote(
   const remote = await client.resolve!(uri, {});
   const recorded = recordImage(registry, {
     name: remote.name,
-    url: redactUrl(remote.downloadUrl),
+    url: remote.recordUrl ?? redactUrl(remote.downloadUrl),
     metadata: withoutCredentials(remote.metadata),
     client: client.name,
   });
   return { ...recorded, remote };
+}
+
+// The image file: a local copy of an OCI layer when one matches, else a download; an OCI layer
+// is checked (size, SHA-256, SIF magic) before it is handed on, and deleted when it fails.
+// A plain image with the server's validators of the stored copy is fetched only if it changed
+// (null: it did not).
+async function fetchImage(
+  remote: RemoteImage,
+  part: string,
+  options: PullOptions & { sources: string[]; validator: Validator | null },
+): Promise<DownloadResult | null> {
+  const blob = remote.blob;
+  if (blob === undefined) {
+    const download = {
+      http: options.http,
+      headers: remote.headers,
+      expectedMd5: remote.expectedMd5,
+      onProgress: options.onProgress,
+    };
+    return options.validator
+      ? await downloadIfChanged(remote.downloadUrl, part, options.validator, download)
+      : await downloadToFile(remote.downloadUrl, part, download);
+  }
+  for (const source of options.sources) {
+    const copied = await copyIfMatching(source, part, blob, options);
+    if (copied !== null) return copied;
+  }
+  const digest = await downloadToFile(remote.downloadUrl, part, {
+    http: options.http,
+    headers: remote.headers,
+    onProgress: options.onProgress,
+    sha256: true,
+  });
+  const problem = digest.size !== blob.size
+    ? `it has ${digest.size} bytes, the manifest says ${blob.size}`
+    : `sha256:${digest.sha256}` !== blob.digest
+    ? `its digest is sha256:${digest.sha256}, the manifest says ${blob.digest}`
+    : !isSifImage(part)
+    ? "it is not a SIF file (no SIF magic at byte 32)"
+    : null;
+  if (problem !== null) {
+    removeIfPresent(part);
+    removeIfPresent(`${part}.json`);
+    throw new IntegrityError(`the layer downloaded from ${remote.name.registry}: ${problem}`, {
+      hint: "the download was deleted and nothing was recorded",
+    });
+  }
+  return { ...digest, checked: "sha256" };
+}
+
+// Copies a local file that should hold the layer; null (and no file left) when it does not.
+async function copyIfMatching(
+  source: string,
+  part: string,
+  blob: NonNullable<RemoteImage["blob"]>,
+  options: PullOptions,
+): Promise<DownloadResult | null> {
+  let size: number;
+  try {
+    const info = Deno.statSync(source);
+    if (!info.isFile || info.size !== blob.size) return null;
+    size = info.size;
+  } catch {
+    return null; // no such copy: only a missed shortcut
+  }
+  const startedAt = performance.now();
+  try {
+    const digest = await copyAndHash(source, part, {
+      sha256: true,
+      signal: options.http.signal,
+      onProgress: (done) => options.onProgress?.({ done, total: size, startedAt, resumedFrom: 0 }),
+    });
+    if (`sha256:${digest.sha256}` === blob.digest && isSifImage(part)) {
+      removeIfPresent(`${part}.json`);
+      const validator = { etag: null, lastModified: null };
+      return { ...digest, checked: "sha256", validator, contentType: null };
+    }
+  } catch (error) {
+    removeIfPresent(part);
+    if (error instanceof InterruptedError) throw error;
+    return null; // an unreadable copy is only a missed shortcut
+  }
+  removeIfPresent(part);
+  return null;
+}
+
+// Local images that hold the layer `remote` names, with their versions (MD5s).
+function storedCopies(
+  registry: Registry,
+  remote: RemoteImage,
+): { path: string; version: string | null }[] {
+  if (remote.blob === undefined) return [];
+  const copies: { path: string; version: string | null }[] = [];
+  for (const container of findByLayerDigest(registry.db, remote.blob.digest)) {
+    const file = imageFile(registry, container);
+    if (file !== null && exists(file)) copies.push({ path: file, version: container.md5 });
+  }
+  return copies;
+}
+
+/**
+ * The OCI layer digest recorded for an image file in storage (an oras pull), when the file still
+ * has the recorded size; null otherwise. Files in storage are written once and never changed.
+ */
+export function recordedLayer(
+  registry: Registry,
+  file: string,
+): { digest: string; size: number } | null {
+  if (!registry.storage.contains(file)) return null;
+  const container = findByFile(registry.db, registry.storage.toRecord(file));
+  const metadata = container?.metadata as Record<string, unknown> | null | undefined;
+  const digest = metadata?.layer_digest;
+  if (typeof digest !== "string" || !/^sha256:[0-9a-f]{64}$/.test(digest)) return null;
+  const size = Deno.statSync(file).size;
+  return metadata?.size === size && container?.size === size ? { digest, size } : null;
 }
 
 /** A stored image a pull may keep. */
@@ -274,7 +396,7 @@ function savedValidator(container: Container): Validator | null {
 // was checked against and the server's validators, under `sregistry`.
 function recordedMetadata(remote: RemoteImage, digest: DownloadResult): unknown {
   const metadata = withoutCredentials(remote.metadata);
-  if (digest.checked === "md5") return metadata;
+  if (digest.checked === "md5" || digest.checked === "sha256") return metadata;
   const download = {
     verified: false,
     checked: digest.checked,
@@ -289,7 +411,7 @@ function recordedMetadata(remote: RemoteImage, digest: DownloadResult): unknown 
 
 function pullNotes(remote: RemoteImage, digest: DownloadResult): string[] {
   const notes = [...remote.notes ?? []];
-  if (digest.checked !== "md5") {
+  if (digest.checked === "length" || digest.checked === "nothing") {
     const what = digest.checked === "length"
       ? "only its length was checked"
       : "not even its length was announced";

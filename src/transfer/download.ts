@@ -32,6 +32,8 @@ export interface DownloadOptions {
   expectedMd5?: string | null;
   /** Called after every chunk; throttling is the listener's job. */
   onProgress?: ProgressListener;
+  /** Also compute the file's SHA-256 in the same pass (OCI blobs are named by it). */
+  sha256?: boolean;
 }
 
 /** A finished, verified download sitting at the part path. */
@@ -40,8 +42,13 @@ export interface DownloadResult {
   size: number;
   /** Lower-case hex MD5 of the file. */
   md5: string;
-  /** What the file was checked against: the expected MD5, only its announced length, or nothing. */
-  checked: "md5" | "length" | "nothing";
+  /** Lower-case hex SHA-256 of the file, when asked for. */
+  sha256?: string;
+  /**
+   * What the file was checked against: the expected MD5 (or, for an OCI layer, its SHA-256 once
+   * the caller has compared it), only its announced length, or nothing.
+   */
+  checked: "md5" | "sha256" | "length" | "nothing";
   /** The server's validators of the file, for a later conditional request. */
   validator: Validator;
   /** The Content-Type the server gave, or null. */
@@ -141,7 +148,7 @@ async function transfer(
         // server's length must be the one it first announced, which the part file reached.
         if (total === offset && saved?.total === offset) {
           const digest = await closeWriter(
-            writer ?? await ImageWriter.create(partPath, { resume: true }),
+            writer ?? await ImageWriter.create(partPath, { resume: true, sha256: options.sha256 }),
           );
           options.onProgress?.({ done: total, total, startedAt, resumedFrom: total });
           return await finish(digest, saved, total, response.headers.get("content-type"));
@@ -207,7 +214,7 @@ async function transfer(
         // A fresh start, or a part file left by an earlier run: its bytes are hashed first.
         if (writer) dropWriter(writer);
         try {
-          writer = await ImageWriter.create(partPath, { resume: append });
+          writer = await ImageWriter.create(partPath, { resume: append, sha256: options.sha256 });
         } catch (error) {
           await discard(response);
           throw error;
@@ -320,6 +327,7 @@ async function transfer(
       checked: expected ? "md5" : total !== null ? "length" : "nothing",
       validator: { etag: validator.etag, lastModified: validator.lastModified },
       contentType,
+      ...(digest.sha256 === undefined ? {} : { sha256: digest.sha256 }),
     };
   }
 }

@@ -225,3 +225,24 @@ Deno.test("an aborted signal stops hashing and copying with InterruptedError", a
     assert.ok(seen.at(-1)! < 24 * MIB, `${pass} stopped early, at ${seen.at(-1)}`);
   }
 });
+
+Deno.test("with sha256, a resumed writer and a copy give the SHA-256 too, in the same pass", async () => {
+  await using folder = await tempHome();
+  const bytes = generated(10 * MIB + 123);
+  const expected = createHash("sha256").update(bytes).digest("hex");
+  const path = join(folder.path, "part");
+  const split = 6 * MIB + 7;
+  Deno.writeFileSync(path, bytes.subarray(0, split));
+  const writer = await ImageWriter.create(path, { resume: true, sha256: true });
+  await writer.write(bytes.subarray(split));
+  const digest = await writer.close();
+  assert.deepEqual(digest, {
+    size: bytes.byteLength,
+    md5: createHash("md5").update(bytes).digest("hex"),
+    sha256: expected,
+  });
+  const copied = await copyAndHash(path, join(folder.path, "copy"), { sha256: true });
+  assert.equal(copied.sha256, expected);
+  const plain = await copyAndHash(path, join(folder.path, "plain"));
+  assert.equal(plain.sha256, undefined, "MD5-only passes compute no SHA-256");
+});

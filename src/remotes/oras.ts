@@ -1,0 +1,275 @@
+/**
+ * OCI registries (`oras://`), as Apptainer and SingularityCE use them for SIF images: pull and
+ * record (manifest, index by platform, the SIF layer), push (Apptainer's exact artifact), search
+ * (tags, or the catalog), delete. Names are checked by the OCI grammar and by sregistry's name
+ * parser before any request; credentials come from oci_credentials.ts.
+ */
+import { NotFoundError, RemoteError, UnsupportedError, UsageError } from "../errors.ts";
+import { isRegistryHost } from "../core/names.ts";
+import { isSifImage } from "../core/image_format.ts";
+import type {
+  ClientEnvironment,
+  PushResult,
+  RemoteClient,
+  RemoteImage,
+  SearchResults,
+} from "./client.ts";
+import { findCredential } from "./oci_credentials.ts";
+import {
+  EMPTY_CONFIG,
+  EMPTY_CONFIG_DIGEST,
+  OCI_MANIFEST,
+  platformEntry,
+  sifLayer,
+  sifManifest,
+} from "./oci_manifest.ts";
+import {
+  formatOciReference,
+  type OciReference,
+  parseOciReference,
+  parseRegistryHost,
+  recordedName,
+} from "./oci_reference.ts";
+import {
+  blobExists,
+  deleteManifest,
+  getManifest,
+  listCatalog,
+  listTags,
+  manifestDigest,
+  pullScope,
+  putManifest,
+} from "./oci_registry.ts";
+import { OciSession } from "./oci_session.ts";
+import { FALLBACK_CHUNK, uploadBytes, uploadFileBlob } from "./oci_upload.ts";
+import { cachedLayerPaths, chunkSize, isInsecureHost, isProxied } from "./oras_settings.ts";
+
+/** Builds the OCI registry client. */
+export function orasClient(environment: ClientEnvironment): RemoteClient {
+  const sessions = new Map<string, OciSession>();
+  // One session per repository: credentials may be filed per repository.
+  const sessionFor = (registry: string, repository: string | null) => {
+    const key = `${registry}/${repository ?? ""}`;
+    let session = sessions.get(key);
+    if (session === undefined) {
+      session = new OciSession({
+        registry,
+        http: environment.http,
+        insecure: isInsecureHost(environment, registry),
+        insecureHost: (host) => isInsecureHost(environment, host),
+        credential: () =>
+          findCredential(
+            { env: environment.env, secrets: environment.secrets() },
+            registry,
+            repository,
+          ),
+      });
+      sessions.set(key, session);
+    }
+    return session;
+  };
+
+  return {
+    name: "oras",
+    capabilities: new Set(["pull", "record", "push", "search", "delete"]),
+    describe: () => "OCI registries (oras://host/repository:tag)",
+
+    async resolve(uri): Promise<RemoteImage> {
+      const reference = parseOciReference(uri);
+      const name = recordedName(reference);
+      const session = sessionFor(reference.registry, reference.repository);
+      const asked = reference.digest ?? reference.tag!;
+      const top = await getManifest(session, reference.repository, asked);
+      let fetched = top;
+      if (top.manifest.kind === "index") {
+        const entry = platformEntry(top.manifest, Deno.build.arch);
+        fetched = await getManifest(session, reference.repository, entry.digest);
+      }
+      if (fetched.manifest.kind !== "image") {
+        throw new UnsupportedError("the index points at another index, which is not supported");
+      }
+      const layer = sifLayer(fetched.manifest);
+      const blobUrl = await session.url(`/v2/${reference.repository}/blobs/${layer.digest}`);
+      const pinned: OciReference = { ...reference, digest: top.digest };
+      return {
+        name,
+        downloadUrl: blobUrl.href,
+        expectedMd5: null,
+        headers: await session.headers([pullScope(reference.repository)], blobUrl),
+        recordUrl: `oras://${formatOciReference(pinned)}`,
+        blob: {
+          digest: layer.digest,
+          size: layer.size,
+          copies: cachedLayerPaths(environment, layer.digest),
+        },
+        metadata: {
+          registry: reference.registry,
+          repository: reference.repository,
+          tag: reference.tag,
+          manifest_digest: fetched.digest,
+          manifest_media_type: fetched.manifest.mediaType,
+          ...(top === fetched ? {} : { index_digest: top.digest }),
+          artifact_type: fetched.manifest.artifactType,
+          config_media_type: fetched.manifest.config.mediaType,
+          layer_digest: layer.digest,
+          layer_media_type: layer.mediaType,
+          size: layer.size,
+          title: layer.annotations["org.opencontainers.image.title"] ?? null,
+        },
+      };
+    },
+
+    async push(file, _name, options): Promise<PushResult> {
+      const reference = pushTarget(options.target ?? "", options.tag);
+      const name = recordedName(reference);
+      if (!isSifImage(file)) {
+        throw new UsageError(`${file} is not a SIF image (no SIF magic at byte 32)`, {
+          hint: "oras:// carries SIF images; build one with apptainer first",
+        });
+      }
+      const session = sessionFor(reference.registry, reference.repository);
+      const proxied = isProxied(environment, new URL(await session.origin()));
+      const size = chunkSize(environment) ?? (proxied ? FALLBACK_CHUNK : null);
+      await uploadBytes(session, reference.repository, EMPTY_CONFIG, EMPTY_CONFIG_DIGEST);
+      // A layer sregistry pulled has a known digest: the registry may have it already.
+      const known = options.knownLayer ?? null;
+      const present = known !== null &&
+        await blobExists(session, reference.repository, known.digest);
+      const layer = present ? known : await uploadFileBlob(session, reference.repository, file, {
+        chunkSize: size,
+        onProgress: options.onProgress,
+      });
+      const last = reference.repository.split("/").pop()!;
+      const bytes = sifManifest({ ...layer, title: `${last}_${reference.tag}.sif` });
+      const digest = await putManifest(session, reference.repository, reference.tag!, {
+        bytes,
+        mediaType: OCI_MANIFEST,
+      });
+      return {
+        name,
+        md5: null,
+        size: layer.size,
+        remoteMd5: null,
+        message: present ? "Pushed (the registry had the layer already)" : "Pushed",
+        digest,
+        reference: `oras://${formatOciReference({ ...reference, digest })}`,
+      };
+    },
+
+    async search(query, options = {}): Promise<SearchResults> {
+      if (query === null) {
+        throw new UsageError("search needs a registry or a repository", {
+          hint: "sregistry search oras://host[:port][/repository]",
+        });
+      }
+      const bare = query.replace(/\/+$/, "");
+      if (!bare.includes("/") && isRegistryHost(bare)) {
+        return await catalog(sessionFor(parseRegistryHost(bare), null));
+      }
+      const reference = parseOciReference(bare);
+      const session = sessionFor(reference.registry, reference.repository);
+      return await tagResults(session, reference, options.detailed === true, query);
+    },
+
+    async delete(uri): Promise<string> {
+      const reference = parseOciReference(uri);
+      recordedName(reference);
+      const session = sessionFor(reference.registry, reference.repository);
+      const digest = reference.digest ??
+        await manifestDigest(session, reference.repository, reference.tag!);
+      await deleteManifest(session, reference.repository, digest);
+      return `oras://${formatOciReference({ ...reference, digest })}`;
+    },
+  };
+}
+
+function pushTarget(target: string, tag: string | undefined): OciReference {
+  const reference = parseOciReference(target);
+  if (reference.digest !== null) {
+    throw new UsageError("push names a tag, not a digest", {
+      hint: "drop the @sha256:... part; the digest is printed after the push",
+    });
+  }
+  if (tag === undefined) return reference;
+  return parseOciReference(`${reference.registry}/${reference.repository}:${tag}`);
+}
+
+async function catalog(session: OciSession): Promise<SearchResults> {
+  let repositories: string[];
+  try {
+    repositories = await listCatalog(session);
+  } catch (error) {
+    const refused = error instanceof NotFoundError ||
+      (error instanceof RemoteError && [401, 403, 405].includes(error.status ?? 0));
+    if (!refused) throw error;
+    throw new UnsupportedError(`${session.registry} does not list its repositories`, {
+      hint:
+        `search one repository instead: sregistry search oras://${session.registry}/<repository>`,
+      cause: error,
+    });
+  }
+  const records = repositories.map((repository) => ({
+    uri: `oras://${session.registry}/${repository}`,
+    registry: session.registry,
+    repository,
+  }));
+  return {
+    title: `Repositories on ${session.registry}`,
+    columns: ["URI"],
+    rows: records.map((record) => [record.uri]),
+    records,
+  };
+}
+
+async function tagResults(
+  session: OciSession,
+  reference: OciReference,
+  detailed: boolean,
+  query: string,
+): Promise<SearchResults> {
+  // A tag in the query filters the tags; the default `latest` does not.
+  const filter = query.slice(query.lastIndexOf("/") + 1).includes(":") ? reference.tag : null;
+  const tags = (await listTags(session, reference.repository)).filter((tag) =>
+    filter === null || tag.includes(filter)
+  );
+  const base = `${reference.registry}/${reference.repository}`;
+  const records: Record<string, unknown>[] = [];
+  for (const tag of tags) {
+    const record: Record<string, unknown> = {
+      uri: `oras://${base}:${tag}`,
+      registry: reference.registry,
+      repository: reference.repository,
+      tag,
+    };
+    if (detailed) Object.assign(record, await tagDetails(session, reference.repository, tag));
+    records.push(record);
+  }
+  return {
+    title: `Tags of ${base}`,
+    columns: detailed ? ["URI", "DIGEST", "SIZE"] : ["URI"],
+    rows: records.map((record) =>
+      detailed ? [String(record.uri), String(record.digest), String(record.size ?? "")] : [
+        String(record.uri),
+      ]
+    ),
+    records,
+  };
+}
+
+// The manifest digest of a tag and the size of its SIF layer (null when it is no SIF artifact).
+async function tagDetails(
+  session: OciSession,
+  repository: string,
+  tag: string,
+): Promise<{ digest: string; size: number | null; media_type: string }> {
+  const fetched = await getManifest(session, repository, tag);
+  let size: number | null = null;
+  if (fetched.manifest.kind === "image") {
+    try {
+      size = sifLayer(fetched.manifest).size;
+    } catch {
+      size = null;
+    }
+  }
+  return { digest: fetched.digest, size, media_type: fetched.manifest.mediaType };
+}
