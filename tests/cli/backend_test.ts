@@ -207,7 +207,7 @@ Deno.test("backend with an unknown action or a bad backend name is a usage error
     assertFailure(
       await sregistry([...args], { env: home.env }),
       2,
-      new RegExp(`'${name}' is not a client sregistry knows; known clients: hub, registry$`),
+      new RegExp(`'${name}' is not a client sregistry knows; known clients: hub, registry, oras$`),
     );
   }
   assert.deepEqual(fileTree(home.path), [], "nothing is written");

@@ -89,7 +89,7 @@ Deno.test("shell refuses a client that does not exist, before reading a line", a
   assert.equal(session.stdout, "", "no line ran");
   assert.equal(
     session.stderr,
-    "sregistry: 'nope' is not a client sregistry knows; known clients: hub, registry\n",
+    "sregistry: 'nope' is not a client sregistry knows; known clients: hub, registry, oras\n",
   );
   const hub = await sregistry(["shell", "shub://"], { env: home.env, stdin: "version\n" });
   assert.equal(hub.code, 0, hub.stderr);
