@@ -4,12 +4,23 @@
  * (`denort`) for each target from its release host; on an air-gapped builder, set DENORT_BIN to
  * a denort binary of the matching version and build one target at a time.
  */
-/** Workers are not found by `deno compile` on its own; each must be included by name. */
+/**
+ * Modules `deno compile` does not find on its own, so each is included by name: the workers,
+ * and the command modules, which src/commands/all.ts imports by a specifier built at run time.
+ */
 export const WORKERS = [
   "src/core/hash_worker.ts",
   "src/core/hash_files_worker.ts",
   "src/core/storage_walk_worker.ts",
 ];
+
+/** Every command module, as compile includes them. */
+export function commandModules(root: string): string[] {
+  return [...Deno.readDirSync(`${root}src/commands`)]
+    .filter((entry) => entry.isFile && entry.name.endsWith(".ts"))
+    .map((entry) => `src/commands/${entry.name}`)
+    .sort();
+}
 
 const TARGETS = [
   "x86_64-unknown-linux-gnu",
@@ -44,7 +55,7 @@ async function compile(args: string[]): Promise<void> {
         "--config",
         `${root}deno.json`,
         "-P",
-        ...WORKERS.flatMap((worker) => ["--include", `${root}${worker}`]),
+        ...[...WORKERS, ...commandModules(root)].flatMap((file) => ["--include", `${root}${file}`]),
         "--target",
         target,
         "--output",

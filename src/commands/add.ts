@@ -1,12 +1,13 @@
 /** `sregistry add <file> --name <uri>`: move (or copy) an image file into storage and record it. */
 import type { Command } from "../command_line.ts";
-import { resolve } from "node:path";
+import { resolve } from "../core/paths.ts";
 import type { Context } from "../context.ts";
 import { addImage } from "../core/add.ts";
 import { writeWarnings } from "../output/inspection.ts";
 import { containerRecord, renderJson } from "../output/records.ts";
 import { progressDisplay, progressMode } from "../output/progress_bar.ts";
-import { activeClient, nameArgument, readMetadata, urlArgument } from "./common.ts";
+import { activeClient, nameArgument, readMetadata } from "./common.ts";
+import { urlArgument } from "./url_argument.ts";
 
 /** Options of `add`. */
 export interface AddCommandOptions {

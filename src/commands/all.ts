@@ -5,35 +5,44 @@
  */
 import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
-import type { LineRunner } from "./shell.ts";
+
+/** Runs a command line in the same process (what `shell` does with each line it reads). */
+export type LineRunner = (args: string[], client: string | undefined) => Promise<number>;
 
 type Register = (program: Command, ctx: Context, runLine: LineRunner) => void;
 
+// The specifier is built at run time, so Deno loads a command's module graph only when it runs:
+// a literal one makes every start-up read the graphs of all commands (about 3 ms of 10).
+// scripts/compile.ts includes the command modules by name for that reason.
+function load(file: string, name: string): () => Promise<Register> {
+  return async () => (await import(new URL(`./${file}.ts`, import.meta.url).href))[name];
+}
+
 // In the order `--help` lists them. Names sharing a file register together.
 const COMMANDS: [string[], () => Promise<Register>][] = [
-  [["version"], async () => (await import("./version.ts")).registerVersion],
-  [["backend"], async () => (await import("./backend.ts")).registerBackend],
-  [["shell"], async () => (await import("./shell.ts")).registerShell],
-  [["config"], async () => (await import("./config.ts")).registerConfig],
-  [["images"], async () => (await import("./images.ts")).registerImages],
-  [["inspect"], async () => (await import("./inspect.ts")).registerInspect],
-  [["get"], async () => (await import("./get.ts")).registerGet],
-  [["add"], async () => (await import("./add.ts")).registerAdd],
-  [["record"], async () => (await import("./record.ts")).registerRecord],
-  [["pull"], async () => (await import("./pull.ts")).registerPull],
-  [["push"], async () => (await import("./push.ts")).registerPush],
-  [["search"], async () => (await import("./search.ts")).registerSearch],
-  [["delete"], async () => (await import("./delete.ts")).registerDelete],
-  [["labels"], async () => (await import("./labels.ts")).registerLabels],
-  [["login", "logout"], async () => (await import("./login.ts")).registerLogin],
-  [["mv", "rename"], async () => (await import("./move.ts")).registerMove],
-  [["tag"], async () => (await import("./tag.ts")).registerTag],
-  [["import"], async () => (await import("./import.ts")).registerImport],
-  [["rm", "rmi"], async () => (await import("./remove.ts")).registerRemove],
-  [["verify"], async () => (await import("./verify.ts")).registerVerify],
-  [["prune"], async () => (await import("./prune.ts")).registerPrune],
-  [["du"], async () => (await import("./du.ts")).registerDu],
-  [["completions"], async () => (await import("./completions.ts")).registerCompletions],
+  [["version"], load("version", "registerVersion")],
+  [["backend"], load("backend", "registerBackend")],
+  [["shell"], load("shell", "registerShell")],
+  [["config"], load("config", "registerConfig")],
+  [["images"], load("images", "registerImages")],
+  [["inspect"], load("inspect", "registerInspect")],
+  [["get"], load("get", "registerGet")],
+  [["add"], load("add", "registerAdd")],
+  [["record"], load("record", "registerRecord")],
+  [["pull"], load("pull", "registerPull")],
+  [["push"], load("push", "registerPush")],
+  [["search"], load("search", "registerSearch")],
+  [["delete"], load("delete", "registerDelete")],
+  [["labels"], load("labels", "registerLabels")],
+  [["login", "logout"], load("login", "registerLogin")],
+  [["mv", "rename"], load("move", "registerMove")],
+  [["tag"], load("tag", "registerTag")],
+  [["import"], load("import", "registerImport")],
+  [["rm", "rmi"], load("remove", "registerRemove")],
+  [["verify"], load("verify", "registerVerify")],
+  [["prune"], load("prune", "registerPrune")],
+  [["du"], load("du", "registerDu")],
+  [["completions"], load("completions", "registerCompletions")],
 ];
 
 // These need the whole tree.

@@ -5,9 +5,8 @@
 import type { Context } from "../context.ts";
 import { ConfigError, UsageError } from "../errors.ts";
 import { readInputFile } from "../core/input_file.ts";
-import { redactUrl } from "../transfer/http.ts";
 import { type ImageName, parseImageName, splitScheme } from "../core/names.ts";
-import { join, resolve } from "node:path";
+import { join, resolve } from "../core/paths.ts";
 import { DATABASE_FILE } from "../core/registry.ts";
 
 /** Writes the banner on stderr unless --quiet. */
@@ -23,31 +22,6 @@ export function printBanner(ctx: Context, client: string): void {
 /** Parses a name argument, ignoring a leading `scheme://` (local commands accept both). */
 export function nameArgument(uri: string): ImageName {
   return parseImageName(splitScheme(uri).rest);
-}
-
-// Whitespace or controls in a URL would be trimmed, dropped or misread somewhere along the way.
-const URL_REFUSED = /[\p{Cc}\p{White_Space}\p{Default_Ignorable_Code_Point}\p{Bidi_Control}]/u;
-
-/**
- * Checks `--url`: an http or https URL with no whitespace or control character, returned without
- * its credentials (userinfo, token parameters), which are never stored.
- */
-export function urlArgument(text: string): string {
-  const refuse = (why: string) =>
-    new UsageError(`--url ${JSON.stringify(text)} ${why}`, {
-      hint: "give the http(s) address the image can be fetched from",
-    });
-  if (URL_REFUSED.test(text)) throw refuse("holds whitespace or a control character");
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw refuse("is not a URL");
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw refuse(`is a ${url.protocol} URL, not http or https`);
-  }
-  return redactUrl(url.href);
 }
 
 /** The largest `--metadata` file read: it is kept in the database with the record. */

@@ -11,7 +11,7 @@ import { formatImageName, parseImageName } from "../core/names.ts";
 import { renderJson } from "../output/records.ts";
 import { writeWarnings } from "../output/inspection.ts";
 import { activeClient, printBanner } from "./common.ts";
-import { resolve } from "node:path";
+import { resolve } from "../core/paths.ts";
 
 /** Options of `import`. */
 export interface ImportOptions {

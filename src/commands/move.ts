@@ -3,7 +3,7 @@
  * `sregistry rename <uri> <new uri>` re-files a record and its image under a new name.
  */
 import type { Command } from "../command_line.ts";
-import { resolve } from "node:path";
+import { resolve } from "../core/paths.ts";
 import type { Context } from "../context.ts";
 import { moveImage, renameContainer } from "../core/move.ts";
 import { activeClient, nameArgument, printBanner } from "./common.ts";

@@ -5,7 +5,7 @@ import { progressDisplay, progressMode } from "../output/progress_bar.ts";
 import { writeWarnings } from "../output/inspection.ts";
 import { containerRecord, renderJson } from "../output/records.ts";
 import { remoteFor } from "./remote.ts";
-import { resolve } from "node:path";
+import { resolve } from "../core/paths.ts";
 import { formatImageName } from "../core/names.ts";
 import { printable } from "../errors.ts";
 

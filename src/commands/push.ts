@@ -1,6 +1,6 @@
 /** `sregistry push <file> --name <uri> [--tag t]`: upload an image to a Registry Server or OCI registry. */
 import type { Command } from "../command_line.ts";
-import { resolve } from "node:path";
+import { resolve } from "../core/paths.ts";
 import type { Context } from "../context.ts";
 import { checkSourceFile } from "../core/add.ts";
 import { formatImageName, parseImageName, withVersion } from "../core/names.ts";

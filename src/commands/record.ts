@@ -4,7 +4,8 @@ import type { Context } from "../context.ts";
 import { recordImage } from "../core/record.ts";
 import type { Registry } from "../core/registry.ts";
 import { containerRecord, renderJson } from "../output/records.ts";
-import { activeClient, nameArgument, printBanner, readMetadata, urlArgument } from "./common.ts";
+import { activeClient, nameArgument, printBanner, readMetadata } from "./common.ts";
+import { urlArgument } from "./url_argument.ts";
 import { remoteFor } from "./remote.ts";
 import { UsageError } from "../errors.ts";
 

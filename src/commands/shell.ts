@@ -8,9 +8,7 @@ import type { Context } from "../context.ts";
 import { UsageError } from "../errors.ts";
 import { activeClient, printBanner } from "./common.ts";
 import { clientArgument } from "./remote.ts";
-
-/** Runs one command line's words with an optional client override; returns its exit code. */
-export type LineRunner = (args: string[], client: string | undefined) => Promise<number>;
+import type { LineRunner } from "./all.ts";
 
 /** Registers `shell`. */
 export function registerShell(program: Command, ctx: Context, runLine: LineRunner): void {

@@ -3,7 +3,7 @@
  * mode-0600 write, and pure edits for `sregistry backend`. Values that came from the environment
  * are never written back: writers only ever receive what the user explicitly asked to store.
  */
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join } from "../core/paths.ts";
 import {
   ConfigError,
   ConflictError,

@@ -2,7 +2,7 @@
  * Resolves each setting from flag, then environment, then secrets file, then default, and keeps
  * where the value came from. Resolving only reads: nothing here writes the secrets file.
  */
-import { join, resolve } from "node:path";
+import { join, resolve } from "../core/paths.ts";
 import { ConfigError } from "../errors.ts";
 import { DATABASE_FILE } from "../core/registry.ts";
 import { activeBackend, clientSection, type Secrets } from "./secrets.ts";

@@ -27,7 +27,7 @@ import { type ImageFacts, readImageFacts } from "./image_inspection.ts";
 import { copyAndHash, type Digest, hashFile, type ProgressCallback } from "./ingest.ts";
 import { formatImageName, type ImageName, withVersion } from "./names.ts";
 import { findContainer, type Registry } from "./registry.ts";
-import { dirname } from "node:path";
+import { dirname } from "./paths.ts";
 import {
   exists,
   moveOrCopy,

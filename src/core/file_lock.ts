@@ -5,7 +5,7 @@
  * a dead one. Liveness never comes from a pid: /proc, signals and Deno.hostname() are outside
  * the executable's permission set.
  */
-import { dirname } from "node:path";
+import { dirname } from "./paths.ts";
 
 // A holder touches its lock every HEARTBEAT_MS; one untouched for STALE_MS is dead.
 // The margin covers NFS attribute caching (acregmax defaults to 60 s).

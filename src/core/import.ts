@@ -4,7 +4,7 @@
  * <key>`). Only finds and names them; each is then added as `add` would (core/add.ts), so a kill
  * at any point is as safe as an add. Nothing here follows a symlinked folder.
  */
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "./paths.ts";
 import { type ImageName, parseImageName } from "./names.ts";
 import { reason } from "../errors.ts";
 import { ImageFile } from "./image_file.ts";

@@ -5,7 +5,7 @@
  * ever a file no live process holds: a temporary file whose owner lock (core/file_lock.ts) is
  * abandoned, a partial download whose lock is not held, a tombstone no journal entry names.
  */
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join } from "./paths.ts";
 import {
   listStoredRecords,
   recordedFiles,

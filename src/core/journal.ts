@@ -8,7 +8,7 @@
  * process, core/file_lock.ts) is abandoned.
  */
 import type { DatabaseSync } from "node:sqlite";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join } from "./paths.ts";
 import { ConflictError } from "../errors.ts";
 import { immediate } from "./database.ts";
 import { LockFile, removeAbandonedLock } from "./file_lock.ts";

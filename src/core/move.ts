@@ -3,7 +3,7 @@
  * (re-file a record and its image under a new name in storage). Neither overwrites an existing
  * record or file; the file move and the record update commit together.
  */
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "./paths.ts";
 import {
   ConflictError,
   IntegrityError,

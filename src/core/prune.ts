@@ -6,7 +6,7 @@
  * a partial download only under its download lock, and nothing is ever followed through a
  * symlink. A kill at any moment leaves a store the next command (or prune) finishes tidying.
  */
-import { basename, dirname } from "node:path";
+import { basename, dirname } from "./paths.ts";
 import {
   type Container,
   countNewerVersions,

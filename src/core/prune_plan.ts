@@ -4,7 +4,7 @@
  * Bytes are counted per file, not per name: a file shared by hard links frees its bytes only
  * when every one of its links goes.
  */
-import { dirname } from "node:path";
+import { dirname } from "./paths.ts";
 import type { StoredRecord } from "./containers.ts";
 import { hashFiles } from "./file_hashes.ts";
 import { type Inventory, type LeftoverKind, type RecordFile, takeInventory } from "./inventory.ts";

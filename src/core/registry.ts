@@ -3,7 +3,7 @@
  * command writes `using registry = ctx.openRegistry()` and the database always closes.
  */
 import type { DatabaseSync } from "node:sqlite";
-import { join } from "node:path";
+import { join } from "./paths.ts";
 import { ConfigError, NotFoundError, reason } from "../errors.ts";
 import { BUSY_TIMEOUT_MS, openDatabase } from "./database.ts";
 import { migrate } from "./schema.ts";

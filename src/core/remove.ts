@@ -4,7 +4,7 @@
  * deletes its record, and deleted after the commit, so a failure or a kill at any point leaves
  * records and files as they were or as they should be once the next command has run.
  */
-import { dirname } from "node:path";
+import { dirname } from "./paths.ts";
 import { ConflictError } from "../errors.ts";
 import {
   type Container,

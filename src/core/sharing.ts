@@ -4,7 +4,7 @@
  * group-writable (and setgid), image files group-readable and the database group-writable, and
  * can say which modes in the store are wrong.
  */
-import { join } from "node:path";
+import { join } from "./paths.ts";
 
 /** Folders made in a shared store: rwxrwsr-x. */
 export const SHARED_FOLDER_MODE = 0o2775;

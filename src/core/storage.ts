@@ -3,7 +3,7 @@
  * Every path handed out is checked to stay inside the root; files arrive under a recognisable
  * temporary name in their destination folder and are renamed into place, never overwritten.
  */
-import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "./paths.ts";
 import { ConflictError, InvalidNameError } from "../errors.ts";
 import { collectionKey, type ImageName } from "./names.ts";
 import { shareFolder } from "./sharing.ts";

@@ -3,7 +3,7 @@
  * symlink: a folder that is a symlink is an entry of its parent, never entered, so a file behind
  * one is not seen (as Storage.fileState counts it missing).
  */
-import { basename, dirname } from "node:path";
+import { basename, dirname } from "./paths.ts";
 import type { Storage } from "./storage.ts";
 
 /** What is at a path in storage, as lstat sees it. */

@@ -3,7 +3,7 @@
  * of the old one's in storage, so either name can be removed without taking bytes the other
  * uses; record and link commit together as a journaled change (core/journal.ts).
  */
-import { dirname } from "node:path";
+import { dirname } from "./paths.ts";
 import { ConflictError, UnsupportedError } from "../errors.ts";
 import { type ContainerFields, fieldsOf, findContainers, insertContainer } from "./containers.ts";
 import { immediate } from "./database.ts";

@@ -4,7 +4,7 @@
  * Apptainer's and Singularity's docker-config.json, Docker's config.json, then podman's auth.json.
  * Files are only read, as regular files under a size cap; nothing here writes or prints a secret.
  */
-import { join } from "node:path";
+import { join } from "../core/paths.ts";
 import { ConfigError, reason } from "../errors.ts";
 import type { Env } from "../config/settings.ts";
 import type { Secrets } from "../config/secrets.ts";

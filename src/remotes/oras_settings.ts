@@ -4,7 +4,7 @@
  * (SREGISTRY_ORAS_CHUNK_SIZE); where Apptainer and Singularity cache oras layers; and the rows
  * `sregistry config` shows of all that.
  */
-import { join } from "node:path";
+import { join } from "../core/paths.ts";
 import { UsageError } from "../errors.ts";
 import { clientSetting, isTruthy, type Setting, type SettingRow } from "../config/settings.ts";
 import { storedLogins } from "../config/logins.ts";

@@ -7,7 +7,7 @@
  * URLs are recorded without their credentials. An OCI layer is checked for its size, SHA-256 and
  * SIF magic in the same pass, and taken from a local copy with that digest when there is one.
  */
-import { basename, dirname, resolve } from "node:path";
+import { basename, dirname, resolve } from "../core/paths.ts";
 import { ConflictError, IntegrityError, InterruptedError, reason, UsageError } from "../errors.ts";
 import {
   type Container,

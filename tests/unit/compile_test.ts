@@ -1,8 +1,8 @@
-/** The compile task must include every worker, since `deno compile` does not find them itself. */
+/** The compile task must include every worker and command module, which `deno compile` does not find itself. */
 import assert from "node:assert/strict";
 import { dirname, join, relative } from "node:path";
 import { ROOT } from "../support/cli.ts";
-import { WORKERS } from "../../scripts/compile.ts";
+import { commandModules, WORKERS } from "../../scripts/compile.ts";
 
 function sources(folder: string): string[] {
   return [...Deno.readDirSync(folder)].flatMap((entry) => {
@@ -25,5 +25,18 @@ Deno.test("the sources read no file next to themselves at run time", () => {
     const text = Deno.readTextFileSync(file);
     const reads = text.match(/Deno\.(readTextFile|readFile|open)(Sync)?\([^)]*import\.meta/g);
     assert.equal(reads, null, `${relative(ROOT, file)} reads a file beside the source`);
+  }
+});
+
+Deno.test("deno task compile includes every module the command list loads by name", () => {
+  const list = Deno.readTextFileSync(join(ROOT, "src", "commands", "all.ts"));
+  const loaded = [...list.matchAll(/load\("([\w-]+)", "(\w+)"\)/g)];
+  assert.ok(loaded.length > 15, "the command list loads its modules by name");
+  const included = commandModules(ROOT);
+  for (const [, file, register] of loaded) {
+    const path = `src/commands/${file}.ts`;
+    assert.ok(included.includes(path), `${path} is included`);
+    const source = Deno.readTextFileSync(join(ROOT, path));
+    assert.match(source, new RegExp(`export function ${register}\\(`), `${path} has ${register}`);
   }
 });
