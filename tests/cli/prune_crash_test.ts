@@ -1,7 +1,7 @@
 /**
  * prune killed at every named step (SREGISTRY_FAILPOINT) loses no image bytes: each record still
  * names its file with its content, and the next prune finishes the job, after which verify is
- * clean. Then add, pull, tag, rmi and prune killed with SIGKILL at random moments, many times:
+ * clean. Then add, pull, tag, rmi, prune and import killed with SIGKILL at random moments, many times:
  * prune and verify are clean afterwards and no image a record held is lost.
  */
 import assert from "node:assert/strict";
@@ -108,7 +108,7 @@ async function killAfter(args: string[], env: Record<string, string>, delay: num
 const ROUNDS = 60;
 const MIB = 1024 * 1024;
 
-Deno.test(`add, pull, tag, rmi and prune killed at random moments ${ROUNDS} times lose no image`, async () => {
+Deno.test(`add, pull, tag, rmi, prune and import killed at random moments ${ROUNDS} times lose no image`, async () => {
   await using hub = await startFakeHub();
   await using home = await tempHome();
   const env = hubEnv(home, hub);
@@ -126,6 +126,14 @@ Deno.test(`add, pull, tag, rmi and prune killed at random moments ${ROUNDS} time
   const kept = (await assertNoBytesLost(home, env)).map((r) => [r.uri, r.md5]);
   for (let i = 0; i < 3; i++) hub.addImage("hub", `image-${i}`, "latest", content(10 + i));
   const sources = [0, 1, 2].map((i) => home.file(`source-${i}.sif`, content(i)));
+  // Images import adopts (and leaves where they are: it copies or links).
+  const sourceFolder = join(home.path, "to-import");
+  Deno.mkdirSync(sourceFolder);
+  for (const i of [0, 1, 2]) {
+    const image = content(50 + i);
+    image.set(new TextEncoder().encode("SIF_MAGIC\0"), 32); // what import takes for a SIF
+    Deno.writeFileSync(join(sourceFolder, `i${i}.sif`), image);
+  }
 
   // Deterministic pseudo-random choices, so a failure can be replayed.
   let seed = 20260601;
@@ -139,6 +147,7 @@ Deno.test(`add, pull, tag, rmi and prune killed at random moments ${ROUNDS} time
     () => ["tag", `work/image-${random(3)}`, `work/tagged-${random(3)}`],
     () => ["rmi", `work/${random(2) ? "image" : "tagged"}-${random(3)}`],
     () => ["prune", "--yes", ...(random(2) ? ["--keep", "1"] : [])],
+    () => ["import", "--collection", "imported", ...(random(2) ? ["--link"] : []), sourceFolder],
   ];
   const outcomes: string[] = [];
   for (let round = 0; round < ROUNDS; round++) {
