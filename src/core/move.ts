@@ -26,6 +26,7 @@ import { findContainer, imageFile, type Registry, storedImageFile } from "./regi
 import { journaled, linkStep } from "./journal.ts";
 import {
   exists,
+  isFolder,
   moveOrCopy,
   pruneEmptyFolders,
   realPath,
@@ -214,14 +215,6 @@ function localFile(registry: Registry, container: Container): string {
     });
   }
   return file;
-}
-
-function isFolder(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
-  }
 }
 
 /** The ImageName of a stored record. */

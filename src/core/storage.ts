@@ -371,7 +371,8 @@ export function exists(path: string): boolean {
   }
 }
 
-function isFolder(path: string): boolean {
+/** True when `path` is a folder (or a symlink to one). */
+export function isFolder(path: string): boolean {
   try {
     return Deno.statSync(path).isDirectory;
   } catch {

@@ -24,6 +24,7 @@ import { recordImage } from "../core/record.ts";
 import { imageFile, noteUse, type Registry } from "../core/registry.ts";
 import {
   exists,
+  isFolder,
   partPath,
   placeFile,
   pruneEmptyFolders,
@@ -432,12 +433,4 @@ async function partKey(client: RemoteClient, remote: RemoteImage): Promise<strin
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(identity));
   return Array.from(new Uint8Array(digest).slice(0, 16), (b) => b.toString(16).padStart(2, "0"))
     .join("");
-}
-
-function isFolder(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
-  }
 }

@@ -29,14 +29,8 @@ export interface UploadFile {
   contentType: string;
 }
 
-/** What to send in a multipart upload and how to report it. */
-export interface UploadOptions {
-  /** Text fields, sent in this order before the file. */
-  fields: [string, string][];
-  /** The file, sent last. */
-  file: UploadFile;
-  /** Extra request headers, e.g. Authorization; Content-Type and Content-Length are ours. */
-  headers?: Record<string, string>;
+/** How any upload is sent and reported. */
+export interface UploadTransfer {
   /** User-Agent header value. */
   userAgent: string;
   /** Sees every chunk of the file as it is sent, e.g. to hash it in the same pass. */
@@ -47,6 +41,16 @@ export interface UploadOptions {
   signal?: AbortSignal;
   /** Fail when the connection is idle this long (no bytes sent or received); 60 s by default. */
   timeoutMs?: number;
+}
+
+/** What to send in a multipart upload and how to report it. */
+export interface UploadOptions extends UploadTransfer {
+  /** Text fields, sent in this order before the file. */
+  fields: [string, string][];
+  /** The file, sent last. */
+  file: UploadFile;
+  /** Extra request headers, e.g. Authorization; Content-Type and Content-Length are ours. */
+  headers?: Record<string, string>;
   /** Called before each attempt, which sends the file from its start (e.g. to restart a hash). */
   onAttempt?: () => void;
   /** Attempts after a 5xx or 429 answer or a connection that never opened, and their backoff. */
@@ -114,23 +118,13 @@ async function uploadOnce(url: string, options: UploadOptions): Promise<UploadRe
 }
 
 /** What to send in a plain upload of one file: the request body is the file, nothing else. */
-export interface FileUploadOptions {
+export interface FileUploadOptions extends UploadTransfer {
   /** HTTP method, e.g. PATCH or PUT. */
   method: string;
   /** Path of the file on disk. */
   path: string;
   /** Extra request headers, e.g. Authorization and Content-Type; Content-Length is ours. */
   headers?: Record<string, string>;
-  /** User-Agent header value. */
-  userAgent: string;
-  /** Sees every chunk of the file as it is sent, e.g. to hash it in the same pass. */
-  onChunk?: (chunk: Uint8Array) => void;
-  /** Called with file bytes handed to the connection so far and the file's size. */
-  onProgress?: (sent: number, total: number) => void;
-  /** Aborting stops the upload with an InterruptedError. */
-  signal?: AbortSignal;
-  /** Fail when the connection is idle this long (no bytes sent or received); 60 s by default. */
-  timeoutMs?: number;
 }
 
 /**
@@ -151,17 +145,12 @@ export async function uploadFile(url: string, options: FileUploadOptions): Promi
   });
 }
 
-interface StreamedRequest {
+interface StreamedRequest extends UploadTransfer {
   method: string;
   headers: Record<string, string>;
   file: { path: string };
   head: Uint8Array;
   tail: Uint8Array;
-  userAgent: string;
-  onChunk?: (chunk: Uint8Array) => void;
-  onProgress?: (sent: number, total: number) => void;
-  signal?: AbortSignal;
-  timeoutMs?: number;
 }
 
 // One request whose body is head, the file streamed from disk, then tail.
