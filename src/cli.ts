@@ -4,7 +4,7 @@
  */
 import { helpText, parseCommandLine, Program } from "./command_line.ts";
 import { createContext, type GlobalFlags, type Host } from "./context.ts";
-import { printable, reason, SregistryError } from "./errors.ts";
+import { ConfigError, printable, reason, SregistryError } from "./errors.ts";
 import { VERSION } from "./version.ts";
 import { registerCommands } from "./commands/all.ts";
 
@@ -102,6 +102,7 @@ function renderError(
   options: { json: boolean; debug: boolean },
 ): number {
   const err = host.io.err;
+  error = knownFailure(error);
   if (error instanceof SregistryError) {
     // Messages quote what users typed and remotes answered: never a raw control byte.
     const message = printable(error.message);
@@ -116,20 +117,34 @@ function renderError(
     }
     return error.exitCode;
   }
-  if (error instanceof Deno.errors.NotCapable) {
-    // A path the runtime refuses (/dev, /proc, /sys) that no check caught first: say why, and
-    // never pass on Deno's advice to grant everything.
-    const path = /"([^"]+)"/.exec(error.message)?.[1] ?? "a path";
-    err.line(
-      `sregistry: cannot use ${path}: the runtime sregistry is built on (Deno) opens /dev, ` +
-        "/proc and /sys only with unrestricted permissions, which sregistry never takes; " +
-        "choose a folder elsewhere (node-local scratch, $TMPDIR)",
-    );
-    return 1;
-  }
   err.line(
     `sregistry: unexpected error: ${printable(reason(error))} (run with --debug for the stack)`,
   );
   if (options.debug && error instanceof Error) err.line(error.stack ?? "");
   return 1;
+}
+
+// Failures no layer turned into a SregistryError, but whose cause the user can act on.
+function knownFailure(error: unknown): unknown {
+  if (error instanceof Deno.errors.NotCapable) {
+    // A path the runtime refuses (/dev, /proc, /sys) that no check caught first: say why, and
+    // never pass on Deno's advice to grant everything.
+    const path = /"([^"]+)"/.exec(error.message)?.[1] ?? "a path";
+    return new ConfigError(
+      `cannot use ${path}: the runtime sregistry is built on (Deno) opens /dev, /proc and /sys ` +
+        "only with unrestricted permissions, which sregistry never takes",
+      { hint: "choose a folder elsewhere (node-local scratch, $TMPDIR)", cause: error },
+    );
+  }
+  // SQLite finds a damaged page only when it reads it, which can be any query.
+  if (
+    error instanceof Error &&
+    /database disk image is malformed|file is not a database/i.test(error.message)
+  ) {
+    return new ConfigError(`the database is damaged (${reason(error)})`, {
+      hint: "move sregistry.db aside and restore a copy, or point SREGISTRY_DATABASE elsewhere",
+      cause: error,
+    });
+  }
+  return error;
 }

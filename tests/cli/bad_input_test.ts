@@ -384,3 +384,33 @@ Deno.test({
     assert.equal(Deno.readTextFileSync(image), "an image\n", "the moved file is put back");
   },
 });
+
+Deno.test("a database damaged where only a listing reads is one line saying so, as text and as JSON", async () => {
+  await using home = await tempHome();
+  for (let i = 0; i < 30; i++) {
+    const added = await sregistry([
+      "add",
+      home.file(`f${i}.sif`, `image ${i}\n`),
+      "--name",
+      `a/c${i}`,
+    ], {
+      env: home.env,
+    });
+    assert.equal(added.code, 0, added.stderr);
+  }
+  // Pages of the container table, past the schema page that opening the database checks.
+  const file = await Deno.open(join(home.database, "sregistry.db"), { write: true });
+  await file.seek(4096 * 3, Deno.SeekMode.Start);
+  await file.write(new Uint8Array(4096 * 2).fill(0xff));
+  file.close();
+  const listed = await sregistry(["images"], { env: home.env });
+  assertFailure(
+    listed,
+    1,
+    /the database is damaged \(database disk image is malformed\); move sregistry\.db aside/,
+  );
+  const json = await sregistry(["images", "--json"], { env: home.env });
+  assert.equal(json.code, 1);
+  assert.equal(json.stdout, "", "no partial JSON");
+  assert.equal(JSON.parse(json.stderr.trim().split("\n").at(-1)!).error.code, "config");
+});
