@@ -34,7 +34,7 @@ export interface RefreshCommandOptions {
 /** Registers `refresh`. */
 export function registerRefresh(program: Command, ctx: Context): void {
   program.command("refresh")
-    .description("ask the remotes whether stored images are out of date; --pull fetches newer ones")
+    .description("check stored images against their remotes; --pull fetches newer ones")
     .argument("[query...]", "check only records whose collection, name, tag or uri contains one")
     .option("--pull", "pull the newer images (a remote-only record records the new version)")
     .option("--jobs <n>", `remotes asked at once, 1 to ${MAX_JOBS} (default ${DEFAULT_JOBS})`)

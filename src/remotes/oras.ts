@@ -201,8 +201,10 @@ export function orasClient(environment: ClientEnvironment): RemoteClient {
           tag ?? reference.digest!,
         );
         if (digest === reference.digest) {
-          const reason = tag === null ? "pinned to a digest that the registry still has" : null;
-          return { state: "current", remoteVersion: digest, reason: reason ?? "same manifest" };
+          const reason = tag === null
+            ? "pinned to a digest that the registry still has"
+            : "the tag names the same manifest";
+          return { state: "current", remoteVersion: digest, reason };
         }
         // Another manifest may still carry the same SIF layer (new annotations, say).
         const now = await client.resolve!(uri, {});
