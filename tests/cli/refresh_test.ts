@@ -477,3 +477,30 @@ registryTest(
     assert.match(pin.detail ?? "", /pinned to a digest/);
   },
 );
+
+Deno.test("one remote gets at most two requests at a time, whatever --jobs says", async () => {
+  // A plain-URL server whose conditional HEADs take a while, counting those in flight.
+  let inFlight = 0;
+  let most = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const headers = { etag: `"${new URL(req.url).pathname}"`, "content-length": "4" };
+    if (req.method === "GET") return new Response("SIF!", { headers });
+    inFlight++;
+    most = Math.max(most, inFlight);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    inFlight--;
+    return new Response(null, { status: 304, headers });
+  });
+  await using _server = { [Symbol.asyncDispose]: () => server.shutdown() };
+  await using home = await tempHome();
+  for (let index = 0; index < 6; index++) {
+    const url = `http://127.0.0.1:${server.addr.port}/file/${index}`;
+    await pulled([url, "--name", `web/file-${index}:1`], home.env);
+  }
+
+  const { code, report, stderr } = await refresh(["--jobs", "16"], home.env);
+
+  assert.equal(code, 0, stderr);
+  assert.equal(report.summary.current, 6);
+  assert.equal(most, 2, "two at a time, never more");
+});
