@@ -42,6 +42,7 @@ const COMMANDS: [string[], () => Promise<Register>][] = [
   [["verify"], load("verify", "registerVerify")],
   [["prune"], load("prune", "registerPrune")],
   [["du"], load("du", "registerDu")],
+  [["refresh"], load("refresh", "registerRefresh")],
   [["completions"], load("completions", "registerCompletions")],
 ];
 

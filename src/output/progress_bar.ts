@@ -1,6 +1,7 @@
 /**
- * Progress of a transfer on stderr: a redrawn bar on a terminal, a plain line every few seconds
- * off one, nothing with --quiet or --json. Drawing is throttled so it never slows a transfer.
+ * Progress of a transfer (or of items counted) on stderr: a redrawn bar on a terminal, a plain
+ * line every few seconds off one, nothing with --quiet or --json. Drawing is throttled so it
+ * never slows a transfer.
  */
 import type { OutputStream } from "./io.ts";
 import { formatBytes, formatDuration } from "./units.ts";
@@ -68,6 +69,40 @@ export function progressDisplay(
       const bar = total ? "=".repeat(filled) + " ".repeat(width - filled) : "-".repeat(width);
       const percent = total ? `${String(Math.floor(fraction * 100)).padStart(3)}%` : "";
       err.write(`\r${label} [${bar}] ${percent} ${text}\x1b[K`);
+      drawn = true;
+    },
+    finish() {
+      if (mode === "bar" && drawn) err.write("\r\x1b[K");
+    },
+  };
+}
+
+/**
+ * A progress display for work counted in items (records asked about): `label: 12/40` redrawn on a
+ * terminal, a line every few seconds off one, nothing in mode "none".
+ */
+export function countDisplay(
+  err: OutputStream,
+  mode: ProgressMode,
+  label: string,
+  options: { now?: () => number; lineIntervalMs?: number } = {},
+): ProgressDisplay {
+  const now = options.now ?? (() => performance.now());
+  const interval = mode === "bar" ? 100 : options.lineIntervalMs ?? 5000;
+  let lastDraw = mode === "bar" ? -Infinity : now();
+  let drawn = false;
+  return {
+    update(done, total) {
+      if (mode === "none") return;
+      const at = now();
+      if (at - lastDraw < interval) return;
+      lastDraw = at;
+      const count = total === null ? `${done}` : `${done}/${total}`;
+      if (mode === "lines") {
+        err.line(`${label}: ${count}`);
+        return;
+      }
+      err.write(`\r${label}: ${count}\x1b[K`);
       drawn = true;
     },
     finish() {

@@ -88,6 +88,52 @@ export interface SearchOptions {
   detailed?: boolean;
 }
 
+/** What a record says of the image it came from, for a client to check against its remote. */
+export interface RecordedImage {
+  /** The record's name, with its version. */
+  name: ImageName;
+  /** The URL recorded with it (an image URL, or `oras://...@sha256:...`). */
+  url: string;
+  /** The metadata kept with it: a manifest, and what a plain download saved under `sregistry`. */
+  metadata: unknown;
+  /** Size of its image file in bytes, when known. */
+  size: number | null;
+  /** MD5 of its image file, when known. */
+  md5: string | null;
+}
+
+/** What a remote says now of a recorded image. */
+export interface RemoteCheck {
+  /**
+   * `current`: the remote has the same image; `outdated`: another one under that name; `gone`:
+   * none; `unknown`: it answered, but with nothing the record can be compared with.
+   */
+  state: "current" | "outdated" | "gone" | "unknown";
+  /** What the remote names its image by now (an MD5, a manifest digest, an ETag), if anything. */
+  remoteVersion: string | null;
+  /** How the answer was read, in a few words, for the report. */
+  reason: string | null;
+}
+
+/** How a client would check a record: the remote it asks and the asking, or why it cannot. */
+export type CheckPlan =
+  | {
+    /** The remote asked (`host[:port]`): requests to one are limited together. */
+    endpoint: string;
+    /** What `resolve` (and so a pull or a record) takes for the remote's image now. */
+    uri: string;
+    /** The name a plain-URL pull records it under. */
+    nameHint?: string;
+    /** Asks the remote. */
+    run(): Promise<RemoteCheck>;
+  }
+  | {
+    /** No remote is asked. */
+    endpoint: null;
+    /** Why the record cannot be checked, e.g. that it was recorded by hand with `--url`. */
+    reason: string;
+  };
+
 /** What the environment gives every client. */
 export interface ClientEnvironment {
   /** Environment variables. */
@@ -116,4 +162,6 @@ export interface RemoteClient {
   delete?(uri: string): Promise<string>;
   /** Lists labels, optionally by key and value. */
   labels?(key: string | null, value: string | null): Promise<SearchResults>;
+  /** Plans asking the remote whether it still has the image a record came from (no I/O here). */
+  check?(record: RecordedImage): CheckPlan;
 }

@@ -64,6 +64,15 @@ export function clientNamed(name: string, environment: ClientEnvironment): Remot
   return FACTORIES[key](environment, key);
 }
 
+/**
+ * The client a record names (`http` and `https` too; `shub` means `hub`), or null when sregistry
+ * has none by that name (a record the Python client made with one of its other clients).
+ */
+export function recordClient(name: string, environment: ClientEnvironment): RemoteClient | null {
+  const key = Object.hasOwn(ALIASES, name) ? ALIASES[name] : name;
+  return Object.hasOwn(FACTORIES, key) ? FACTORIES[key](environment, key) : null;
+}
+
 /** The clients a backend, SREGISTRY_CLIENT or `shell` may name (plain URLs are no backend). */
 export function clientNames(): string[] {
   return Object.keys(FACTORIES).filter((name) => name !== "http" && name !== "https");

@@ -2,13 +2,21 @@
  * Singularity Hub (`hub://`, `shub://`; reference §6.3): manifests at
  * `<base>/container/<collection>/<name>:<tag>[@version]`, whose `version` is the image's MD5,
  * and a paginated collection listing. The service is a read-only archive: no push or delete.
+ * A pulled image is checked for a newer version by asking for its tag's manifest again.
  * Every answer is checked by answers.ts before it is used.
  */
 import { NotFoundError, RemoteError } from "../errors.ts";
 import { formatImageName, parseImageName } from "../core/names.ts";
 import { clientSetting } from "../config/settings.ts";
-import { getJson, type JsonAnswer } from "../transfer/http.ts";
-import type { ClientEnvironment, RemoteClient, RemoteImage, SearchResults } from "./client.ts";
+import { getJson, hostOf, type JsonAnswer } from "../transfer/http.ts";
+import type {
+  CheckPlan,
+  ClientEnvironment,
+  RecordedImage,
+  RemoteClient,
+  RemoteImage,
+  SearchResults,
+} from "./client.ts";
 import {
   type Asked,
   containerPath,
@@ -20,6 +28,7 @@ import {
   textField,
 } from "./answers.ts";
 import { fetchAllPages } from "./pages.ts";
+import { byManifestVersion, missingManifest } from "./freshness.ts";
 
 /** The public archive's API. */
 export const DEFAULT_HUB_BASE = "https://singularity-hub.org/api";
@@ -36,7 +45,7 @@ export function hubClient(environment: ClientEnvironment): RemoteClient {
     });
     return (setting.value ?? DEFAULT_HUB_BASE).replace(/\/+$/, "");
   };
-  return {
+  const client: RemoteClient = {
     name: "hub",
     capabilities: new Set(["pull", "record", "search"]),
     describe: base,
@@ -93,7 +102,33 @@ export function hubClient(environment: ClientEnvironment): RemoteClient {
       }
       return { title: "Collections", columns: ["URI", "DETAIL"], rows, records };
     },
+    check(record): CheckPlan {
+      const missing = missingManifest(record, "Singularity Hub");
+      if (missing !== null) return { endpoint: null, reason: missing };
+      const uri = askedName(record);
+      return {
+        endpoint: hostOf(base()),
+        uri,
+        run: () => byManifestVersion(record, () => client.resolve!(uri, {})),
+      };
+    },
   };
+  return client;
+}
+
+// `collection/name:tag` to ask the hub for a record by, in the case of the hub's own manifest
+// (its URLs are case-sensitive; records are lower-cased).
+function askedName(record: RecordedImage): string {
+  const { collection, name, tag } = record.name;
+  const recorded = `${collection}/${name}`;
+  const metadata = record.metadata as Record<string, unknown>;
+  const full = typeof metadata.name === "string" && metadata.name.toLowerCase() === recorded
+    ? metadata.name
+    : recorded;
+  const hubTag = typeof metadata.tag === "string" && metadata.tag.toLowerCase() === tag
+    ? metadata.tag
+    : tag;
+  return `${full}:${hubTag}`;
 }
 
 function hubUri(

@@ -1,15 +1,18 @@
 /**
  * OCI registries (`oras://`), as Apptainer and SingularityCE use them for SIF images: pull and
  * record (manifest, index by platform, the SIF layer), push (Apptainer's exact artifact), search
- * (tags, or the catalog), delete. Names are checked by the OCI grammar and by sregistry's name
- * parser before any request; credentials come from oci_credentials.ts.
+ * (tags, or the catalog), delete, and the check of a pulled image (its tag's manifest digest by
+ * HEAD). Names are checked by the OCI grammar and by sregistry's name parser before any request;
+ * credentials come from oci_credentials.ts.
  */
 import { NotFoundError, RemoteError, UnsupportedError, UsageError } from "../errors.ts";
 import { isRegistryHost } from "../core/names.ts";
 import { isSifImage } from "../core/image_format.ts";
 import type {
+  CheckPlan,
   ClientEnvironment,
   PushResult,
+  RemoteCheck,
   RemoteClient,
   RemoteImage,
   SearchResults,
@@ -69,7 +72,7 @@ export function orasClient(environment: ClientEnvironment): RemoteClient {
     return session;
   };
 
-  return {
+  const client: RemoteClient = {
     name: "oras",
     capabilities: new Set(["pull", "record", "push", "search", "delete"]),
     describe: () => "OCI registries (oras://host/repository:tag)",
@@ -180,7 +183,58 @@ export function orasClient(environment: ClientEnvironment): RemoteClient {
       await deleteManifest(session, reference.repository, digest);
       return `oras://${formatOciReference({ ...reference, digest })}`;
     },
+
+    check(record): CheckPlan {
+      const reference = recordedReference(record.url);
+      if (reference === null) {
+        return { endpoint: null, reason: "its URL is not an oras:// reference with a digest" };
+      }
+      const session = sessionFor(reference.registry, reference.repository);
+      const tag = reference.tag;
+      const uri = formatOciReference(tag === null ? reference : { ...reference, digest: null });
+      const layer = (record.metadata as Record<string, unknown> | null)?.layer_digest;
+      const run = async (): Promise<RemoteCheck> => {
+        // HEAD first: a registry answers it with the digest and counts no pull (Docker Hub).
+        const digest = await manifestDigest(
+          session,
+          reference.repository,
+          tag ?? reference.digest!,
+        );
+        if (digest === reference.digest) {
+          const reason = tag === null
+            ? "pinned to a digest that the registry still has"
+            : "the tag names the same manifest";
+          return { state: "current", remoteVersion: digest, reason };
+        }
+        // Another manifest may still carry the same SIF layer (new annotations, say).
+        const now = await client.resolve!(uri, {});
+        return typeof layer === "string" && now.blob?.digest === layer
+          ? { state: "current", remoteVersion: digest, reason: "a new manifest of the same image" }
+          : { state: "outdated", remoteVersion: digest, reason: `the tag now names ${digest}` };
+      };
+      return {
+        endpoint: reference.registry,
+        uri,
+        run: () =>
+          run().catch((error) => {
+            if (!(error instanceof NotFoundError)) throw error;
+            return { state: "gone", remoteVersion: null, reason: error.message };
+          }),
+      };
+    },
   };
+  return client;
+}
+
+// The reference a record was pulled by (`oras://host/repository[:tag]@sha256:...`), or null.
+function recordedReference(url: string): OciReference | null {
+  if (!/^oras:\/\//i.test(url)) return null;
+  try {
+    const reference = parseOciReference(url.slice("oras://".length));
+    return reference.digest === null ? null : reference;
+  } catch {
+    return null;
+  }
 }
 
 function pushTarget(target: string, tag: string | undefined): OciReference {

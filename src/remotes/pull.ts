@@ -9,12 +9,7 @@
  */
 import { basename, dirname, resolve } from "../core/paths.ts";
 import { ConflictError, IntegrityError, InterruptedError, reason, UsageError } from "../errors.ts";
-import {
-  type Container,
-  findByFile,
-  findByLayerDigest,
-  findContainers,
-} from "../core/containers.ts";
+import { findByFile, findByLayerDigest, findContainers } from "../core/containers.ts";
 import { copyAndHash } from "../core/ingest.ts";
 import { isSifImage } from "../core/image_format.ts";
 import { commitImage, type PlacedImage, prepareFolder, storageWriteError } from "../core/add.ts";
@@ -43,6 +38,7 @@ import type { ProgressListener } from "../transfer/progress.ts";
 import type { RemoteClient, RemoteImage } from "./client.ts";
 import { requireCapability } from "./clients.ts";
 import { withoutCredentials } from "./answers.ts";
+import { savedValidator } from "./freshness.ts";
 
 /** How to pull. */
 export interface PullOptions {
@@ -369,7 +365,7 @@ function storedPull(registry: Registry, remote: RemoteImage): StoredCopy | null 
   return {
     placed: { container, action: "update", path: file },
     current: remote.name.version !== null,
-    validator: remote.name.version ? null : savedValidator(container),
+    validator: remote.name.version ? null : savedValidator(container.metadata),
   };
 }
 
@@ -383,18 +379,8 @@ function kept(placed: PlacedImage, remote: RemoteImage): StoredPull {
   return { ...placed, downloaded: false, remote, notes: remote.notes ?? [] };
 }
 
-// The validators a plain-URL pull kept in the record's metadata (see recordedMetadata).
-function savedValidator(container: Container): Validator | null {
-  const metadata = container.metadata as { sregistry?: Record<string, unknown> } | null;
-  const saved = metadata?.sregistry;
-  if (typeof saved !== "object" || saved === null) return null;
-  const etag = typeof saved.etag === "string" ? saved.etag : null;
-  const lastModified = typeof saved.last_modified === "string" ? saved.last_modified : null;
-  return etag === null && lastModified === null ? null : { etag, lastModified };
-}
-
 // The manifest, without credentials. A download the remote named no MD5 for also keeps what it
-// was checked against and the server's validators, under `sregistry`.
+// was checked against and the server's validators, under `sregistry` (read by savedValidator).
 function recordedMetadata(remote: RemoteImage, digest: DownloadResult): unknown {
   const metadata = withoutCredentials(remote.metadata);
   if (digest.checked === "md5" || digest.checked === "sha256") return metadata;

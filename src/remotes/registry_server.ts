@@ -1,8 +1,9 @@
 /**
  * Singularity Registry Server (`registry://`; reference §6.2): pull with a signed retry on 403,
  * push (collection request, then a streamed multipart upload whose MD5 the server must echo),
- * delete, search in every form, and label search. Every signed request uses registry_auth.ts;
- * every answer is checked by answers.ts before it is used.
+ * delete, search in every form, label search, and the check of a pulled image against its tag's
+ * manifest now. Every signed request uses registry_auth.ts; every answer is checked by answers.ts
+ * before it is used.
  */
 import { ConfigError, IntegrityError, NotFoundError, RemoteError, UsageError } from "../errors.ts";
 import {
@@ -25,6 +26,7 @@ import {
 import { uploadMultipart } from "../transfer/upload.ts";
 import type { RegistryAction } from "./registry_auth.ts";
 import type {
+  CheckPlan,
   ClientEnvironment,
   PushOptions,
   PushResult,
@@ -43,6 +45,7 @@ import {
   wrongShape,
 } from "./answers.ts";
 import { searchLabels, searchRegistry } from "./registry_search.ts";
+import { byManifestVersion, missingManifest } from "./freshness.ts";
 import { registryCredentials, registrySettings } from "./registry_settings.ts";
 
 /** Builds the Singularity Registry Server client. */
@@ -64,7 +67,7 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
   };
   const baseFor = (name: ImageName | null) => apiBase(settings(), name?.registry ?? null);
 
-  return {
+  const client: RemoteClient = {
     name: "registry",
     capabilities: new Set(["pull", "record", "push", "search", "delete", "labels"]),
     describe: () => settings().base ?? "(no SREGISTRY_REGISTRY_BASE)",
@@ -236,7 +239,19 @@ export function registryClient(environment: ClientEnvironment): RemoteClient {
     labels(key, value): Promise<SearchResults> {
       return searchLabels(baseFor(null), key, value, http);
     },
+
+    check(record): CheckPlan {
+      const missing = missingManifest(record, "Registry Server");
+      if (missing !== null) return { endpoint: null, reason: missing };
+      const uri = formatImageName(record.name, { withVersion: false });
+      return {
+        endpoint: hostOf(baseFor(record.name)),
+        uri,
+        run: () => byManifestVersion(record, () => client.resolve!(uri, {})),
+      };
+    },
   };
+  return client;
 }
 
 /** The API base for a name: its registry host when it has one, else the configured base. */

@@ -2,15 +2,17 @@
  * Plain `https://` and `http://` URLs: download the file as is. No manifest, so no expected MD5;
  * the version is the MD5 computed while downloading, and the name comes from `--name` or the URL.
  * Credentials in the URL (`user:password@`) travel as an Authorization header, which the HTTP
- * layer drops when a redirect leaves the origin; they are never recorded.
+ * layer drops when a redirect leaves the origin; they are never recorded. A stored download is
+ * checked against the server's validators, which its record keeps.
  */
 import { InvalidNameError } from "../errors.ts";
-import { type ImageName, parseImageName } from "../core/names.ts";
+import { formatImageName, type ImageName, parseImageName } from "../core/names.ts";
 import { httpUrl } from "../transfer/http.ts";
-import type { ClientEnvironment, RemoteClient, RemoteImage } from "./client.ts";
+import type { CheckPlan, ClientEnvironment, RemoteClient, RemoteImage } from "./client.ts";
+import { byValidators } from "./freshness.ts";
 
 /** Builds the plain-URL client for `http` or `https`. */
-export function urlClient(_environment: ClientEnvironment, scheme: string): RemoteClient {
+export function urlClient(environment: ClientEnvironment, scheme: string): RemoteClient {
   return {
     name: scheme,
     capabilities: new Set(["pull"]),
@@ -33,6 +35,26 @@ export function urlClient(_environment: ClientEnvironment, scheme: string): Remo
         metadata: null,
         headers,
       });
+    },
+    check(record): CheckPlan {
+      let url: URL;
+      try {
+        url = httpUrl(record.url);
+      } catch {
+        return { endpoint: null, reason: "its URL is not an http(s) URL" };
+      }
+      if (/=REDACTED(&|$)/.test(url.search)) {
+        return {
+          endpoint: null,
+          reason: "the credentials in its URL were not kept; pull it again with them",
+        };
+      }
+      return {
+        endpoint: url.host,
+        uri: url.href,
+        nameHint: formatImageName(record.name, { withVersion: false }),
+        run: () => byValidators(record, environment.http),
+      };
     },
   };
 }

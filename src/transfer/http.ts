@@ -48,6 +48,9 @@ export class BodyReadError extends RemoteError {
   }
 }
 
+/** A remote that gave no answer at all (refused, unknown host, no response in time), retries spent. */
+export class UnreachableError extends RemoteError {}
+
 export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
 export const DEFAULT_RETRIES = 4;
@@ -403,7 +406,7 @@ async function fetchWithRetries(
       // A request that may have reached the server is sent again only if that is harmless.
       const again = retryable && (idempotent || neverSent(error));
       if (!again || attempt >= retries) {
-        throw new RemoteError(failure, { cause: error, hint: networkHint(reason) });
+        throw new UnreachableError(failure, { cause: error, hint: networkHint(reason) });
       }
       const delay = retryDelayMs(attempt, options);
       options.onRetry?.(`${failure}; retrying in ${formatMs(delay)} (${attempt + 1}/${retries})`);
