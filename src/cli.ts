@@ -4,7 +4,7 @@
  */
 import { helpText, parseCommandLine, Program } from "./command_line.ts";
 import { createContext, type GlobalFlags, type Host } from "./context.ts";
-import { ConfigError, printable, reason, SregistryError } from "./errors.ts";
+import { ConfigError, printable, reason, RUNTIME_REFUSES, SregistryError } from "./errors.ts";
 import { VERSION } from "./version.ts";
 import { registerCommands } from "./commands/all.ts";
 
@@ -130,11 +130,10 @@ function knownFailure(error: unknown): unknown {
     // A path the runtime refuses (/dev, /proc, /sys) that no check caught first: say why, and
     // never pass on Deno's advice to grant everything.
     const path = /"([^"]+)"/.exec(error.message)?.[1] ?? "a path";
-    return new ConfigError(
-      `cannot use ${path}: the runtime sregistry is built on (Deno) opens /dev, /proc and /sys ` +
-        "only with unrestricted permissions, which sregistry never takes",
-      { hint: "choose a folder elsewhere (node-local scratch, $TMPDIR)", cause: error },
-    );
+    return new ConfigError(`cannot use ${path}: ${RUNTIME_REFUSES}`, {
+      hint: "choose a folder elsewhere (node-local scratch, $TMPDIR)",
+      cause: error,
+    });
   }
   // SQLite finds a damaged page only when it reads it, which can be any query.
   if (

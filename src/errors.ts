@@ -102,6 +102,14 @@ export function printable(text: string): string {
 
 /** The first line of an unknown failure's message, without Deno's "(os error N)" suffix. */
 export function reason(error: unknown): string {
+  if (error instanceof Deno.errors.NotCapable) return RUNTIME_REFUSES;
   const message = error instanceof Error ? error.message : String(error);
   return message.replace(/\s*\(os error \d+\)/, "").split("\n")[0];
 }
+
+/**
+ * Why the runtime refused a path (Deno's NotCapable), said without its advice to run with every
+ * permission, which sregistry never takes.
+ */
+export const RUNTIME_REFUSES = "the runtime sregistry is built on (Deno) opens /dev, /proc and " +
+  "/sys only with unrestricted permissions, which sregistry never takes";

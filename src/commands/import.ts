@@ -4,7 +4,7 @@
  */
 import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
-import { InterruptedError, reason, SregistryError, UsageError } from "../errors.ts";
+import { InterruptedError, printable, reason, SregistryError, UsageError } from "../errors.ts";
 import { addImage } from "../core/add.ts";
 import { defaultCacheParents, findImportCandidates } from "../core/import.ts";
 import { formatImageName, parseImageName } from "../core/names.ts";
@@ -69,15 +69,21 @@ export async function runImport(ctx: Context, options: ImportOptions): Promise<v
   const signal = ctx.interrupts();
   const report = { imported: [] as unknown[], skipped: [] as unknown[], failed: [] as unknown[] };
   for (const candidate of findImportCandidates(paths, { collection })) {
+    const shown = printable(candidate.path); // a file's name on disk may hold anything
+    if (candidate.failed) {
+      report.failed.push({ path: candidate.path, error: candidate.skipped });
+      ctx.io.err.line(`[failed] ${shown}: ${candidate.skipped}`);
+      continue;
+    }
     if (candidate.name === null) {
       report.skipped.push({ path: candidate.path, reason: candidate.skipped });
-      ctx.io.err.line(`[skip] ${candidate.path}: ${candidate.skipped}`);
+      ctx.io.err.line(`[skip] ${shown}: ${candidate.skipped}`);
       continue;
     }
     if (options.dryRun) {
       const uri = formatImageName(candidate.name);
       report.imported.push({ path: candidate.path, uri, action: "would import" });
-      ctx.io.err.line(`[import] ${candidate.path} => ${uri} (dry run)`);
+      ctx.io.err.line(`[import] ${shown} => ${uri} (dry run)`);
       continue;
     }
     try {
@@ -96,12 +102,12 @@ export async function runImport(ctx: Context, options: ImportOptions): Promise<v
         uri: placed.container.uri,
         action: placed.action,
       });
-      ctx.io.err.line(`[import] ${candidate.path} => ${placed.container.uri} (${placed.action})`);
+      ctx.io.err.line(`[import] ${shown} => ${placed.container.uri} (${placed.action})`);
       writeWarnings(ctx.io.err, placed.warnings ?? []);
     } catch (error) {
       if (error instanceof InterruptedError || !(error instanceof SregistryError)) throw error;
       report.failed.push({ path: candidate.path, error: reason(error) });
-      ctx.io.err.line(`[failed] ${candidate.path}: ${reason(error)}`);
+      ctx.io.err.line(`[failed] ${shown}: ${printable(reason(error))}`);
     }
   }
   if (options.json) ctx.io.out.write(renderJson(report));

@@ -27,7 +27,11 @@ export async function runMove(ctx: Context, options: { uri: string; path: string
   const name = nameArgument(options.uri);
   printBanner(ctx, activeClient(ctx));
   using registry = ctx.openRegistry();
-  const move = await moveImage(registry, name, resolve(ctx.cwd, options.path), {
+  // A trailing slash says the target is a folder, which must then exist.
+  const target = options.path === ""
+    ? ""
+    : resolve(ctx.cwd, options.path) + (options.path.endsWith("/") ? "/" : "");
+  const move = await moveImage(registry, name, target, {
     signal: ctx.interrupts(),
   });
   ctx.io.err.line(`[move] ${move.from} => ${move.to}`);

@@ -4,6 +4,7 @@ import type { Context } from "../context.ts";
 import { tagImage } from "../core/tag.ts";
 import { containerRecord, renderJson } from "../output/records.ts";
 import { activeClient, nameArgument, printBanner } from "./common.ts";
+import { writeWarnings } from "../output/inspection.ts";
 
 /** Registers `tag`. */
 export function registerTag(program: Command, ctx: Context): void {
@@ -19,15 +20,16 @@ export function registerTag(program: Command, ctx: Context): void {
 }
 
 /** Runs `tag`: prints the new name's path (or URL) on stdout. */
-export function runTag(
+export async function runTag(
   ctx: Context,
   options: { uri: string; newUri: string; json: boolean },
-): void {
+): Promise<void> {
   const name = nameArgument(options.uri);
   const newName = nameArgument(options.newUri);
   if (!options.json) printBanner(ctx, activeClient(ctx));
   using registry = ctx.openRegistry();
-  const tagged = tagImage(registry, name, newName);
+  const tagged = await tagImage(registry, name, newName, { signal: ctx.interrupts() });
+  writeWarnings(ctx.io.err, tagged.warnings ?? []);
   ctx.io.err.line(`[container][new] ${tagged.container.uri}`);
   if (options.json) ctx.io.out.write(renderJson(containerRecord(registry, tagged.container)));
   else ctx.io.out.line(tagged.path || tagged.container.url || tagged.container.uri);

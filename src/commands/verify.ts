@@ -90,7 +90,7 @@ function hint(report: VerifyReport): string {
     hints.push("'sregistry prune' removes leftovers, unknown files and records whose file is gone");
   }
   if (statuses.has("changed")) {
-    hints.push("pull or add a changed image again ('sregistry rmi' drops it)");
+    hints.push("add a good copy again, or 'sregistry pull --force' it ('sregistry rmi' drops it)");
   }
   if (statuses.has("unreadable") || report.problems.some((p) => p.kind === "unreadable")) {
     hints.push("ask the store's owner to make unreadable files group-readable");

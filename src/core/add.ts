@@ -150,7 +150,9 @@ async function placeFrom(
   }
 
   const read = readImageFacts(temp ?? source, options.file);
+  const verified = await verifiedCopy(registry, options.name, digest, { signal: options.signal });
   const placed = commitImage(registry, {
+    verified,
     file: temp ?? source,
     keepSource: inPlace,
     dropSource: inPlace && !options.copy && !options.link,
@@ -187,6 +189,8 @@ export interface CommitOptions {
   client: string;
   /** Replace an existing different file of the same version (pull --force). */
   replace?: boolean;
+  /** A stored file verifiedCopy found to hold this content: kept, or shared by a hard link. */
+  verified?: string | null;
   /** The command, naming the journal's failpoints (`add`, `pull`). */
   command: string;
   /** What was read from the file (readImageFacts), kept in the record's metrics. */
@@ -203,48 +207,62 @@ export function commitImage(registry: Registry, options: CommitOptions): PlacedI
   const path = registry.storage.imagePath(name);
   const inPlace = realPath(options.file) === path;
   const isTemp = !options.keepSource;
+  // A stored file whose bytes were checked to be this content (verifiedCopy), while it still
+  // has the size it had then.
+  const trusted = () => {
+    const verified = options.verified ?? null;
+    return verified !== null && registry.storage.fileState(verified, options.digest.size) === "file"
+      ? verified
+      : null;
+  };
   // What to do with the file: decided when the intent is planned (so a refusal writes
   // nothing), and again when it is applied, in case another command changed the name since.
   const placement = (existing: Container | undefined): "link" | "replace" | "keep" => {
     if (inPlace) return "keep";
     if (!exists(path)) return "link";
-    const state = registry.storage.fileState(path, options.digest.size);
-    if (state === "missing") {
+    if (registry.storage.fileState(path, null) === "missing") {
       throw new ConflictError(`${path} in storage is not a regular file; nothing was written`, {
         hint: "remove it (a planted symlink, say), then try again",
       });
     }
-    if (options.replace) return "replace";
-    if (sameContent(existing, name, options.digest)) {
-      // A file named by its own MD5 that has the wrong size is damaged: this one mends it.
-      return state === "file" ? "keep" : "replace";
+    const owner = findByFile(registry.db, registry.storage.toRecord(path));
+    if (owner && owner.id !== existing?.id) {
+      // Another record's image sits at this name's path (moved there): never take it.
+      throw new ConflictError(`${path} is the image of ${owner.uri}; nothing was written`, {
+        hint: `'sregistry rename ${owner.uri} <name>' moves it to its own name`,
+      });
     }
-    throw new ConflictError(`${formatImageName(name)} already holds a different file (${path})`, {
-      hint: "choose another version, or remove the old one with 'sregistry rmi'",
-    });
+    if (options.replace) return "replace";
+    if (!sameContent(existing, name, options.digest)) {
+      throw new ConflictError(
+        `${formatImageName(name)} already holds a different file (${path})`,
+        { hint: "choose another version, or remove the old one with 'sregistry rmi'" },
+      );
+    }
+    // The stored file is kept only when its bytes were checked; one that changed (damaged,
+    // truncated) is replaced by this verified file.
+    return trusted() === path ? "keep" : "replace";
   };
   try {
     return journaled(registry, options.command, {
       plan: () => {
         placement(findContainers(registry.db, name)[0]);
-        if (inPlace) return { steps: [], about: { tombstone: "", planned: null } };
+        if (inPlace) return { steps: [], about: "" };
         const tombstone = registry.storage.tombstonePath(dirname(path));
         const steps: FileStep[] = exists(path) ? [{ op: "set-aside", file: path, tombstone }] : [];
         // The new file, or a stored file of the same content, which it then shares.
         steps.push(linkStep(options.file, path));
-        const shared = sharedFile(registry, options.digest, path);
-        if (shared !== null) steps.push(linkStep(shared, path));
-        return { steps, about: { tombstone, planned: shared } };
+        const shared = trusted();
+        if (shared !== null && shared !== path) steps.push(linkStep(shared, path));
+        return { steps, about: tombstone };
       },
-      apply: ({ tombstone, planned }, files) => {
+      apply: (tombstone, files) => {
         const existing = findContainers(registry.db, name)[0];
         const how = placement(existing);
         if (how === "replace") files.setAside(path, tombstone);
         if (how !== "keep") {
-          // Only the file planned as shared has its link in the intent; another found since
-          // (the planned one's record removed meanwhile) is passed over.
-          const shared = sharedFile(registry, options.digest, path);
-          if (shared === null || shared !== planned || !files.share(shared, path)) {
+          const shared = trusted();
+          if (shared === null || shared === path || !files.share(shared, path)) {
             files.link(options.file, path);
           }
         }
@@ -278,16 +296,30 @@ export function commitImage(registry: Registry, options: CommitOptions): PlacedI
 }
 
 /**
- * A stored file holding this content (MD5 and size, checked on disk) that a new image of it can
- * share as a hard link, taking no more space; null when storage holds none.
+ * A stored file that holds this content, checked byte for byte (its MD5 computed again, since a
+ * record's MD5 is only what the file held when it was stored): the image's own path when it is
+ * there, else a file of another name that a new image can share as a hard link. Null when none.
  */
-export function sharedFile(registry: Registry, content: Digest, except: string): string | null {
-  for (
-    const recorded of filesWithContent(registry.db, content, registry.storage.toRecord(except))
-  ) {
-    const file = registry.storage.fromRecord(recorded);
-    if (!registry.storage.contains(file)) continue; // outside storage: the user's to change
-    if (registry.storage.fileState(file, content.size) === "file") return file;
+export async function verifiedCopy(
+  registry: Registry,
+  name: ImageName,
+  content: Digest,
+  options: { signal?: AbortSignal } = {},
+): Promise<string | null> {
+  const path = registry.storage.imagePath(withVersion(name, name.version ?? content.md5));
+  const recorded = filesWithContent(registry.db, content, registry.storage.toRecord(path))
+    .map((file) => registry.storage.fromRecord(file))
+    .filter((file) => registry.storage.contains(file)); // outside storage: the user's to change
+  for (const candidate of [path, ...recorded]) {
+    if (registry.storage.fileState(candidate, content.size) !== "file") continue;
+    try {
+      if ((await hashFile(candidate, { signal: options.signal })).md5 === content.md5) {
+        return candidate;
+      }
+    } catch (error) {
+      if (error instanceof InterruptedError) throw error;
+      // unreadable: not a copy to trust
+    }
   }
   return null;
 }

@@ -7,6 +7,7 @@
 import { basename, dirname, join, resolve } from "./paths.ts";
 import { type ImageName, parseImageName } from "./names.ts";
 import { reason } from "../errors.ts";
+import { RESERVED_PREFIX, unusablePath } from "./storage.ts";
 import { ImageFile } from "./image_file.ts";
 import { NOT_AN_IMAGE, sniffImage } from "./image_format.ts";
 
@@ -21,6 +22,8 @@ export interface ImportCandidate {
   name: ImageName | null;
   /** Why it is skipped; null when it is to be imported. */
   skipped: string | null;
+  /** True when it was asked for by name and cannot be read: a failure, not a skip. */
+  failed?: boolean;
   /** Where it was found: a folder of images, or a cache of this kind. */
   origin: { cache: string; key: string } | null;
 }
@@ -39,10 +42,12 @@ export function findImportCandidates(paths: string[], naming: ImportNaming): Imp
   const found: ImportCandidate[] = [];
   for (const path of paths.map((p) => resolve(p))) {
     const info = lstat(path);
-    if (info === null) {
-      found.push(skip(path, "does not exist"));
+    const unusable = unusablePath(path);
+    if (unusable !== null || info === null) {
+      // What was asked for and cannot be read is a failure, not a skip.
+      found.push({ ...skip(path, unusable ?? "does not exist"), failed: true });
     } else if (info.isSymlink && !isFile(path)) {
-      found.push(skip(path, "is a symlink to a folder (not followed)"));
+      found.push(skip(path, symlinkReason(path)));
     } else if (!info.isDirectory && !info.isSymlink) {
       found.push(info.isFile ? fileCandidate(path, naming) : skip(path, "is not a regular file"));
     } else if (info.isSymlink) {
@@ -160,13 +165,25 @@ function cleanSegment(text: string): string {
 function walk(folder: string, onFile: (path: string) => void, found: ImportCandidate[]): void {
   for (const entry of entries(folder)) {
     const path = join(folder, entry.name);
-    if (entry.name.startsWith(".")) continue; // hidden files and sregistry's own leftovers
-    if (entry.isDirectory) walk(path, onFile, found);
+    if (entry.name.startsWith(RESERVED_PREFIX)) {
+      found.push(skip(path, "a file sregistry writes while it works"));
+    } else if (entry.name.startsWith(".")) {
+      found.push(skip(path, "hidden (a name starting with '.')"));
+    } else if (entry.isDirectory) walk(path, onFile, found);
     else if (entry.isFile) onFile(path);
-    else if (entry.isSymlink) {
-      if (isFile(path)) onFile(path);
-      else found.push(skip(path, "is a symlink to a folder (not followed)"));
-    }
+    else if (entry.isSymlink && isFile(path)) onFile(path);
+    else if (entry.isSymlink) found.push(skip(path, symlinkReason(path)));
+    else found.push(skip(path, "is not a regular file"));
+  }
+}
+
+function symlinkReason(path: string): string {
+  try {
+    return Deno.statSync(path).isDirectory
+      ? "is a symlink to a folder (not followed)"
+      : "is a symlink to something that is not a regular file";
+  } catch {
+    return "is a symlink to nothing";
   }
 }
 

@@ -154,7 +154,40 @@ export function journaled<P, T>(
   command: string,
   change: JournaledChange<P, T>,
 ): T {
-  const { id, steps, about } = immediate(host.db, () => {
+  return complete(host, command, change, begin(host, command, change));
+}
+
+/**
+ * journaled, with `stage` run between the intent and the change: a file it makes for a planned
+ * step (a copy onto another filesystem, say) is then known to the journal while it is made, and
+ * is taken back if the process dies or `stage` fails.
+ */
+export async function journaledWithStaging<P, T>(
+  host: JournalHost,
+  command: string,
+  change: JournaledChange<P, T>,
+  stage: (about: P) => Promise<void>,
+): Promise<T> {
+  const intent = begin(host, command, change);
+  try {
+    await stage(intent.about);
+  } catch (error) {
+    abandon(host, intent.id, intent.steps);
+    throw error;
+  }
+  host.failpoint(`${command}:staged`);
+  return complete(host, command, change, intent);
+}
+
+interface Intent<P> {
+  id: number;
+  steps: FileStep[];
+  about: P;
+}
+
+// The intent, committed before any file is touched.
+function begin<P, T>(host: JournalHost, command: string, change: JournaledChange<P, T>): Intent<P> {
+  const intent = immediate(host.db, () => {
     const { steps, about } = change.plan();
     // A database that cannot be written says so here, before the lock is made.
     const id = insertEntry(host, steps);
@@ -162,6 +195,16 @@ export function journaled<P, T>(
     return { id, steps, about };
   });
   host.failpoint(`${command}:intent`);
+  return intent;
+}
+
+// The change and its file steps in one transaction, then the drops, then the entry goes.
+function complete<P, T>(
+  host: JournalHost,
+  command: string,
+  change: JournaledChange<P, T>,
+  { id, steps, about }: Intent<P>,
+): T {
   const files = new FileSteps(host, command, steps);
   let result: T;
   try {
@@ -173,20 +216,24 @@ export function journaled<P, T>(
       return result;
     });
   } catch (error) {
-    // Rolled back: take back the steps taken. If that fails too, the entry stays and the next
-    // command tries again.
-    try {
-      undo(files.taken);
-      immediate(host.db, () => deleteEntry(host.db, id));
-    } catch {
-      // left for recovery
-    }
+    abandon(host, id, files.taken);
     throw error;
   }
   host.failpoint(`${command}:committed`);
   finish(files.taken, () => host.failpoint(`${command}:drop`));
   immediate(host.db, () => deleteEntry(host.db, id));
   return result;
+}
+
+// Rolled back or never begun: take back the steps taken. If that fails too, the entry stays
+// and the next command tries again.
+function abandon(host: JournalHost, id: number, taken: FileStep[]): void {
+  try {
+    undo(taken);
+    immediate(host.db, () => deleteEntry(host.db, id));
+  } catch {
+    // left for recovery
+  }
 }
 
 /**

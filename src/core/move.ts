@@ -23,7 +23,7 @@ import {
 import { immediate } from "./database.ts";
 import { formatImageName, type ImageName, isRegistryHost, withVersion } from "./names.ts";
 import { findContainer, imageFile, type Registry, storedImageFile } from "./registry.ts";
-import { journaled, linkStep } from "./journal.ts";
+import { type FileSteps, journaled, journaledWithStaging, linkStep } from "./journal.ts";
 import {
   exists,
   isFolder,
@@ -61,10 +61,21 @@ export async function moveImage(
 ): Promise<Move> {
   const container = findContainer(registry, image);
   const from = localFile(registry, container);
+  if (target.trim() === "") throw new UsageError("mv needs a path to move the image to");
   let to = resolve(target);
   const unusable = unusablePath(to);
   if (unusable !== null) throw new UsageError(unusable, { hint: "move it somewhere else" });
   if (isFolder(to)) to = join(to, basename(from));
+  else if (target.endsWith("/")) {
+    throw new NotFoundError(`folder ${to} does not exist`, { hint: "create it first" });
+  }
+  const name = nameOf(container);
+  // Inside storage an image lives at its name's path, which the name alone decides.
+  if (registry.storage.contains(to) && to !== registry.storage.imagePath(name)) {
+    throw new UsageError(`${to} is inside storage, where each image has its name's path`, {
+      hint: "'sregistry rename' files an image under another name",
+    });
+  }
   if (realPath(to) === from) throw new UsageError(`${from} is already where the image is`);
   // Folders inside storage are sregistry's to make (emptied ones are pruned); elsewhere, the user's.
   if (!isFolder(dirname(to)) && !registry.storage.contains(to)) {
@@ -73,7 +84,6 @@ export async function moveImage(
     });
   }
   if (exists(to)) throw new ConflictError(`${to} already exists; nothing was overwritten`);
-  const name = nameOf(container);
   await relocate(
     registry,
     container,
@@ -136,10 +146,13 @@ async function relocate(
   try {
     // Folders inside storage are made, and checked for planted links, in one place.
     if (registry.storage.contains(to)) registry.storage.prepareFolder(dirname(to));
+    // A file other names share (tag) is copied out of storage, never handed over as a link:
+    // the user may then change it in place without changing theirs.
+    const linked = !registry.storage.contains(to) && (Deno.statSync(from).nlink ?? 1) > 1;
     await moveOrCopy(
       from,
       dirname(to),
-      true,
+      !linked,
       (copy) => relocateFile(registry, container, { ...move, copy }, fields, options),
     );
   } catch (error) {
@@ -158,9 +171,33 @@ async function relocateFile(
   options: MoveOptions,
 ): Promise<void> {
   const { from, to } = move;
-  let staged = from;
-  if (move.copy) {
-    staged = temporaryPath(registry, dirname(to));
+  // Across filesystems the file is first copied next to its destination, under a temporary
+  // name the journal knows before the copy starts: a kill during the copy leaves nothing.
+  const staged = move.copy ? temporaryPath(registry, dirname(to)) : from;
+  const change = {
+    plan: () => ({ steps: [linkStep(staged, to)], about: null }),
+    apply: (_: null, files: FileSteps) => {
+      if (!containerExists(registry.db, container.id)) {
+        throw new ConflictError(`${container.uri} was removed meanwhile; nothing was moved`);
+      }
+      updateContainer(registry.db, container.id, {
+        ...fields(),
+        file: registry.storage.toRecord(to),
+      });
+      pruneCollection(registry.db, container.collectionId);
+      files.link(staged, to);
+      if (staged !== from) files.drop(staged);
+      files.drop(from);
+    },
+  };
+  try {
+    if (staged === from) journaled(registry, move.command, change);
+    else await journaledWithStaging(registry, move.command, change, () => copyStaged());
+  } finally {
+    if (staged !== from) removeIfPresent(staged);
+  }
+
+  async function copyStaged(): Promise<void> {
     try {
       // The copy is hashed anyway: it must be the file the record describes.
       const { md5 } = await copyAndHash(from, staged, { signal: options.signal });
@@ -172,32 +209,11 @@ async function relocateFile(
         );
       }
     } catch (error) {
-      removeIfPresent(staged);
       if (error instanceof InterruptedError) {
         throw new InterruptedError("interrupted; the image was not moved", { cause: error });
       }
       throw error;
     }
-  }
-  try {
-    journaled(registry, move.command, {
-      plan: () => ({ steps: [linkStep(staged, to)], about: null }),
-      apply: (_, files) => {
-        if (!containerExists(registry.db, container.id)) {
-          throw new ConflictError(`${container.uri} was removed meanwhile; nothing was moved`);
-        }
-        updateContainer(registry.db, container.id, {
-          ...fields(),
-          file: registry.storage.toRecord(to),
-        });
-        pruneCollection(registry.db, container.collectionId);
-        files.link(staged, to);
-        if (staged !== from) files.drop(staged);
-        files.drop(from);
-      },
-    });
-  } finally {
-    if (staged !== from) removeIfPresent(staged);
   }
 }
 

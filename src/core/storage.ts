@@ -4,7 +4,7 @@
  * temporary name in their destination folder and are renamed into place, never overwritten.
  */
 import { dirname, isAbsolute, join, relative, resolve, sep } from "./paths.ts";
-import { ConflictError, InvalidNameError } from "../errors.ts";
+import { ConflictError, InvalidNameError, RUNTIME_REFUSES } from "../errors.ts";
 import { collectionKey, type ImageName } from "./names.ts";
 import { shareFolder } from "./sharing.ts";
 
@@ -337,9 +337,7 @@ const RUNTIME_REFUSED = ["/dev", "/proc", "/sys"];
  */
 export function unusablePath(path: string): string | null {
   const why = (real: string) =>
-    `cannot use ${path}${real === path ? "" : ` (${real})`}: the runtime sregistry is built on ` +
-    "(Deno) opens /dev, /proc and /sys only with unrestricted permissions, which sregistry " +
-    "never takes";
+    `cannot use ${path}${real === path ? "" : ` (${real})`}: ${RUNTIME_REFUSES}`;
   for (let current = resolve(path);; current = dirname(current)) {
     try {
       const real = Deno.realPathSync(current);

@@ -12,7 +12,13 @@ import { ConflictError, IntegrityError, InterruptedError, reason, UsageError } f
 import { findByFile, findByLayerDigest, findContainers } from "../core/containers.ts";
 import { copyAndHash } from "../core/ingest.ts";
 import { isSifImage } from "../core/image_format.ts";
-import { commitImage, type PlacedImage, prepareFolder, storageWriteError } from "../core/add.ts";
+import {
+  commitImage,
+  type PlacedImage,
+  prepareFolder,
+  storageWriteError,
+  verifiedCopy,
+} from "../core/add.ts";
 import { readImageFacts } from "../core/image_inspection.ts";
 import { formatImageName, withVersion } from "../core/names.ts";
 import { recordImage } from "../core/record.ts";
@@ -116,7 +122,11 @@ async function lockedPull(
     }
     if (digest === null) return kept(now!.placed, remote); // the server: not modified
     const read = readImageFacts(part, formatImageName(remote.name));
+    const verified = await verifiedCopy(registry, remote.name, digest, {
+      signal: options.http.signal,
+    });
     const placed = commitImage(registry, {
+      verified,
       file: part,
       keepSource: false,
       digest,

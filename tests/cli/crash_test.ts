@@ -93,7 +93,7 @@ for (const step of [...JOURNAL_STEPS, "link", "drop"]) {
   });
 }
 
-for (const step of [...JOURNAL_STEPS, "link", "drop", "drop#2"]) {
+for (const step of [...JOURNAL_STEPS, "staged", "link", "drop", "drop#2"]) {
   Deno.test({
     name: `mv across filesystems killed at mv:${step}: one verified copy stays recorded`,
     ignore: !canMount(),

@@ -43,7 +43,7 @@ Deno.test("import names files after themselves and their folder, skips what is n
   const imported = await sregistry(["import", join(home.path, "images")], { env: home.env });
   assert.equal(imported.code, 0, imported.stderr);
   assert.match(imported.stderr, /\[skip\] .*notes\.txt: not a SIF, Singularity 2\.x/);
-  assert.match(imported.stderr, /3 imported, 1 skipped, 0 failed/);
+  assert.match(imported.stderr, /3 imported, 2 skipped, 0 failed/);
   assert.deepEqual(uris(await sregistry(["images", "--json"], { env: home.env })), [
     "images/lolcow:latest",
     "images/tool:1.2",
@@ -164,4 +164,29 @@ Deno.test("import of a file it cannot add reports it as failed, imports the rest
   assert.deepEqual(uris(await sregistry(["images", "--json"], { env: home.env })), [
     "images/a:latest",
   ]);
+});
+
+Deno.test("import reports every file it passes over, fails on a path that is not there, and escapes names", async () => {
+  await using home = await tempHome();
+  write(home, "images/a.sif", sifBytes("a"));
+  write(home, "images/.hidden.sif", sifBytes("h"));
+  write(home, "images/.sregistry-tmp-x", "left over");
+  write(home, "images/evil\u001b[2J.sif", "not an image");
+  new Deno.Command("mkfifo", { args: [join(home.path, "images", "pipe")] }).outputSync();
+  Deno.symlinkSync("/dev/null", join(home.path, "images", "null.sif"));
+  const imported = await sregistry(["import", join(home.path, "images")], { env: home.env });
+  assert.equal(imported.code, 0, imported.stderr);
+  assert.match(imported.stderr, /\[skip\] .*\.hidden\.sif: hidden/);
+  assert.match(imported.stderr, /\[skip\] .*\.sregistry-tmp-x: a file sregistry writes/);
+  assert.match(imported.stderr, /\[skip\] .*pipe: is not a regular file/);
+  assert.match(
+    imported.stderr,
+    /\[skip\] .*null\.sif: is a symlink to something that is not a regular file/,
+  );
+  assert.match(imported.stderr, /\[skip\] .*evil\\u001b\[2J\.sif: not a SIF/);
+  assert.doesNotMatch(imported.stderr, /\u001b/, "no raw escape reaches the terminal");
+  assert.match(imported.stderr, /1 imported, 5 skipped, 0 failed/);
+  const missing = await sregistry(["import", join(home.path, "nowhere")], { env: home.env });
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /\[failed\] .*nowhere: does not exist/);
 });

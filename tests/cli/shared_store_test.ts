@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DENO_DIR, sregistryCommand } from "../support/cli.ts";
 import { type TempHome, tempHome } from "../support/home.ts";
+import { canSwitchUser, sregistryAsOtherUser } from "../support/other_user.ts";
+import { md5 } from "../support/state.ts";
 
 const GROUP = 4242;
 
@@ -84,4 +86,33 @@ Deno.test("a private store keeps the member's umask, and config says it is priva
   assert.equal(mode(path) & 0o077, 0, "umask 077 is honoured");
   const config = new TextDecoder().decode((await privately(home, ["config"])).stdout);
   assert.match(config, /store\s+private/);
+});
+
+Deno.test({
+  name: "a member may tag another member's image: where the link is refused, a copy, said so",
+  ignore: !canSwitchUser(),
+  fn: async () => {
+    await using home = await tempHome();
+    makeShared(home);
+    await privately(home, ["add", home.file("a.sif", "image a\n"), "--name", "lab/a:1"]);
+    Deno.chmodSync(home.path, 0o755); // the other member must reach the store
+    // nobody, in the store's group: Linux's protected_hardlinks refuses linking root's file.
+    const tagged = await sregistryAsOtherUser(["tag", "lab/a:1", "lab/a:stable"], {
+      env: home.env,
+      gid: GROUP,
+      umask: "077",
+    });
+    assert.equal(tagged.code, 0, tagged.stderr);
+    const hardlinks = Deno.readTextFileSync("/proc/sys/fs/protected_hardlinks").trim();
+    const first = join(home.storage, "lab", "a", `1@${md5("image a\n")}.sif`);
+    const second = join(home.storage, "lab", "a", `stable@${md5("image a\n")}.sif`);
+    assert.equal(Deno.readTextFileSync(second), "image a\n");
+    if (hardlinks === "1") {
+      assert.match(tagged.stderr, /storage refused a hard link .* so the image was copied/);
+      assert.notEqual(Deno.statSync(second).ino, Deno.statSync(first).ino);
+    } else {
+      assert.equal(Deno.statSync(second).ino, Deno.statSync(first).ino);
+    }
+    assert.equal(mode(second) & 0o444, 0o444, "readable by the group");
+  },
 });

@@ -5,8 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ROOT, sregistry, sregistryCommand, sregistryInProcess } from "../support/cli.ts";
+import { sregistry, sregistryInProcess } from "../support/cli.ts";
 import { type TempHome, tempHome } from "../support/home.ts";
+import { sregistryAsOtherUser } from "../support/other_user.ts";
 import { assertUnchanged, md5, records, snapshot } from "../support/state.ts";
 import { holdLiveFiles, plantLeftovers } from "../support/store.ts";
 
@@ -254,31 +255,10 @@ async function asOtherUser(
   home: TempHome,
   args: string[],
 ): Promise<{ code: number; stdout: string }> {
-  if (Deno.uid() !== 0) {
-    const result = await sregistry(args, { env: home.env });
-    return { code: result.code, stdout: result.stdout };
-  }
-  const cache = Deno.makeTempDirSync({ prefix: "sregistry-deno-dir-" });
-  Deno.chmodSync(cache, 0o777);
-  try {
-    const output = await new Deno.Command("setpriv", {
-      args: [
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        Deno.execPath(),
-        ...sregistryCommand(args),
-      ],
-      cwd: ROOT,
-      env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", DENO_DIR: cache, ...home.env },
-      clearEnv: true,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    return { code: output.code, stdout: new TextDecoder().decode(output.stdout) };
-  } finally {
-    Deno.removeSync(cache, { recursive: true });
-  }
+  const result = Deno.uid() === 0
+    ? await sregistryAsOtherUser(args, { env: home.env })
+    : await sregistry(args, { env: home.env });
+  return { code: result.code, stdout: result.stdout };
 }
 
 Deno.test("verify reports image files and folders the user cannot read; prune keeps them", async () => {
