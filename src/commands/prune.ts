@@ -5,6 +5,7 @@
  */
 import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
+import { STORE_MARKER, type StoreOwnership } from "../core/store_identity.ts";
 import { UsageError } from "../errors.ts";
 import { prune, type PruneCriteria, type PruneOutcome } from "../core/prune.ts";
 import {
@@ -62,14 +63,14 @@ export async function runPrune(ctx: Context, options: PruneCommandOptions): Prom
   if (isEmptyPlan(plan)) {
     if (options.json) ctx.io.out.write(renderJson(pruneJson(plan, null, options.dryRun)));
     ctx.io.err.line("Nothing to prune.");
-    noteKept(ctx, plan);
+    noteKept(ctx, plan, registry.ownership);
     return;
   }
   if (options.dryRun) {
     if (options.json) ctx.io.out.write(renderJson(pruneJson(plan, null, true)));
     else ctx.io.out.write(planTable(plan, null));
     ctx.io.err.line(`prune --dry-run: would ${summary(plan)}; nothing was changed`);
-    noteKept(ctx, plan);
+    noteKept(ctx, plan, registry.ownership);
     return;
   }
   const agreed = await confirm(ctx, `${capitalise(summary(plan))}?`, {
@@ -98,7 +99,7 @@ export async function runPrune(ctx: Context, options: PruneCommandOptions): Prom
         "another command changed what they were about meanwhile",
     );
   }
-  noteKept(ctx, plan);
+  noteKept(ctx, plan, registry.ownership);
 }
 
 // A whole number of at least 1, or undefined when the option is absent.
@@ -133,7 +134,17 @@ function pastSummary(plan: PrunePlan): string {
 }
 
 // Records prune leaves although their file is not right, and why.
-function noteKept(ctx: Context, plan: PrunePlan): void {
+function noteKept(ctx: Context, plan: PrunePlan, ownership: StoreOwnership): void {
+  if (plan.foreign.length > 0) {
+    ctx.io.err.line(
+      ownership.own
+        ? `prune: left ${plural(plan.foreign.length, "file")} no record names and that are ` +
+          "not in sregistry's layout (<collection>/<name>/<file>.sif); remove them by hand"
+        : `prune: left ${plural(plan.foreign.length, "file")} no record names: this storage ` +
+          `folder belongs to another database (its ${STORE_MARKER} names ` +
+          `${ownership.otherId || "none readable"}); delete that file to make it this one's`,
+    );
+  }
   const changed = plan.kept.filter((kept) => kept.why === "changed").length;
   const unreachable = plan.kept.filter((kept) => kept.why === "unreachable").length;
   const unreadable = plan.kept.filter((kept) => kept.why === "unreadable").length;
@@ -231,6 +242,7 @@ function pruneJson(plan: PrunePlan, outcome: PruneOutcome | null, dryRun: boolea
       freed: planned.freed,
     })),
     kept: plan.kept.map((kept) => ({ uri: kept.record.uri, image: kept.path, reason: kept.why })),
+    left: plan.foreign.map((entry) => entry.path),
     skipped: outcome?.skipped ?? 0,
     freed: plan.bytes,
   };

@@ -5,6 +5,7 @@
  * ever a file no live process holds: a temporary file whose owner lock (core/file_lock.ts) is
  * abandoned, a partial download whose lock is not held, a tombstone no journal entry names.
  */
+import { STORE_MARKER } from "./store_identity.ts";
 import { basename, dirname, join } from "./paths.ts";
 import {
   listStoredRecords,
@@ -18,6 +19,7 @@ import { journaledPaths } from "./journal.ts";
 import type { Registry } from "./registry.ts";
 import type { Storage } from "./storage.ts";
 import {
+  CACHEDIR_TAG,
   OWNER_TOKEN,
   PART_PREFIX,
   realPath,
@@ -77,8 +79,8 @@ export interface Inventory {
   unreadableFolders: string[];
 }
 
-/** Files in the storage root that are not sregistry's to judge (a backup tools' tag). */
-const ROOT_FILES = ["CACHEDIR.TAG"];
+/** Files in the storage root that are not garbage: the backup tools' tag, the store's marker. */
+const ROOT_FILES = [CACHEDIR_TAG, STORE_MARKER];
 
 /**
  * Takes the inventory of the records matching `queries`; without queries, of all of storage

@@ -93,6 +93,11 @@ export interface PrunePlan {
   kept: KeptRecord[];
   /** Bytes freed in all. */
   bytes: number;
+  /**
+   * Files no record names that are left alone: outside sregistry's layout (not
+   * `<collection>/<name>/<file>.sif`), or in a storage folder another database owns.
+   */
+  foreign: StoredEntry[];
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -133,8 +138,9 @@ export async function planPrune(
     inventory.records.filter((file) => !leaving.has(file.record.id)).map((file) => file.path),
   );
   const restoring = new Set(restores.map((restore) => restore.tombstone.path));
+  const removable = (entry: StoredEntry) => registry.ownership.own && inLayout(registry, entry);
   const files: Omit<PlannedFile, "freed">[] = [
-    ...inventory.unknown.map((entry) => ({
+    ...inventory.unknown.filter(removable).map((entry) => ({
       entry,
       reason: entry.type === "symlink" ? "symlink" as const : "unknown" as const,
     })),
@@ -164,7 +170,17 @@ export async function planPrune(
     files: plannedFiles,
     kept: kept.filter((k) => !leaving.has(k.record.id)),
     bytes: attribution.total,
+    foreign: inventory.unknown.filter((entry) => !removable(entry)),
   };
+}
+
+// sregistry's own layout: images at `<collection>/<name>/<tag>[@<version>].sif` (a registry host
+// and nested collections deeper), folders above them. A symlink below the top is one planted
+// where sregistry writes; anything else (a README, a file at the top) is not its to remove.
+function inLayout(registry: Registry, entry: StoredEntry): boolean {
+  const parts = registry.storage.toRecord(entry.path).split("/");
+  if (entry.type === "symlink") return parts.length >= 2;
+  return parts.length >= 3 && parts.at(-1)!.endsWith(".sif");
 }
 
 /** True when a plan changes nothing. */

@@ -9,6 +9,7 @@ import { BUSY_TIMEOUT_MS, openDatabase } from "./database.ts";
 import { migrate } from "./schema.ts";
 import { ensureFolder, Storage, tagCacheFolder, unusablePath } from "./storage.ts";
 import { isSharedFolder, makeSharedFolder, shareDatabaseFile } from "./sharing.ts";
+import { type StoreOwnership, storeOwnership } from "./store_identity.ts";
 import { createOwnerLock, type JournalHost, recoverJournal } from "./journal.ts";
 import type { LockFile } from "./file_lock.ts";
 import { type Container, findContainers, findVersion, markUsed, useIsStale } from "./containers.ts";
@@ -25,6 +26,8 @@ export interface Registry extends Disposable, JournalHost {
   readonly db: DatabaseSync;
   /** The storage folder. */
   readonly storage: Storage;
+  /** Whether the storage folder is this database's (core/store_identity.ts). */
+  readonly ownership: StoreOwnership;
 }
 
 /** Where the database and the images live. */
@@ -77,6 +80,7 @@ export function openRegistry(location: RegistryLocation): Registry {
   const registry: Registry = {
     db,
     storage,
+    ownership: storeOwnership(db, storage.root),
     ownersFolder: join(location.databaseFolder, OWNERS_FOLDER),
     failpoint: location.failpoint ?? (() => {}),
     owner: crypto.randomUUID(),

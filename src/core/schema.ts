@@ -52,6 +52,13 @@ const MIGRATIONS: Migration[] = [
       CREATE INDEX IF NOT EXISTS container_md5 ON container (md5);
     `);
   },
+  // 4: the database's identity, which its storage folder carries too (core/store_identity.ts).
+  (db) => {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS store (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      INSERT OR IGNORE INTO store (key, value) VALUES ('id', lower(hex(randomblob(16))));
+    `);
+  },
 ];
 
 /** The user_version a fully migrated database has. */

@@ -66,7 +66,7 @@ Deno.test("du shows what prune would reclaim, as prune --dry-run plans it", asyn
   await using home = await tempHome();
   const paths = await store(home);
   Deno.removeSync(paths["lab/small:v1"]);
-  home.file(".singularity/shub/other/stray.sif", "y".repeat(5 * KIB));
+  home.file(".singularity/shub/other/stray/latest.sif", "y".repeat(5 * KIB));
   plantLeftovers(home, join(home.storage, "other", "x"));
   const du = JSON.parse((await sregistry(["du", "--json"], { env: home.env })).stdout);
   const dry = JSON.parse(
@@ -89,7 +89,7 @@ Deno.test("du shows what prune would reclaim, as prune --dry-run plans it", asyn
 Deno.test("du with a query counts only the matching records", async () => {
   await using home = await tempHome();
   await store(home);
-  home.file(".singularity/shub/lab/stray.sif", "stray");
+  home.file(".singularity/shub/lab/stray/latest.sif", "stray");
   const result = JSON.parse((await sregistry(["du", "--json", "other"], { env: home.env })).stdout);
   assert.deepEqual(result.collections, [
     { collection: "other", records: 1, files: 1, bytes: 30 * KIB },

@@ -52,8 +52,8 @@ async function pruneWork(home: TempHome): Promise<void> {
   Deno.removeSync(await add(home, "lab/gone:v1", "gone\n"));
   await add(home, "lab/tool:latest@v1", "tool version one\n");
   await add(home, "lab/tool:latest@v2", "tool version two\n");
-  home.file(".singularity/shub/lab/stray-1.sif", "stray one");
-  home.file(".singularity/shub/lab/stray-2.sif", "stray two");
+  home.file(".singularity/shub/lab/stray/one.sif", "stray one");
+  home.file(".singularity/shub/lab/stray/two.sif", "stray two");
 }
 
 const PRUNE_STEPS = [

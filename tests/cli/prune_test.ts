@@ -280,7 +280,40 @@ Deno.test("prune of a tidy store says so and exits 0, with --json too", async ()
     records: [],
     files: [],
     kept: [],
+    left: [],
     skipped: 0,
     freed: 0,
   });
+});
+
+Deno.test("prune leaves files no record names outside sregistry's layout, and in another database's storage", async () => {
+  await using home = await tempHome();
+  await addImages(home, { "lab/a:v1": "alpha\n" });
+  const notes = home.file(".singularity/shub/README.txt", "my notes\n");
+  const top = home.file(".singularity/shub/mytool.sif", "my own image\n");
+  const stray = home.file(".singularity/shub/lab/stray/latest.sif", "no record\n");
+  const pruned = await sregistry(["prune", "--yes"], { env: home.env });
+  assert.equal(pruned.code, 0, pruned.stderr);
+  assert.ok(!exists(stray), "a file in the layout no record names goes");
+  assert.ok(exists(notes) && exists(top), "files outside the layout stay");
+  assert.match(
+    pruned.stderr,
+    /left 2 files no record names and that are not in sregistry's layout/,
+  );
+
+  // Another database (a fresh one, a lost one) meeting this storage takes nothing for garbage.
+  const other = { ...home.env, SREGISTRY_DATABASE: join(home.path, "other-db") };
+  const foreign = await sregistry(["prune", "--yes", "--json"], { env: other });
+  assert.equal(foreign.code, 0, foreign.stderr);
+  assert.match(
+    foreign.stderr,
+    /this storage folder belongs to another database \(its \.sregistry-store names [0-9a-f]{32}\)/,
+  );
+  assert.deepEqual(JSON.parse(foreign.stdout).files, []);
+  const image = (await sregistry(["get", "lab/a:v1"], { env: home.env })).stdout.trim();
+  assert.equal(
+    Deno.readTextFileSync(image),
+    "alpha\n",
+    "the first database's image is still there",
+  );
 });

@@ -203,3 +203,43 @@ for (const planted of ["the part file", "its sidecar"]) {
     assert.equal(md5(Deno.readFileSync(record.image!)), await image.md5());
   });
 }
+
+Deno.test("a damaged stored image is never trusted: adding a good copy mends it, a new name gets good bytes", async () => {
+  await using home = await tempHome();
+  await added(home, "lab/a:v1");
+  const stored = (await sregistry(["get", "lab/a:v1"], { env: home.env })).stdout.trim();
+  // Same size, other bytes: only the MD5 tells.
+  Deno.writeTextFileSync(stored, "X".repeat(CONTENT.length));
+  const other = home.file("other.sif", CONTENT);
+  const again = await sregistry(["add", other, "--name", "lab/b:v1"], { env: home.env });
+  assert.equal(again.code, 0, again.stderr);
+  const b = (await sregistry(["get", "lab/b:v1"], { env: home.env })).stdout.trim();
+  assert.equal(Deno.readTextFileSync(b), CONTENT, "not linked to the damaged file");
+  assert.notEqual(Deno.statSync(b).ino, Deno.statSync(stored).ino);
+  const good = home.file("good.sif", CONTENT);
+  const mended = await sregistry(["add", good, "--name", "lab/a:v1"], { env: home.env });
+  assert.equal(mended.code, 0, mended.stderr);
+  assert.equal(Deno.readTextFileSync(stored), CONTENT, "the good copy replaced the damaged one");
+  const verified = await sregistry(["verify"], { env: home.env });
+  assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+});
+
+Deno.test("mv inside storage goes only to the image's own path, so no other name's file is taken", async () => {
+  await using home = await tempHome();
+  await added(home, "lab/a:v1");
+  const a = (await sregistry(["get", "lab/a:v1"], { env: home.env })).stdout.trim();
+  const bPath = join(home.storage, "lab", "b", `latest@${md5("b\n")}.sif`);
+  Deno.mkdirSync(join(bPath, ".."), { recursive: true });
+  assertFailure(
+    await sregistry(["mv", "lab/a:v1", bPath], { env: home.env }),
+    2,
+    /is inside storage, where each image has its name's path; 'sregistry rename'/,
+  );
+  assert.equal(Deno.readTextFileSync(a), CONTENT);
+  assertFailure(
+    await sregistry(["mv", "lab/a:v1", join(home.path, "no-such-folder") + "/"], { env: home.env }),
+    1,
+    /folder .*no-such-folder does not exist/,
+  );
+  assert.ok(!exists(join(home.path, "no-such-folder")));
+});

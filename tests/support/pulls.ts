@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { CACHEDIR_TAG } from "../../src/core/storage.ts";
+import { STORE_MARKER } from "../../src/core/store_identity.ts";
 import { startSregistry } from "./cli.ts";
 import type { FakeHub, FakeImage, RecordedRequest } from "./fake_hub.ts";
 import type { TempHome } from "./home.ts";
@@ -29,7 +30,7 @@ export function filesUnder(root: string): string[] {
       return;
     }
     for (const entry of entries) {
-      if (prefix === "" && entry.name === CACHEDIR_TAG) continue;
+      if (prefix === "" && (entry.name === CACHEDIR_TAG || entry.name === STORE_MARKER)) continue;
       if (entry.isDirectory) walk(join(folder, entry.name), `${prefix}${entry.name}/`);
       else found.push(`${prefix}${entry.name}`);
     }

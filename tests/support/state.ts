@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { CACHEDIR_TAG } from "../../src/core/storage.ts";
+import { STORE_MARKER } from "../../src/core/store_identity.ts";
 import type { CliResult } from "./cli.ts";
 import { sregistryInProcess } from "./cli.ts";
 import type { TempHome } from "./home.ts";
@@ -27,7 +28,7 @@ export function fileTree(root: string): string[] {
     }
     for (const child of children) {
       // Storage's tag for backup tools, written by every command (tests/cli/cachedir_test.ts).
-      if (prefix === "" && child.name === CACHEDIR_TAG) continue;
+      if (prefix === "" && (child.name === CACHEDIR_TAG || child.name === STORE_MARKER)) continue;
       const path = join(folder, child.name);
       const name = prefix + child.name;
       if (child.isDirectory) {

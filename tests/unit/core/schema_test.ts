@@ -56,7 +56,7 @@ Deno.test("a new database gets the original tables, the new columns and the curr
     storageRoot: join(folder.path, "storage"),
   });
   assert.equal(userVersion(registry.db), SCHEMA_VERSION);
-  assert.equal(SCHEMA_VERSION, 3);
+  assert.equal(SCHEMA_VERSION, 4);
   assert.deepEqual(columns(registry.db, "collection"), ["id", "name", "token", "created_at"]);
   assert.deepEqual(columns(registry.db, "container"), [
     "id",
@@ -82,6 +82,7 @@ Deno.test("a new database gets the original tables, the new columns and the curr
     "steps",
     "created_at",
   ]);
+  assert.deepEqual(columns(registry.db, "store"), ["key", "value"]);
   assert.ok(Deno.statSync(join(folder.path, "storage")).isDirectory, "storage is created");
   assert.ok(Deno.statSync(join(folder.path, "db", "nested", "sregistry.db")).isFile);
 });
