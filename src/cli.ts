@@ -126,6 +126,7 @@ function renderError(
 
 // Failures no layer turned into a SregistryError, but whose cause the user can act on.
 function knownFailure(error: unknown): unknown {
+  if (error instanceof SregistryError) return error;
   if (error instanceof Deno.errors.NotCapable) {
     // A path the runtime refuses (/dev, /proc, /sys) that no check caught first: say why, and
     // never pass on Deno's advice to grant everything.

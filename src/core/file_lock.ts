@@ -151,8 +151,10 @@ function isStale(path: string, flockFree: boolean): boolean {
   const age = mtime === null ? Infinity : Date.now() - mtime.getTime();
   const [pid, owner] = text.trim().split(/\s+/);
   if (pid === undefined || pid === "") return age > STALE_MS; // still being created
-  if (pid === String(Deno.pid) && owner === host) return false; // this process holds it
+  // A free flock is proof (this process's own would not be free, even on another descriptor);
+  // the pid is only a hint where flock cannot tell: a restarted container reuses it.
   if (flockFree && owner === host && host !== "unknown") return true;
+  if (pid === String(Deno.pid) && owner === host) return false;
   return age > STALE_MS;
 }
 

@@ -42,16 +42,19 @@ const EXTENSION = /\.(sif|simg|img)$/i;
 // Controls, any whitespace, invisible characters (zero-width spaces and joiners, variation
 // selectors, fillers), bidirectional controls, lone surrogates and backslashes would confuse a
 // shell, a terminal or a path.
+// Private-use and unassigned code points (noncharacters among them) have no agreed look at all.
 const FORBIDDEN =
-  /[\p{Cc}\p{White_Space}\p{Default_Ignorable_Code_Point}\p{Bidi_Control}\p{Cf}\p{Cs}\u2800\\]/u;
+  /[\p{Cc}\p{White_Space}\p{Default_Ignorable_Code_Point}\p{Bidi_Control}\p{Cf}\p{Cs}\p{Co}\p{Cn}\u2800\\]/u;
 const encoder = new TextEncoder();
 
 /** Parses `[registry/]collection/name[:tag][@version]`; throws InvalidNameError naming the bad part. */
-export function parseImageName(input: string, options: ParseOptions = {}): ImageName {
+export function parseImageName(typed: string, options: ParseOptions = {}): ImageName {
   const refuse = (why: string) =>
-    new InvalidNameError(`invalid image name ${quote(input)}: ${why}`, {
+    new InvalidNameError(`invalid image name ${quote(typed)}: ${why}`, {
       hint: "names look like collection/name:tag@version",
     });
+  // One spelling of each name: "café" typed either way is one name (NFC).
+  const input = typed.normalize("NFC");
   if (input === "") throw refuse("the name is empty");
   const forbidden = FORBIDDEN.exec(input);
   if (forbidden) throw refuse(`${forbiddenCharacter(forbidden[0])} not allowed in a name`);
@@ -175,11 +178,14 @@ function forbiddenCharacter(char: string): string {
   if (/\p{White_Space}/u.test(char)) return `whitespace ${code} is`;
   if (/\p{Bidi_Control}/u.test(char)) return `bidirectional control character ${code} is`;
   if (/\p{Cs}/u.test(char)) return `lone surrogate ${code} is`;
+  if (/\p{Co}/u.test(char)) return `private-use character ${code} is`;
+  if (/\p{Cn}/u.test(char)) return `unassigned character ${code} is`;
   return `invisible character ${code} is`;
 }
 
+// As the name is stored: lower-casing can make a segment longer ("İ" is 2 bytes, "i̇" 3).
 function byteLength(text: string): number {
-  return encoder.encode(text).byteLength;
+  return Math.max(encoder.encode(text).byteLength, encoder.encode(text.toLowerCase()).byteLength);
 }
 
 function checkSegment(

@@ -4,7 +4,7 @@
  * group-writable (and setgid), image files group-readable and the database group-writable, and
  * can say which modes in the store are wrong.
  */
-import { join } from "./paths.ts";
+import { dirname, join } from "./paths.ts";
 
 /** Folders made in a shared store: rwxrwsr-x. */
 export const SHARED_FOLDER_MODE = 0o2775;
@@ -51,9 +51,19 @@ export function groupName(gid: number): string {
 
 /** Makes an image file of a shared store readable by the group, whatever the umask. */
 export function shareImageFile(file: string): void {
-  const mode = (Deno.lstatSync(file).mode ?? 0) & 0o7777;
+  const info = Deno.lstatSync(file);
+  const mode = (info.mode ?? 0) & 0o7777;
   if ((mode & READABLE_FILE_BITS) !== READABLE_FILE_BITS) {
     Deno.chmodSync(file, mode | READABLE_FILE_BITS);
+  }
+  // A file moved in keeps its owner's group; the store's is its (setgid) folder's.
+  const group = statOrNull(dirname(file))?.gid ?? null;
+  if (group !== null && info.gid !== group) {
+    try {
+      Deno.chownSync(file, null, group);
+    } catch {
+      // not a group this user is in: config reports the file
+    }
   }
 }
 
@@ -84,13 +94,8 @@ export function inspectSharing(databaseFolder: string, storageRoot: string): Sto
   if (!shared) return { shared, gid, problems: [] };
   const problems: string[] = [];
   const folders = [databaseFolder, storageRoot, join(databaseFolder, ".sregistry-owners")];
-  try {
-    for (const entry of Deno.readDirSync(storageRoot)) {
-      if (entry.isDirectory) folders.push(join(storageRoot, entry.name));
-    }
-  } catch {
-    // reported below as the storage folder's problem, if any
-  }
+  const files: string[] = [];
+  collect(storageRoot, folders, files);
   for (const folder of folders) {
     const info = statOrNull(folder);
     if (info === null) continue;
@@ -102,6 +107,17 @@ export function inspectSharing(databaseFolder: string, storageRoot: string): Sto
       problems.push(`${folder} belongs to group ${info.gid}, not the store's ${gid} (chgrp)`);
     }
   }
+  for (const file of files) {
+    const info = statOrNull(file);
+    if (info === null) continue;
+    const mode = (info.mode ?? 0) & 0o7777;
+    if ((mode & 0o040) === 0) {
+      problems.push(`${file} is ${octal(mode)}; the group cannot read it (chmod g+r)`);
+    }
+    if (gid !== null && info.gid !== gid) {
+      problems.push(`${file} belongs to group ${info.gid}, not the store's ${gid} (chgrp)`);
+    }
+  }
   const database = statOrNull(join(databaseFolder, "sregistry.db"));
   if (database !== null && ((database.mode ?? 0) & 0o060) !== 0o060) {
     problems.push(
@@ -110,6 +126,30 @@ export function inspectSharing(databaseFolder: string, storageRoot: string): Sto
     );
   }
   return { shared, gid, problems };
+}
+
+// The folders and image files of storage, breadth first, up to a bound that keeps `config`
+// quick on a large store (verify reads every file a member cannot).
+const MAX_LOOKED_AT = 5000;
+
+function collect(root: string, folders: string[], files: string[]): void {
+  const queue = [root];
+  while (queue.length > 0 && folders.length + files.length < MAX_LOOKED_AT) {
+    const folder = queue.shift()!;
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(folder)];
+    } catch {
+      continue; // a folder this member cannot read is reported by its mode
+    }
+    for (const entry of entries) {
+      const path = join(folder, entry.name);
+      if (entry.isDirectory) {
+        folders.push(path);
+        queue.push(path);
+      } else if (entry.isFile && entry.name.endsWith(".sif")) files.push(path);
+    }
+  }
 }
 
 function statOrNull(path: string): Deno.FileInfo | null {

@@ -54,6 +54,7 @@ Deno.test({
     for (const name of ["lab/a:1", "lab/b:1", "other/a:stable"]) {
       const path = new TextDecoder().decode((await privately(home, ["get", name])).stdout).trim();
       assert.equal(mode(path) & 0o444, 0o444, `${name}'s image is readable by the group`);
+      assert.equal(Deno.statSync(path).gid, GROUP, `${name}'s image belongs to the group`);
     }
     assert.equal(mode(join(home.database, "sregistry.db")) & 0o060, 0o060);
     assert.equal(mode(join(home.database, ".sregistry-owners")).toString(8), "2775");
@@ -71,11 +72,14 @@ Deno.test({
     await privately(home, ["add", home.file("a.sif", "image a\n"), "--name", "lab/a:1"]);
     Deno.chmodSync(join(home.storage, "lab"), 0o700);
     Deno.chmodSync(join(home.database, "sregistry.db"), 0o600);
+    const image = join(home.storage, "lab", "a", `1@${md5("image a\n")}.sif`);
+    Deno.chmodSync(image, 0o600);
     const output = await privately(home, ["config"]);
     const stderr = new TextDecoder().decode(output.stderr);
     assert.match(stderr, /warning: .*\/lab is 0700; a shared folder needs 2775 \(chmod 2775\)/);
     assert.match(stderr, /warning: .*sregistry\.db is 0600; the group must write it/);
-    assert.match(new TextDecoder().decode(output.stdout), /2 mode problem\(s\), listed above/);
+    assert.match(stderr, /warning: .*1@\w+\.sif is 0600; the group cannot read it \(chmod g\+r\)/);
+    assert.match(new TextDecoder().decode(output.stdout), /3 mode problem\(s\), listed above/);
   },
 });
 

@@ -113,6 +113,11 @@ for (const [input, expected, uri] of TABLE) {
   });
 }
 
+Deno.test("a name typed composed or decomposed is one name (NFC)", () => {
+  assert.deepEqual(parseImageName("lab/cafe\u0301"), parseImageName("lab/caf\u00e9"));
+  assert.equal(parseImageName("lab/cafe\u0301").name, "caf\u00e9");
+});
+
 Deno.test("a formatted name parses back to the same name", () => {
   for (const [input] of TABLE) {
     const parsed = parseImageName(input);
@@ -220,6 +225,11 @@ const REFUSED: [input: string, why: RegExp][] = [
   ["a/x:\u200f", /bidirectional control character U\+200F/],
   ["a/x\u061cy", /bidirectional control character U\+061C/],
   ["a/x\ud800y", /lone surrogate U\+D800/],
+  ["a/x\ue000y", /private-use character U\+E000/],
+  ["a/x\u{10fffd}", /private-use character U\+10FFFD/],
+  ["a/x\ufffey", /unassigned character U\+FFFE/],
+  // Lower-cased, as stored, "İ" takes a byte more: 127 of them are 254 bytes typed, 381 stored.
+  [`lab/${"\u0130".repeat(127)}`, /is 381 bytes long; at most 255/],
 ];
 
 // Anything a terminal would hide, reorder or act on; messages must never carry it raw.
