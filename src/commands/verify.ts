@@ -5,7 +5,7 @@
  */
 import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
-import { IntegrityError } from "../errors.ts";
+import { IntegrityError, NotFoundError } from "../errors.ts";
 import {
   type ImageCheck,
   isProblem,
@@ -68,6 +68,13 @@ export async function runVerify(ctx: Context, options: VerifyCommandOptions): Pr
       `verify: ${unverified} record${unverified === 1 ? " has" : "s have"} no MD5 to compare ` +
         "with (added by an older client); only their size was checked",
     );
+  }
+  const queried = options.query.some((query) => query !== "" && query !== "*");
+  if (queried && report.images.length === 0 && problems === 0) {
+    // A typo must not pass for a clean store.
+    throw new NotFoundError(`no local image matches ${options.query.join(" ")}`, {
+      hint: "'sregistry images' lists what is recorded",
+    });
   }
   if (problems > 0) {
     throw new IntegrityError(

@@ -246,9 +246,10 @@ export interface ImageFilter {
 
 /**
  * `local` (its file is there, of the recorded size), `remote` (a record without a file),
- * `missing` (no regular file at its path) or `changed` (a file of another size).
+ * `missing` (no regular file at its path), `changed` (a file of another size) or `unreadable`
+ * (behind a folder this user may not enter).
  */
-export type ImageLocation = "local" | "remote" | "missing" | "changed";
+export type ImageLocation = "local" | "remote" | "missing" | "changed" | "unreadable";
 
 /**
  * The records `listContainers` gives (narrowed by `where`), as a listing shows them: their

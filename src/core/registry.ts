@@ -175,6 +175,12 @@ export function storedImageFile(registry: Registry, container: Container): strin
   const file = registry.storage.fromRecord(container.image ?? "");
   const state = registry.storage.fileState(file, container.size);
   if (state === "file") return file;
+  if (state === "unreadable") {
+    throw new ConfigError(`cannot reach the image file of ${container.uri}: ${file}`, {
+      hint: "a folder on its way is closed to you; ask its owner, or check the store's modes " +
+        "('sregistry config')",
+    });
+  }
   throw new NotFoundError(
     state === "missing"
       ? `the image file of ${container.uri} is missing: ${file}`

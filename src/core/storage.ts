@@ -40,6 +40,13 @@ export function tagCacheFolder(root: string): void {
   }
 }
 
+/**
+ * What a recorded image path holds: the file the record describes, nothing usable ("missing":
+ * no file, a symlink, a folder), a file of another size ("changed"), or a path this user may not
+ * reach ("unreadable").
+ */
+export type FileState = "file" | "missing" | "changed" | "unreadable";
+
 /** The storage root and the rules for paths inside it. */
 export class Storage {
   /** Absolute path of the storage root. */
@@ -127,7 +134,7 @@ export class Storage {
     path: string,
     size: number | null,
     options: { quick?: boolean } = {},
-  ): "file" | "missing" | "changed" {
+  ): FileState {
     let info: Deno.FileInfo;
     try {
       if (this.contains(path)) {
@@ -136,8 +143,9 @@ export class Storage {
       } else {
         info = Deno.statSync(path);
       }
-    } catch {
-      return "missing";
+    } catch (error) {
+      // Behind a folder this user may not enter: there, perhaps, but not for this user.
+      return error instanceof Deno.errors.PermissionDenied ? "unreadable" : "missing";
     }
     if (!info.isFile) return "missing";
     return size !== null && info.size !== size ? "changed" : "file";
@@ -147,7 +155,7 @@ export class Storage {
    * fileState for listings of many records: quick, and a folder found missing is looked at once,
    * not once per record in it (a failed lstat costs four times a good one).
    */
-  listingStates(): (path: string, size: number | null) => "file" | "missing" | "changed" {
+  listingStates(): (path: string, size: number | null) => FileState {
     const folders = new Map<string, boolean>([[this.root, true]]);
     const present = (folder: string): boolean => {
       let known = folders.get(folder);

@@ -301,3 +301,11 @@ Deno.test("verify reports image files and folders the user cannot read; prune ke
   }
   assert.equal(records(await sregistry(["images", "--json"], { env: home.env })).length, 3);
 });
+
+Deno.test("verify of a query that matches no image says so and fails, so a typo is not a clean store", async () => {
+  await using home = await tempHome();
+  await addImages(home, { "lab/a:v1": "alpha\n" });
+  const none = await sregistry(["verify", "lab/nothing"], { env: home.env });
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /no local image matches lab\/nothing/);
+});
