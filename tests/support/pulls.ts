@@ -45,7 +45,8 @@ export function filesUnder(root: string): string[] {
  */
 export function leftovers(root: string): string[] {
   return filesUnder(root).filter((file) =>
-    /(^|\/)\.sregistry-/.test(file) || /\.(lock|json)$/.test(file)
+    (/(^|\/)\.sregistry-/.test(file) || /\.(lock|json)$/.test(file)) &&
+    !file.endsWith(`/${STORE_MARKER}`) // the storage's owner, not a leftover
   );
 }
 
