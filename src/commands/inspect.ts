@@ -111,7 +111,10 @@ function showSelection(ctx: Context, target: Target, options: InspectCommandOpti
   const inspection = inspectImage(target.path);
   if (inspection.problem) throw inspection.problem;
   writeWarnings(ctx.io.err, inspection.warnings);
-  if (options.app !== undefined && !options.all && !inspection.attributes.apps?.[options.app]) {
+  if (
+    options.app !== undefined && !options.all &&
+    !Object.hasOwn(inspection.attributes.apps ?? {}, options.app)
+  ) {
     throw new NotFoundError(`the image has no app '${options.app}'`, {
       hint: "'sregistry inspect --list-apps' lists them",
     });

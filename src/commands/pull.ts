@@ -69,7 +69,7 @@ export async function runPull(ctx: Context, options: PullCommandOptions): Promis
     if (options.json) {
       ctx.io.out.write(renderJson({
         image: pulled.path,
-        uri: formatImageName(pulled.remote.name),
+        uri: pulled.remote.name && formatImageName(pulled.remote.name),
         url: pulled.url,
         size: pulled.size,
         md5: pulled.md5,
