@@ -4,7 +4,13 @@
  * paged tag and catalog listings. Answers become typed errors that say what to do, with
  * "not found or no access" where a registry cannot tell the two apart.
  */
-import { IntegrityError, NotFoundError, printable, RemoteError } from "../errors.ts";
+import {
+  IntegrityError,
+  InvalidNameError,
+  NotFoundError,
+  printable,
+  RemoteError,
+} from "../errors.ts";
 import { isOciRepository, isOciTag } from "./oci_reference.ts";
 import { discard, redactUrl } from "../transfer/http.ts";
 import {
@@ -37,8 +43,12 @@ export function apiPath(repository: string, ...segments: string[]): string {
   return `/v2/${[...repository.split("/"), ...segments].map(pathSegment).join("/")}`;
 }
 
-// A path segment escaped, keeping the ':' of a digest (a character a path segment may hold).
+// A path segment escaped, keeping the ':' of a digest (a character a path segment may hold). A
+// dot segment would move the path whatever its escaping (URLs read `%2e%2e` as `..`): refused.
 function pathSegment(text: string): string {
+  if (/^(|\.|\.\.)$/.test(text)) {
+    throw new InvalidNameError(`'${text}' cannot be part of a registry path`);
+  }
   return encodeURIComponent(text).replaceAll("%3A", ":");
 }
 
