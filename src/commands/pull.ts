@@ -27,7 +27,8 @@ export function registerPull(program: Command, ctx: Context): void {
     )
     .option(
       "--name <name>",
-      "hub/registry/oras: save to this file instead of storage (no record); URL: the name to record",
+      "hub/registry/oras: save to this file instead of storage (no record), checked as a pull " +
+        "into storage is (MD5; for oras size, SHA-256 and SIF magic); URL: the name to record",
     )
     .option("-f, --force", "download again and replace an existing image")
     .option("--json", "print the record as JSON on stdout (no progress)")

@@ -3,8 +3,9 @@
  * scripts, help, apps), assembled from the sources of reference/sif.md §3.3 in its order: the
  * SIF's `inspect-metadata.json` and Def.FILE objects, then the files of the root filesystem, then
  * a Labels object and the OCI config. Every file and object is read under a size cap, untrusted
- * JSON is reduced to strings in plain maps (a `__proto__` key is only a key), and a file that is
- * missing or unparsable is skipped as apptainer skips it.
+ * JSON is reduced to strings in maps without a prototype (`__proto__` or `toString` is only a
+ * key), a file that is missing or unparsable is skipped as apptainer skips it, and one that is
+ * damaged is skipped with a warning while the others are read.
  */
 import { InvalidImageError } from "../errors.ts";
 import type { ImageFile } from "./image_file.ts";

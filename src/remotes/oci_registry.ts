@@ -1,7 +1,8 @@
 /**
  * The distribution API calls sregistry makes on a repository: manifests (get under a cap and
  * checked against the digest they were asked by, head, put, delete), blob existence, and the
- * paged tag and catalog listings. Answers become typed errors that say what to do, with
+ * paged tag and catalog listings, whose names are checked against the OCI grammar (the others are
+ * skipped and said). Every path is built segment by segment. Answers become typed errors that say what to do, with
  * "not found or no access" where a registry cannot tell the two apart.
  */
 import {

@@ -4,8 +4,9 @@
  * from a remote: the manifest only, no file. What a remote claims never names a file before the
  * download is checked: partial downloads are named by a hash. A stored image is kept unless
  * `force`: one of the version asked for, or a plain URL's the server says has not changed.
- * URLs are recorded without their credentials. An OCI layer is checked for its size, SHA-256 and
- * SIF magic in the same pass, and taken from a local copy with that digest when there is one.
+ * URLs are recorded without their credentials. An OCI layer, pulled into storage or into a file
+ * alike, is checked for its size, SHA-256 and SIF magic in the same pass, and taken from a local
+ * copy with that digest when there is one. Only an image with an sregistry name is recorded.
  */
 import { basename, dirname, resolve } from "../core/paths.ts";
 import {
