@@ -2,6 +2,7 @@
 import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
 import { confirm } from "./common.ts";
+import { printable } from "../errors.ts";
 import { remoteFor, requireCapability } from "./remote.ts";
 
 /** Registers `delete`. */
@@ -24,11 +25,12 @@ export async function runDelete(
 ): Promise<void> {
   const { client, rest } = await remoteFor(ctx, options.uri);
   await requireCapability(client, "delete");
+  const shown = printable(rest);
   if (
-    !await confirm(ctx, `Delete ${rest} on the ${client.name} server?`, {
+    !await confirm(ctx, `Delete ${shown} on the ${client.name} server?`, {
       yes: options.force,
       flag: "--force",
-      action: `delete ${rest}`,
+      action: `delete ${shown}`,
     })
   ) {
     ctx.io.err.line("Delete cancelled.");

@@ -41,7 +41,7 @@ export function registerInspect(program: Command, ctx: Context): void {
   program.command("inspect")
     .description("show a container's record and what its image holds (labels, definition, ...)")
     .argument("<uri>", "collection/name[:tag][@version] (without @version, the newest), or a path")
-    .option("-l, --labels", "apptainer's labels (the default selector)")
+    .option("-l, --labels", "apptainer's labels (what --app shows when no other selector is given)")
     .option("-d, --deffile", "the definition file the image was built from")
     .option("-r, --runscript", "the runscript")
     .option("-s, --startscript", "the startscript")
@@ -51,7 +51,10 @@ export function registerInspect(program: Command, ctx: Context): void {
     .option("--list-apps", "the apps in the image")
     .option("--app <name>", "the labels, scripts and environment of one app")
     .option("--all", "every attribute, as apptainer's JSON")
-    .option("-j, --json", "JSON output (apptainer's JSON with a selector)")
+    .option(
+      "-j, --json",
+      "with a selector, apptainer's JSON; alone it changes nothing (JSON anyway)",
+    )
     .addHelpText(
       "\nWithout a selector, inspect prints JSON: the record (for a name) and `inspection`: the\n" +
         "image's format, SIF header and objects, squashfs superblock, architecture, creation time\n" +
@@ -111,7 +114,10 @@ function showSelection(ctx: Context, target: Target, options: InspectCommandOpti
   const inspection = inspectImage(target.path);
   if (inspection.problem) throw inspection.problem;
   writeWarnings(ctx.io.err, inspection.warnings);
-  if (options.app !== undefined && !options.all && !inspection.attributes.apps?.[options.app]) {
+  if (
+    options.app !== undefined && !options.all &&
+    !Object.hasOwn(inspection.attributes.apps ?? {}, options.app)
+  ) {
     throw new NotFoundError(`the image has no app '${options.app}'`, {
       hint: "'sregistry inspect --list-apps' lists them",
     });

@@ -27,7 +27,8 @@ export function registerPull(program: Command, ctx: Context): void {
     )
     .option(
       "--name <name>",
-      "hub/registry/oras: save to this file instead of storage (no record); URL: the name to record",
+      "hub/registry/oras: save to this file instead of storage (no record), checked as a pull " +
+        "into storage is (MD5; for oras size, SHA-256 and SIF magic); URL: the name to record",
     )
     .option("-f, --force", "download again and replace an existing image")
     .option("--json", "print the record as JSON on stdout (no progress)")
@@ -69,7 +70,7 @@ export async function runPull(ctx: Context, options: PullCommandOptions): Promis
     if (options.json) {
       ctx.io.out.write(renderJson({
         image: pulled.path,
-        uri: formatImageName(pulled.remote.name),
+        uri: pulled.remote.name && formatImageName(pulled.remote.name),
         url: pulled.url,
         size: pulled.size,
         md5: pulled.md5,

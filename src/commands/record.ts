@@ -8,6 +8,7 @@ import { activeClient, nameArgument, printBanner, readMetadata } from "./common.
 import { urlArgument } from "./url_argument.ts";
 import { remoteFor } from "./remote.ts";
 import { UsageError } from "../errors.ts";
+import { splitScheme } from "../core/names.ts";
 
 /** Options of `record`. */
 export interface RecordCommandOptions {
@@ -21,7 +22,11 @@ export interface RecordCommandOptions {
 export function registerRecord(program: Command, ctx: Context): void {
   program.command("record").description("record a remote image (URL and metadata) without a file")
     .argument("<uri>", "collection/name[:tag][@version]")
-    .option("--url <url>", "where the image can be downloaded (else the client asks the remote)")
+    .option(
+      "--url <url>",
+      "where the image can be downloaded, for a name without a scheme (a scheme:// URI asks its " +
+        "client instead)",
+    )
     .option("--metadata <file>", "a JSON file of metadata to keep with the record")
     .option("--json", "print the record as JSON on stdout")
     .addHelpText(
@@ -34,6 +39,15 @@ export function registerRecord(program: Command, ctx: Context): void {
 
 /** Runs `record`. */
 export async function runRecord(ctx: Context, options: RecordCommandOptions): Promise<void> {
+  const { scheme } = splitScheme(options.uri);
+  if (options.url !== undefined && scheme !== null) {
+    throw new UsageError(
+      `--url goes with a name, not a ${scheme}:// URI (its client finds the URL)`,
+      {
+        hint: "drop --url to record what the remote says, or the scheme to record your URL",
+      },
+    );
+  }
   // Names, files and the remote are checked before the database is opened (or created).
   const record = options.url === undefined
     ? await remoteRecorder(ctx, options)

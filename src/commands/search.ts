@@ -3,6 +3,8 @@ import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
 import { renderTable } from "../output/table.ts";
 import { renderJson } from "../output/records.ts";
+import { writeWarnings } from "../output/inspection.ts";
+import { printable } from "../errors.ts";
 import { remoteFor, requireCapability } from "./remote.ts";
 
 /** Registers `search`. */
@@ -31,12 +33,13 @@ export async function runSearch(
   await requireCapability(client, "search");
   const query = rest === "" || rest === "*" ? null : rest;
   const results = await client.search!(query, { detailed: options.json });
+  writeWarnings(ctx.io.err, results.warnings ?? []);
   if (options.json) {
     ctx.io.out.write(renderJson(results.records));
     return;
   }
   if (results.rows.length === 0) {
-    ctx.io.err.line(query ? `No results for ${query}.` : "Nothing found.");
+    ctx.io.err.line(query ? `No results for ${printable(query)}.` : "Nothing found.");
     return;
   }
   ctx.io.err.line(results.title);

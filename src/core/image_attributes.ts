@@ -3,8 +3,9 @@
  * scripts, help, apps), assembled from the sources of reference/sif.md §3.3 in its order: the
  * SIF's `inspect-metadata.json` and Def.FILE objects, then the files of the root filesystem, then
  * a Labels object and the OCI config. Every file and object is read under a size cap, untrusted
- * JSON is reduced to strings in plain maps (a `__proto__` key is only a key), and a file that is
- * missing or unparsable is skipped as apptainer skips it.
+ * JSON is reduced to strings in maps without a prototype (`__proto__` or `toString` is only a
+ * key), a file that is missing or unparsable is skipped as apptainer skips it, and one that is
+ * damaged is skipped with a warning while the others are read.
  */
 import { InvalidImageError } from "../errors.ts";
 import type { ImageFile } from "./image_file.ts";
@@ -129,7 +130,7 @@ function finish(
   if (want === "labels") return attributes.labels ? { labels: attributes.labels } : {};
   if (objects.deffile !== undefined) attributes.deffile = objects.deffile;
   if (!attributes.environment && oci?.env?.length) {
-    attributes.environment = { [OCI_CONFIG_JSON]: oci.env.join("\n") };
+    attributes.environment = plainMap([[OCI_CONFIG_JSON, oci.env.join("\n")]]);
   }
   return clean(attributes);
 }
@@ -252,47 +253,58 @@ function ociSection(config: Record<string, unknown> | null): OciConfig | undefin
   return section;
 }
 
-// The files apptainer's inspect script cats, read from the image without running it.
+// The files apptainer's inspect script cats, read from the image without running it. The root
+// directory must be readable (else nothing is); past it, a file that is damaged or crafted (a
+// link loop, over its cap) costs only itself: a warning names it and the others are read.
 function fromRootfs(
   rootfs: Squashfs,
   want: "all" | "labels",
   warnings: string[],
 ): ImageAttributes {
+  rootfs.list("/");
+  const item = <T>(read: () => T): T | undefined => {
+    try {
+      return read();
+    } catch (error) {
+      if (!(error instanceof InvalidImageError)) throw error;
+      if (!warnings.includes(error.message)) warnings.push(error.message);
+      return undefined;
+    }
+  };
+  const text = (path: string) => item(() => readText(rootfs, path));
+  const labelsAt = (path: string) => item(() => readLabels(rootfs, path, warnings));
+  const environmentAt = (folder: string, pattern: RegExp) =>
+    item(() => readEnvironment(rootfs, folder, pattern, text, warnings));
   const base = "/.singularity.d";
-  const labels = readLabels(rootfs, `${base}/labels.json`, warnings);
+  const labels = labelsAt(`${base}/labels.json`);
   if (want === "labels") return labels ? { labels } : {};
   const attributes: ImageAttributes = {
     labels,
-    deffile: readText(rootfs, `${base}/Singularity`),
-    runscript: readText(rootfs, `${base}/runscript`),
-    startscript: readText(rootfs, `${base}/startscript`),
-    test: readText(rootfs, `${base}/test`),
-    helpfile: readText(rootfs, `${base}/runscript.help`),
-    environment: readEnvironment(rootfs, `${base}/env`, ENVIRONMENT_FILES, warnings),
+    deffile: text(`${base}/Singularity`),
+    runscript: text(`${base}/runscript`),
+    startscript: text(`${base}/startscript`),
+    test: text(`${base}/test`),
+    helpfile: text(`${base}/runscript.help`),
+    environment: environmentAt(`${base}/env`, ENVIRONMENT_FILES),
   };
-  const apps = rootfs.list("/scif/apps") ?? [];
+  const apps = item(() => rootfs.list("/scif/apps")) ?? [];
   if (apps.length > MAX_APPS) warnings.push(`only the first ${MAX_APPS} apps were read`);
   const found: [string, AppAttributes][] = [];
   for (const app of apps.slice(0, MAX_APPS)) {
     const folder = `/scif/apps/${app}/scif`;
-    if (!(rootfs.isDirectory(folder))) continue;
+    if (!item(() => rootfs.isDirectory(folder))) continue;
     found.push([
       app,
       clean({
-        labels: readLabels(rootfs, `${folder}/labels.json`, warnings),
-        runscript: readText(rootfs, `${folder}/runscript`),
-        test: readText(rootfs, `${folder}/test`),
-        helpfile: readText(rootfs, `${folder}/runscript.help`),
-        environment: readEnvironment(
-          rootfs,
-          `${folder}/env`,
-          /^9.*-environment\.sh$/,
-          warnings,
-        ),
+        labels: labelsAt(`${folder}/labels.json`),
+        runscript: text(`${folder}/runscript`),
+        test: text(`${folder}/test`),
+        helpfile: text(`${folder}/runscript.help`),
+        environment: environmentAt(`${folder}/env`, /^9.*-environment\.sh$/),
       }),
     ]);
   }
-  if (found.length > 0) attributes.apps = Object.fromEntries(found);
+  if (found.length > 0) attributes.apps = plainMap(found);
   return attributes;
 }
 
@@ -310,10 +322,12 @@ function readLabels(
   return text === undefined ? undefined : stringMap(parseJson(text, path, warnings));
 }
 
+// The environment files of a folder; `text` reads one (a file that fails is only skipped).
 function readEnvironment(
   rootfs: Squashfs,
   folder: string,
   pattern: RegExp,
+  text: (path: string) => string | undefined,
   warnings: string[],
 ): Record<string, string> | undefined {
   const names = (rootfs.list(folder) ?? []).filter((name) => pattern.test(name));
@@ -324,10 +338,10 @@ function readEnvironment(
   }
   const found: [string, string][] = [];
   for (const name of names.slice(0, MAX_ENVIRONMENT_FILES)) {
-    const text = readText(rootfs, `${folder}/${name}`);
-    if (text !== undefined) found.push([`${folder}/${name}`, text]);
+    const read = text(`${folder}/${name}`);
+    if (read !== undefined) found.push([`${folder}/${name}`, read]);
   }
-  return found.length > 0 ? Object.fromEntries(found) : undefined;
+  return found.length > 0 ? plainMap(found) : undefined;
 }
 
 // inspect-metadata.json's attributes (and its apps'), as strings and string maps only.
@@ -345,11 +359,13 @@ function appAttributes(value: Record<string, unknown>, top: boolean): ImageAttri
     attributes.startscript = text("startscript");
     const apps = record(value.apps);
     if (apps) {
-      attributes.apps = Object.fromEntries(
-        Object.entries(apps).slice(0, MAX_APPS).flatMap(([name, app]) => {
-          const fields = record(app);
-          return fields ? [[name, clean(appAttributes(fields, false))]] : [];
-        }),
+      attributes.apps = plainMap(
+        Object.entries(apps).slice(0, MAX_APPS).flatMap(
+          ([name, app]): [string, AppAttributes][] => {
+            const fields = record(app);
+            return fields ? [[name, clean(appAttributes(fields, false))]] : [];
+          },
+        ),
       );
     }
   }
@@ -396,7 +412,17 @@ function stringMap(value: unknown): Record<string, string> | undefined {
       entries.push([key, String(item)]);
     }
   }
-  return Object.fromEntries(entries);
+  return plainMap(entries);
+}
+
+/**
+ * A map without a prototype: a name from the image (`toString`, `__proto__`) is only a key, and
+ * looking up one it does not hold finds nothing.
+ */
+function plainMap<T>(entries: [string, T][]): Record<string, T> {
+  const map = Object.create(null) as Record<string, T>;
+  for (const [key, value] of entries) map[key] = value;
+  return map;
 }
 
 function trimNewlines(text: string): string {

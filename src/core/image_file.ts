@@ -29,10 +29,19 @@ export class ImageFile implements Disposable {
   }
 
   /**
-   * Opens a regular file; a missing file, a folder or an unreadable file is a one-line error.
-   * Messages call it `name` (a temporary file's user-facing name), by default its path.
+   * Opens a regular file; a missing file, a folder, a FIFO or device, or an unreadable file is a
+   * one-line error. It is looked at before it is opened (opening a FIFO would wait for a writer)
+   * and again once open. Messages call it `name` (a temporary file's user-facing name), by
+   * default its path.
    */
   static open(path: string, name = path): ImageFile {
+    try {
+      checkRegular(Deno.statSync(path), name);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) throw new NotFoundError(`${name} does not exist`);
+      if (error instanceof UsageError) throw error;
+      throw new ConfigError(`cannot read ${name}: ${reason(error)}`);
+    }
     let file: Deno.FsFile;
     try {
       file = Deno.openSync(path, { read: true });
@@ -42,12 +51,7 @@ export class ImageFile implements Disposable {
     }
     try {
       const info = file.statSync();
-      if (info.isDirectory) {
-        throw new UsageError(`${name} is a folder, not an image file`, {
-          hint: "sregistry reads image files (SIF, Singularity 2.x .simg, squashfs)",
-        });
-      }
-      if (!info.isFile) throw new UsageError(`${name} is not a regular file`);
+      checkRegular(info, name);
       return new ImageFile(path, name, file, info.size);
     } catch (error) {
       file.close();
@@ -101,5 +105,23 @@ export class ImageFile implements Disposable {
   /** Closes the file. */
   [Symbol.dispose](): void {
     this.#file.close();
+  }
+}
+
+function checkRegular(info: Deno.FileInfo, name: string): void {
+  if (info.isDirectory) {
+    throw new UsageError(`${name} is a folder, not an image file`, {
+      hint: "sregistry reads image files (SIF, Singularity 2.x .simg, squashfs)",
+    });
+  }
+  if (!info.isFile) {
+    const kind = info.isFifo
+      ? "a FIFO"
+      : info.isCharDevice || info.isBlockDevice
+      ? "a device"
+      : info.isSocket
+      ? "a socket"
+      : "not a regular file";
+    throw new UsageError(`${name} is ${kind}, not an image file`);
   }
 }

@@ -129,7 +129,8 @@ export function selectAttributes(
   const app = selection.all ? undefined : selection.app;
   const source: AppAttributes | undefined = app === undefined ? attributes : attributes.apps?.[app];
   const chosen: ImageAttributes = {};
-  const apps: Record<string, AppAttributes> = {};
+  // Keyed by names from the image: no prototype, so `__proto__` is only a name.
+  const apps: Record<string, AppAttributes> = Object.create(null);
   const pick = <K extends keyof AppAttributes>(key: K) => {
     if (source?.[key] === undefined) return;
     if (app === undefined) chosen[key] = attributes[key];

@@ -6,14 +6,19 @@ import type { ImageName } from "../core/names.ts";
 import type { Secrets } from "../config/secrets.ts";
 import type { Env } from "../config/settings.ts";
 import type { HttpOptions } from "../transfer/http.ts";
+import type { Authorizer } from "../transfer/download.ts";
 
 /** An operation a client may support. */
 export type Capability = "pull" | "push" | "search" | "record" | "delete" | "labels";
 
 /** A remote image, resolved from its manifest and ready to download or record. */
 export interface RemoteImage {
-  /** The name to record it under (with the remote's version when it has one). */
-  name: ImageName;
+  /**
+   * The name to record it under (with the remote's version when it has one); null when the
+   * remote's name has no sregistry form (an OCI tag ending in `.sif`): it can only be saved to a
+   * file.
+   */
+  name: ImageName | null;
   /** Where the image file is downloaded from. */
   downloadUrl: string;
   /** The MD5 the remote promises for the file, checked after download. */
@@ -22,6 +27,13 @@ export interface RemoteImage {
   metadata: unknown;
   /** Headers the download needs (credentials are dropped on a redirect to another host). */
   headers?: Record<string, string>;
+  /** Credentials asked for before each download request (a token that expires), when needed. */
+  authorize?: Authorizer;
+  /**
+   * The remote's tag exactly as it spells it, when the name keeps it in lower case (OCI tags are
+   * case-sensitive): a record made from another spelling of it is not this image.
+   */
+  remoteTag?: string;
   /** What the user should know about the answer, e.g. that it names another image than asked. */
   notes?: string[];
   /** The URL recorded (and printed by `get`) when it is not the download URL. */
@@ -44,6 +56,8 @@ export interface BlobCheck {
 export interface SearchResults {
   /** A title for the table, e.g. "Collections". */
   title: string;
+  /** What was left out of the results and why (entries the remote should not have sent). */
+  warnings?: string[];
   /** Column names. */
   columns: string[];
   /** Rows of cells. */

@@ -2,7 +2,7 @@
  * Scheme → client: the only file that knows every client. A URI's scheme wins, then
  * SREGISTRY_CLIENT / the active backend, then `hub`. Adding a client means one entry here.
  */
-import { UnsupportedError, UsageError } from "../errors.ts";
+import { InvalidNameError, UnsupportedError, UsageError } from "../errors.ts";
 import { splitScheme } from "../core/names.ts";
 import type { Capability, ClientEnvironment, RemoteClient } from "./client.ts";
 import { hubClient } from "./hub.ts";
@@ -30,27 +30,45 @@ export interface ChosenClient {
   rest: string;
 }
 
-/** Picks the client for `uri`: by scheme, else `fallback` (the active client). */
+/**
+ * Picks the client for `uri`: by scheme, else `fallback` (the active client). A name for a
+ * registry client that carries credentials (`user:password@host/...`) is refused here, before
+ * any message could quote it; only plain URLs may carry them.
+ */
 export function chooseClient(
   uri: string,
   fallback: string,
   environment: ClientEnvironment,
 ): ChosenClient {
   const { scheme, rest } = splitScheme(uri);
-  if (scheme !== null) {
-    const name = ALIASES[scheme] ?? scheme;
-    const factory = FACTORIES[name];
-    if (!factory) {
-      throw new UsageError(`unknown scheme '${scheme}://'`, {
-        hint: `known schemes: ${knownSchemes().join(", ")}`,
-      });
-    }
-    return {
-      client: factory(environment, scheme),
-      rest: name === "http" || name === "https" ? uri : rest,
-    };
+  if (scheme === null) {
+    return { client: withoutCredentials(clientNamed(fallback, environment), rest), rest };
   }
-  return { client: clientNamed(fallback, environment), rest };
+  const name = ALIASES[scheme] ?? scheme;
+  const factory = FACTORIES[name];
+  if (!factory) {
+    throw new UsageError(`unknown scheme '${scheme}://'`, {
+      hint: `known schemes: ${knownSchemes().join(", ")}`,
+    });
+  }
+  if (name === "http" || name === "https") {
+    return { client: factory(environment, scheme), rest: uri };
+  }
+  return { client: withoutCredentials(factory(environment, scheme), rest), rest };
+}
+
+// The client, unless the name holds `user:password@` before a host.
+function withoutCredentials(client: RemoteClient, rest: string): RemoteClient {
+  if (!/^[^/]*@[^/]*\//.test(rest)) return client;
+  throw new InvalidNameError(
+    `a ${client.name}:// name cannot carry credentials (user:password@); it was not used or shown`,
+    {
+      hint: client.name === "oras"
+        ? "log in once with 'sregistry login <host>', or set SREGISTRY_ORAS_USERNAME and " +
+          "SREGISTRY_ORAS_PASSWORD"
+        : "credentials come from the secrets file or the environment (see README)",
+    },
+  );
 }
 
 /** The client of a name (SREGISTRY_CLIENT or the active backend). */

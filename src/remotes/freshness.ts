@@ -61,11 +61,13 @@ export async function byManifestVersion(
     throw error;
   }
   const now = remote.expectedMd5?.toLowerCase() ?? null;
-  if (nameKey(remote.name) !== nameKey(record.name)) {
+  if (remote.name === null || nameKey(remote.name) !== nameKey(record.name)) {
     return {
       state: "unknown",
       remoteVersion: now,
-      reason: `the remote now answers with ${formatImageName(remote.name)}`,
+      reason: remote.name === null
+        ? "the remote now answers with a name sregistry cannot keep"
+        : `the remote now answers with ${formatImageName(remote.name)}`,
     };
   }
   const had = [record.name.version, record.md5].find((value) => value && MD5.test(value));

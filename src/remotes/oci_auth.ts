@@ -121,11 +121,12 @@ export class RegistryAuth {
     const credential = this.credential();
     if (challenge.scheme === "basic") {
       if (!credential?.username || credential.password === undefined) return null;
-      if (!this.#options.mayReceiveSecrets(target)) return null;
+      this.#mayReceive(target, credential);
       return `Basic ${base64(`${credential.username}:${credential.password}`)}`;
     }
     if (credential?.registryToken) {
-      return this.#options.mayReceiveSecrets(target) ? `Bearer ${credential.registryToken}` : null;
+      this.#mayReceive(target, credential);
+      return `Bearer ${credential.registryToken}`;
     }
     const wanted = mergeScopes(scopes);
     const key = `${challenge.params.realm}|${challenge.params.service ?? ""}|${wanted.join(" ")}`;
@@ -137,6 +138,20 @@ export class RegistryAuth {
     const header = `Bearer ${token}`;
     this.#tokens.set(key, { header, until: Date.now() + (expiresIn - margin) * 1000 });
     return header;
+  }
+
+  // Credentials are never withheld in silence (an anonymous answer would pass for theirs): a URL
+  // that may not receive them is an error that says so.
+  #mayReceive(url: URL, credential: RegistryCredential): void {
+    if (this.#options.mayReceiveSecrets(url)) return;
+    throw new RemoteError(
+      `credentials (from ${credential.source}) are not sent to ${url.protocol}//${url.host} over ` +
+        `plain http, where ${this.#options.registry} asks for them`,
+      {
+        hint: `only if you trust the network to ${url.host}, add it to SREGISTRY_ORAS_NOHTTPS ` +
+          `(e.g. SREGISTRY_ORAS_NOHTTPS=${url.host})`,
+      },
+    );
   }
 
   async #fetchToken(
@@ -153,7 +168,12 @@ export class RegistryAuth {
     if (realm.protocol !== "https:" && realm.protocol !== "http:") {
       throw new RemoteError(`${this.#options.registry} named a token service that is not http(s)`);
     }
-    const secrets = this.#options.mayReceiveSecrets(realm) ? credential : null;
+    const secrets = credential !== null &&
+        (credential.identityToken !== undefined ||
+          (credential.username !== undefined && credential.password !== undefined))
+      ? credential
+      : null;
+    if (secrets !== null) this.#mayReceive(realm, secrets);
     const service = challenge.params.service;
     const headers: Record<string, string> = { accept: "application/json" };
     let response: Response;
@@ -177,18 +197,16 @@ export class RegistryAuth {
       }
       response = await request(realm.href, { headers }, this.#options.http);
     }
-    const sent = secrets !== null &&
-      (secrets.identityToken !== undefined || secrets.username !== undefined);
     if (!response.ok) {
       const why = await errorText(response, this.#options.http);
       throw new RemoteError(
-        sent
+        secrets !== null
           ? `the token service of ${this.#options.registry} refused the credentials from ` +
-            `${secrets!.source}: ${why}`
+            `${secrets.source}: ${why}`
           : `the token service of ${this.#options.registry} refused an anonymous token: ${why}`,
         {
           status: response.status,
-          hint: sent
+          hint: secrets !== null
             ? `check them, or log in again with 'sregistry login ${this.#options.registry}'`
             : `the repository may be private: log in with 'sregistry login ${this.#options.registry}'`,
         },

@@ -1,7 +1,8 @@
 /**
- * Checking registry credentials before `sregistry login` stores them: the registry's challenge
- * decides how (Basic: a GET of /v2/ with them; Bearer: a token from its realm with them). A
- * registry that asks for nothing cannot check them, and says so.
+ * Checking registry credentials before `sregistry login` stores them: a GET of /v2/ with what the
+ * registry's challenge asks for (Basic: them; Bearer: a token its realm gave for them), which the
+ * registry must accept. Credentials that cannot be sent (plain http) are an error, never an
+ * anonymous check. A registry that asks for nothing cannot check them, and says so.
  */
 import { RemoteError } from "../errors.ts";
 import { discard } from "../transfer/http.ts";
@@ -27,16 +28,10 @@ export async function checkLogin(
     insecureHost: (other) => isInsecureHost(environment, other),
     credential: () => ({ username, password, source: "the login" }),
   });
-  const origin = new URL(await session.origin());
+  await session.origin();
   if (!session.auth.required) return "not asked";
-  const header = await session.auth.header([], origin);
-  if (header === null) {
-    throw new RemoteError(`${host} asks for credentials over plain http`, {
-      hint: `sregistry sends them only over https, to loopback hosts, or to hosts listed in ` +
-        "SREGISTRY_ORAS_NOHTTPS",
-    });
-  }
-  if (header.startsWith("Bearer ")) return "accepted";
+  // The credentials must be sent (the token service or the registry itself refuses to take them
+  // over plain http: an error) and the registry must take what they got.
   const response = await session.send("/v2/", { scopes: [] });
   if (response.ok) {
     await discard(response);

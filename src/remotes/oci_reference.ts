@@ -3,7 +3,7 @@
  * grammar: a name outside it is refused before any request, naming the part that is wrong. A
  * reference maps to an sregistry name (the host a leading folder) only when names.ts agrees.
  */
-import { InvalidNameError } from "../errors.ts";
+import { InvalidNameError, printable } from "../errors.ts";
 import { type ImageName, isRegistryHost, parseImageName } from "../core/names.ts";
 
 /** A parsed OCI reference. */
@@ -31,21 +31,40 @@ const DOMAIN_PART = /^(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])$/;
 const PORT = /^[0-9]{1,5}$/;
 const MAX_NAME = 255;
 
-/** Parses a reference (without `oras://`); throws InvalidNameError naming the wrong part. */
+/** True for a tag of the OCI grammar: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`. */
+export function isOciTag(text: string): boolean {
+  return TAG.test(text);
+}
+
+/** True for a repository of the OCI grammar: lower-case components joined by `/`. */
+export function isOciRepository(text: string): boolean {
+  return text.length <= MAX_NAME && text.split("/").every((part) => COMPONENT.test(part));
+}
+
+/**
+ * Parses a reference (without `oras://`); throws InvalidNameError naming the wrong part. A
+ * reference holding credentials (`user:password@host/...`) is refused without being quoted.
+ */
 export function parseOciReference(text: string): OciReference {
   const refuse = (why: string, hint?: string) =>
-    new InvalidNameError(`invalid oras:// reference ${JSON.stringify(text)}: ${why}`, {
+    new InvalidNameError(`invalid oras:// reference ${printable(JSON.stringify(text))}: ${why}`, {
       hint: hint ?? "references look like oras://host[:port]/repository[:tag][@sha256:<digest>]",
     });
   if (text === "") throw refuse("it is empty");
   let rest = text;
   let digest: string | null = null;
-  const at = rest.indexOf("@");
+  const at = rest.lastIndexOf("@");
   if (at !== -1) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
+    // What comes before '@' may be a password: nothing of the reference is shown.
+    if (digest.includes("/") || rest.includes("@")) throw credentialsRefused(digest);
     if (!DIGEST.test(digest)) {
-      throw refuse(`the digest '${digest}' is not sha256:<64 lower-case hex digits>`);
+      throw new InvalidNameError(
+        `invalid oras:// reference: '${printable(digest)}' after '@' is not a digest ` +
+          "(sha256:<64 lower-case hex digits>)",
+        { hint: "credentials never go in a reference: log in with 'sregistry login <host>'" },
+      );
     }
   }
   let tag: string | null = null;
@@ -88,8 +107,9 @@ export function parseOciReference(text: string): OciReference {
 /** Checks a registry host as `login` and `search` take it: `host[:port]`, maybe after oras://. */
 export function parseRegistryHost(text: string): string {
   const host = text.replace(/^oras:\/\//i, "").replace(/\/+$/, "");
+  if (host.includes("@")) throw credentialsRefused(host.slice(host.lastIndexOf("@") + 1));
   const refuse = (why: string) =>
-    new InvalidNameError(`invalid registry host ${JSON.stringify(text)}: ${why}`, {
+    new InvalidNameError(`invalid registry host ${printable(JSON.stringify(text))}: ${why}`, {
       hint: "give the host and port only, e.g. registry.example.org or localhost:5000",
     });
   if (host === "") throw refuse("it is empty");
@@ -131,25 +151,40 @@ export function hostName(host: string): string {
 
 /**
  * The sregistry name a reference is recorded under: the host a leading folder, the repository's
- * last component the image name, the tag (`sha256-<hex>` for a digest without a tag). The name
- * parser must agree part for part, or the reference is refused.
+ * last component the image name, the tag in lower case (`sha256-<hex>` for a digest without a
+ * tag). Null when the name parser does not agree part for part (a tag ending in `.sif`, which a
+ * name drops): such an image can be pulled into a file, pushed and deleted, but not recorded.
  */
-export function recordedName(reference: OciReference): ImageName {
+export function recordedName(reference: OciReference): ImageName | null {
   const tag = reference.tag ?? reference.digest!.replace(":", "-");
-  const text = `${reference.registry}/${reference.repository}:${tag}`;
-  const name = parseImageName(text);
+  let name: ImageName;
+  try {
+    name = parseImageName(`${reference.registry}/${reference.repository}:${tag}`);
+  } catch (error) {
+    if (error instanceof InvalidNameError) return null;
+    throw error;
+  }
   const slash = reference.repository.lastIndexOf("/");
   const collection = slash === -1 ? "library" : reference.repository.slice(0, slash);
   const expected = reference.repository.slice(slash + 1);
-  if (
-    name.registry !== reference.registry || name.collection !== collection ||
-    name.name !== expected || name.tag !== tag.toLowerCase()
-  ) {
-    throw new InvalidNameError(`${text} cannot be kept under an sregistry name`, {
-      hint: "pull it with --name <file> to save it without a record",
-    });
-  }
-  return name;
+  const agrees = name.registry === reference.registry && name.collection === collection &&
+    name.name === expected && name.tag === tag.toLowerCase();
+  return agrees ? name : null;
+}
+
+// A reference with `user:password@` in it: refused, showing only the host after the '@'.
+function credentialsRefused(after: string): InvalidNameError {
+  const host = after.split("/")[0];
+  const login = /^[A-Za-z0-9.-]+(?::\d{1,5})?$/.test(host)
+    ? `sregistry login ${host}`
+    : "sregistry login <host>";
+  return new InvalidNameError(
+    "an oras:// reference cannot carry credentials (user:password@); it was not used or shown",
+    {
+      hint:
+        `log in once with '${login}', or set SREGISTRY_ORAS_USERNAME and SREGISTRY_ORAS_PASSWORD`,
+    },
+  );
 }
 
 function checkHost(host: string, refuse: (why: string) => InvalidNameError): string {

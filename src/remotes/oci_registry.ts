@@ -1,10 +1,18 @@
 /**
  * The distribution API calls sregistry makes on a repository: manifests (get under a cap and
  * checked against the digest they were asked by, head, put, delete), blob existence, and the
- * paged tag and catalog listings. Answers become typed errors that say what to do, with
+ * paged tag and catalog listings, whose names are checked against the OCI grammar (the others are
+ * skipped and said). Every path is built segment by segment. Answers become typed errors that say what to do, with
  * "not found or no access" where a registry cannot tell the two apart.
  */
-import { IntegrityError, NotFoundError, RemoteError } from "../errors.ts";
+import {
+  IntegrityError,
+  InvalidNameError,
+  NotFoundError,
+  printable,
+  RemoteError,
+} from "../errors.ts";
+import { isOciRepository, isOciTag } from "./oci_reference.ts";
 import { discard, redactUrl } from "../transfer/http.ts";
 import {
   errorText,
@@ -28,6 +36,23 @@ export interface FetchedManifest {
 const MAX_PAGES = 10_000;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
+/**
+ * A path under the registry's API, `/v2/<repository>/<segments...>`, every component escaped on
+ * its own: a name can never leave the repository's path or reach the query.
+ */
+export function apiPath(repository: string, ...segments: string[]): string {
+  return `/v2/${[...repository.split("/"), ...segments].map(pathSegment).join("/")}`;
+}
+
+// A path segment escaped, keeping the ':' of a digest (a character a path segment may hold). A
+// dot segment would move the path whatever its escaping (URLs read `%2e%2e` as `..`): refused.
+function pathSegment(text: string): string {
+  if (/^(|\.|\.\.)$/.test(text)) {
+    throw new InvalidNameError(`'${text}' cannot be part of a registry path`);
+  }
+  return encodeURIComponent(text).replaceAll("%3A", ":");
+}
+
 /** Pull scope of a repository. */
 export function pullScope(repository: string): string {
   return `repository:${repository}:pull`;
@@ -39,7 +64,7 @@ export async function getManifest(
   repository: string,
   reference: string,
 ): Promise<FetchedManifest> {
-  const response = await session.send(`/v2/${repository}/manifests/${reference}`, {
+  const response = await session.send(apiPath(repository, "manifests", reference), {
     headers: { accept: MANIFEST_ACCEPT },
     scopes: [pullScope(repository)],
   });
@@ -62,7 +87,7 @@ export async function manifestDigest(
   repository: string,
   tag: string,
 ): Promise<string> {
-  const response = await session.send(`/v2/${repository}/manifests/${tag}`, {
+  const response = await session.send(apiPath(repository, "manifests", tag), {
     method: "HEAD",
     headers: { accept: MANIFEST_ACCEPT },
     scopes: [pullScope(repository)],
@@ -87,7 +112,7 @@ export async function putManifest(
   manifest: { bytes: Uint8Array<ArrayBuffer>; mediaType: string },
 ): Promise<string> {
   const digest = await sha256Digest(manifest.bytes);
-  const response = await session.send(`/v2/${repository}/manifests/${tag}`, {
+  const response = await session.send(apiPath(repository, "manifests", tag), {
     method: "PUT",
     headers: { "content-type": manifest.mediaType },
     body: manifest.bytes,
@@ -112,7 +137,7 @@ export async function deleteManifest(
   repository: string,
   digest: string,
 ): Promise<void> {
-  const response = await session.send(`/v2/${repository}/manifests/${digest}`, {
+  const response = await session.send(apiPath(repository, "manifests", digest), {
     method: "DELETE",
     scopes: [`repository:${repository}:delete,pull`],
   });
@@ -141,7 +166,7 @@ export async function blobExists(
   repository: string,
   digest: string,
 ): Promise<boolean> {
-  const response = await session.send(`/v2/${repository}/blobs/${digest}`, {
+  const response = await session.send(apiPath(repository, "blobs", digest), {
     method: "HEAD",
     scopes: [pushScope(repository)],
   });
@@ -154,30 +179,67 @@ export async function blobExists(
   return false;
 }
 
-/** Every tag of a repository, across pages (Link: rel="next"), sorted. */
-export async function listTags(session: OciSession, repository: string): Promise<string[]> {
-  const pages = await listPages(session, `/v2/${repository}/tags/list`, [pullScope(repository)]);
-  const tags = new Set<string>();
+/** Names a registry listed: those of the OCI grammar, sorted, and what was left out. */
+export interface Listing {
+  /** The valid names, each once, sorted. */
+  names: string[];
+  /** One line for each kind of entry left out (not a string, outside the grammar). */
+  skipped: string[];
+}
+
+/** Every tag of a repository, across pages (Link: rel="next"); tags outside the grammar are skipped. */
+export async function listTags(session: OciSession, repository: string): Promise<Listing> {
+  const pages = await listPages(session, apiPath(repository, "tags", "list"), [
+    pullScope(repository),
+  ]);
+  const entries: unknown[] = [];
   for (const page of pages) {
     if (!isObject(page) || !(Array.isArray(page.tags) || page.tags === null)) {
       throw new RemoteError(`${session.registry} answered the tag list of ${repository} oddly`);
     }
-    for (const tag of page.tags ?? []) if (typeof tag === "string") tags.add(tag);
+    entries.push(...page.tags ?? []);
   }
-  return [...tags].sort();
+  return checkedNames(entries, isOciTag, `${session.registry}/${repository} lists`, "tag");
 }
 
-/** Every repository in the registry's catalog, across pages, sorted. */
-export async function listCatalog(session: OciSession): Promise<string[]> {
+/** Every repository in the registry's catalog, across pages; invalid names are skipped. */
+export async function listCatalog(session: OciSession): Promise<Listing> {
   const pages = await listPages(session, "/v2/_catalog", ["registry:catalog:*"]);
-  const names = new Set<string>();
+  const entries: unknown[] = [];
   for (const page of pages) {
     if (!isObject(page) || !Array.isArray(page.repositories)) {
       throw new RemoteError(`${session.registry} answered its catalog oddly`);
     }
-    for (const name of page.repositories) if (typeof name === "string") names.add(name);
+    entries.push(...page.repositories);
   }
-  return [...names].sort();
+  return checkedNames(
+    entries,
+    isOciRepository,
+    `${session.registry}'s catalog lists`,
+    "repository",
+  );
+}
+
+// The entries that are valid names, and a line for those that are not (a few shown, escaped).
+function checkedNames(
+  entries: unknown[],
+  valid: (name: string) => boolean,
+  source: string,
+  what: "tag" | "repository",
+): Listing {
+  const names = new Set<string>();
+  const bad: string[] = [];
+  for (const entry of entries) {
+    if (typeof entry === "string" && valid(entry)) names.add(entry);
+    else if (typeof entry === "string") bad.push(printable(JSON.stringify(entry.slice(0, 80))));
+    else bad.push(`a ${entry === null ? "null" : typeof entry}`);
+  }
+  const kind = bad.length === 1 ? what : what === "tag" ? "tags" : "repositories";
+  const shown = bad.slice(0, 3).join(", ") + (bad.length > 3 ? ", ..." : "");
+  const skipped = bad.length === 0
+    ? []
+    : [`${source} ${bad.length} ${kind} outside the OCI grammar (${shown}); skipped`];
+  return { names: [...names].sort(), skipped };
 }
 
 // `sha256:<hex>` of some bytes.

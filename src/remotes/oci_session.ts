@@ -6,6 +6,7 @@
  */
 import { RemoteError } from "../errors.ts";
 import { discard, type HttpOptions, type HttpRequestInit, request } from "../transfer/http.ts";
+import type { Authorizer } from "../transfer/download.ts";
 import { RegistryAuth } from "./oci_auth.ts";
 import type { RegistryCredential } from "./oci_credentials.ts";
 import { errorText } from "./oci_http.ts";
@@ -44,11 +45,15 @@ export class OciSession {
 
   constructor(options: SessionOptions) {
     this.registry = options.registry;
-    this.http = options.http;
+    this.http = {
+      ...options.http,
+      plainHttpHint:
+        `only if you trust the network to it, set SREGISTRY_ORAS_NOHTTPS=${options.registry}`,
+    };
     this.#options = options;
     this.auth = new RegistryAuth({
       registry: options.registry,
-      http: options.http,
+      http: this.http,
       credential: options.credential,
       mayReceiveSecrets: (url) =>
         url.protocol === "https:" || isLoopbackHost(url.host) || options.insecureHost(url.host),
@@ -73,6 +78,28 @@ export class OciSession {
   }
 
   /**
+   * Authorization for requests made elsewhere (a blob download), asked for before each of them:
+   * a cached token until shortly before it expires, then a new one. After a 401 from the
+   * registry itself whose challenge can be met, a new header once; null when there is none.
+   */
+  authorizer(scopes: string[], target: URL): Authorizer {
+    let wanted = scopes;
+    let last: string | null = null;
+    return async (refused): Promise<Record<string, string> | null> => {
+      if (refused !== null) {
+        const own = new URL(refused.url || target.href).origin === await this.origin();
+        const asked = own ? this.auth.learn(refused, last) : null;
+        if (asked === null) return null;
+        wanted = [...wanted, ...asked];
+      }
+      const header = await this.auth.header(wanted, target);
+      if (refused !== null && (header === null || header === last)) return null;
+      last = header;
+      return header === null ? {} : { authorization: header };
+    };
+  }
+
+  /**
    * Sends a request with the Authorization its scopes need. A 401 whose challenge can be met
    * (a first challenge, new scopes, an expired token) is retried once, unless the body was a
    * stream; any other answer is returned as it is.
@@ -85,7 +112,7 @@ export class OciSession {
       await request(url.href, {
         ...init,
         headers: { ...init.headers, ...(header === null ? {} : { authorization: header }) },
-      }, this.#options.http);
+      }, this.http);
     const first = own ? await this.auth.header(scopes, url) : null;
     const response = await attempt(first);
     if (response.status !== 401 || !own || init.body instanceof ReadableStream) return response;
@@ -108,7 +135,7 @@ export class OciSession {
       response = await request(
         `${secure}/v2/`,
         {},
-        plainAllowed ? { ...this.#options.http, retries: 0 } : this.#options.http,
+        plainAllowed ? { ...this.http, retries: 0 } : this.http,
       );
     } catch (error) {
       // A certificate problem means the registry speaks https: say that, not an http failure.
@@ -117,7 +144,7 @@ export class OciSession {
         throw error;
       }
       const plain = `http://${host}`;
-      return await this.#learn(plain, await request(`${plain}/v2/`, {}, this.#options.http));
+      return await this.#learn(plain, await request(`${plain}/v2/`, {}, this.http));
     }
     return await this.#learn(secure, response);
   }
@@ -135,7 +162,7 @@ export class OciSession {
     throw new RemoteError(
       `${this.registry} does not answer as an OCI registry: GET ${origin}/v2/ gave ${await errorText(
         response,
-        this.#options.http,
+        this.http,
       )}`,
       { status: response.status },
     );

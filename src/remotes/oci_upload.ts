@@ -9,7 +9,7 @@ import { IntegrityError, InterruptedError, RemoteError } from "../errors.ts";
 import { discard, request } from "../transfer/http.ts";
 import { uploadFile, type UploadResponse } from "../transfer/upload.ts";
 import { errorText } from "./oci_http.ts";
-import { answerError, blobExists, pushScope } from "./oci_registry.ts";
+import { answerError, apiPath, blobExists, pushScope } from "./oci_registry.ts";
 import type { OciSession } from "./oci_session.ts";
 
 /** How a file blob is uploaded. */
@@ -198,7 +198,7 @@ async function finish(
 }
 
 async function startSession(session: OciSession, repository: string): Promise<URL> {
-  const response = await session.send(`/v2/${repository}/blobs/uploads/`, {
+  const response = await session.send(`${apiPath(repository, "blobs", "uploads")}/`, {
     method: "POST",
     body: new Uint8Array(0),
     scopes: [pushScope(repository)],

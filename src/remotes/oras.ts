@@ -34,10 +34,12 @@ import {
   recordedName,
 } from "./oci_reference.ts";
 import {
+  apiPath,
   blobExists,
   deleteManifest,
   getManifest,
   listCatalog,
+  type Listing,
   listTags,
   manifestDigest,
   pullScope,
@@ -79,7 +81,6 @@ export function orasClient(environment: ClientEnvironment): RemoteClient {
 
     async resolve(uri): Promise<RemoteImage> {
       const reference = parseOciReference(uri);
-      const name = recordedName(reference);
       const session = sessionFor(reference.registry, reference.repository);
       const asked = reference.digest ?? reference.tag!;
       const top = await getManifest(session, reference.repository, asked);
@@ -92,13 +93,14 @@ export function orasClient(environment: ClientEnvironment): RemoteClient {
         throw new UnsupportedError("the index points at another index, which is not supported");
       }
       const layer = sifLayer(fetched.manifest);
-      const blobUrl = await session.url(`/v2/${reference.repository}/blobs/${layer.digest}`);
+      const blobUrl = await session.url(apiPath(reference.repository, "blobs", layer.digest));
       const pinned: OciReference = { ...reference, digest: top.digest };
       return {
-        name,
+        name: recordedName(reference),
         downloadUrl: blobUrl.href,
         expectedMd5: null,
-        headers: await session.headers([pullScope(reference.repository)], blobUrl),
+        authorize: session.authorizer([pullScope(reference.repository)], blobUrl),
+        ...(reference.tag === null ? {} : { remoteTag: reference.tag }),
         recordUrl: `oras://${formatOciReference(pinned)}`,
         blob: {
           digest: layer.digest,
@@ -122,9 +124,8 @@ export function orasClient(environment: ClientEnvironment): RemoteClient {
       };
     },
 
-    async push(file, _name, options): Promise<PushResult> {
+    async push(file, name, options): Promise<PushResult> {
       const reference = pushTarget(options.target ?? "", options.tag);
-      const name = recordedName(reference);
       if (!isSifImage(file)) {
         throw new UsageError(`${file} is not a SIF image (no SIF magic at byte 32)`, {
           hint: "oras:// carries SIF images; build one with apptainer first",
@@ -176,7 +177,6 @@ export function orasClient(environment: ClientEnvironment): RemoteClient {
 
     async delete(uri): Promise<string> {
       const reference = parseOciReference(uri);
-      recordedName(reference);
       const session = sessionFor(reference.registry, reference.repository);
       const digest = reference.digest ??
         await manifestDigest(session, reference.repository, reference.tag!);
@@ -249,7 +249,7 @@ function pushTarget(target: string, tag: string | undefined): OciReference {
 }
 
 async function catalog(session: OciSession): Promise<SearchResults> {
-  let repositories: string[];
+  let repositories: Listing;
   try {
     repositories = await listCatalog(session);
   } catch (error) {
@@ -262,7 +262,7 @@ async function catalog(session: OciSession): Promise<SearchResults> {
       cause: error,
     });
   }
-  const records = repositories.map((repository) => ({
+  const records = repositories.names.map((repository) => ({
     uri: `oras://${session.registry}/${repository}`,
     registry: session.registry,
     repository,
@@ -272,6 +272,7 @@ async function catalog(session: OciSession): Promise<SearchResults> {
     columns: ["URI"],
     rows: records.map((record) => [record.uri]),
     records,
+    warnings: repositories.skipped,
   };
 }
 
@@ -283,11 +284,11 @@ async function tagResults(
 ): Promise<SearchResults> {
   // A tag in the query filters the tags; the default `latest` does not.
   const filter = query.slice(query.lastIndexOf("/") + 1).includes(":") ? reference.tag : null;
-  const tags = (await listTags(session, reference.repository)).filter((tag) =>
-    filter === null || tag.includes(filter)
-  );
+  const listed = await listTags(session, reference.repository);
+  const tags = listed.names.filter((tag) => filter === null || tag.includes(filter));
   const base = `${reference.registry}/${reference.repository}`;
   const records: Record<string, unknown>[] = [];
+  const warnings = [...listed.skipped];
   for (const tag of tags) {
     const record: Record<string, unknown> = {
       uri: `oras://${base}:${tag}`,
@@ -295,10 +296,20 @@ async function tagResults(
       repository: reference.repository,
       tag,
     };
-    if (detailed) Object.assign(record, await tagDetails(session, reference.repository, tag));
+    if (detailed) {
+      try {
+        Object.assign(record, await tagDetails(session, reference.repository, tag));
+      } catch (error) {
+        // A tag deleted since the listing, or not an image: that tag only.
+        if (!(error instanceof NotFoundError || error instanceof UnsupportedError)) throw error;
+        warnings.push(`${base}:${tag} is listed, but ${error.message}; skipped`);
+        continue;
+      }
+    }
     records.push(record);
   }
   return {
+    warnings,
     title: `Tags of ${base}`,
     columns: detailed ? ["URI", "DIGEST", "SIZE"] : ["URI"],
     rows: records.map((record) =>

@@ -4,11 +4,20 @@
  * from a remote: the manifest only, no file. What a remote claims never names a file before the
  * download is checked: partial downloads are named by a hash. A stored image is kept unless
  * `force`: one of the version asked for, or a plain URL's the server says has not changed.
- * URLs are recorded without their credentials. An OCI layer is checked for its size, SHA-256 and
- * SIF magic in the same pass, and taken from a local copy with that digest when there is one.
+ * URLs are recorded without their credentials. An OCI layer, pulled into storage or into a file
+ * alike, is checked for its size, SHA-256 and SIF magic in the same pass, and taken from a local
+ * copy with that digest when there is one. Only an image with an sregistry name is recorded.
  */
 import { basename, dirname, resolve } from "../core/paths.ts";
-import { ConflictError, IntegrityError, InterruptedError, reason, UsageError } from "../errors.ts";
+import {
+  ConflictError,
+  IntegrityError,
+  InterruptedError,
+  InvalidNameError,
+  printable,
+  reason,
+  UsageError,
+} from "../errors.ts";
 import { findByFile, findByLayerDigest, findContainers } from "../core/containers.ts";
 import { copyAndHash } from "../core/ingest.ts";
 import { isSifImage } from "../core/image_format.ts";
@@ -20,7 +29,7 @@ import {
   verifiedCopy,
 } from "../core/add.ts";
 import { readImageFacts } from "../core/image_inspection.ts";
-import { formatImageName, withVersion } from "../core/names.ts";
+import { formatImageName, type ImageName, withVersion } from "../core/names.ts";
 import { recordImage } from "../core/record.ts";
 import { imageFile, noteUse, type Registry } from "../core/registry.ts";
 import {
@@ -41,7 +50,7 @@ import {
 import { withDownloadLock } from "../transfer/lock.ts";
 import { hostOf, type HttpOptions, redactUrl } from "../transfer/http.ts";
 import type { ProgressListener } from "../transfer/progress.ts";
-import type { RemoteClient, RemoteImage } from "./client.ts";
+import type { BlobCheck, RemoteClient, RemoteImage } from "./client.ts";
 import { requireCapability } from "./clients.ts";
 import { withoutCredentials } from "./answers.ts";
 import { savedValidator } from "./freshness.ts";
@@ -58,6 +67,43 @@ export interface PullOptions {
   onProgress?: ProgressListener;
   /** Told when another process is already downloading the same image. */
   onWait?: () => void;
+}
+
+/** A remote image with the sregistry name it is recorded under. */
+type NamedImage = RemoteImage & { name: ImageName };
+
+// The remote image, when it has an sregistry name; one without cannot be recorded.
+function named(client: RemoteClient, uri: string, remote: RemoteImage): NamedImage {
+  const name = remote.name;
+  if (name !== null) return { ...remote, name };
+  throw new InvalidNameError(
+    `${client.name}://${printable(uri)} cannot be kept under an sregistry name (a name drops ` +
+      "a tag's .sif, .simg or .img ending)",
+    { hint: "pull it with --name <file> to save it without a record" },
+  );
+}
+
+// OCI tags are case-sensitive and names are not: a record of the same name made from another
+// spelling of the tag holds another image, and is not replaced or confused with this one.
+function refuseOtherSpelling(registry: Registry, client: RemoteClient, remote: NamedImage): void {
+  const tag = remote.remoteTag;
+  if (tag === undefined) return;
+  const name = withVersion(remote.name, null);
+  for (const container of findContainers(registry.db, name)) {
+    const metadata = container.metadata as Record<string, unknown> | null;
+    const recorded = metadata?.tag;
+    if (container.client !== client.name || typeof recorded !== "string" || recorded === tag) {
+      continue;
+    }
+    throw new ConflictError(
+      `${formatImageName(name)} holds the image of tag '${printable(recorded)}'; names ignore ` +
+        `case, so tag '${tag}' cannot be recorded beside it`,
+      {
+        hint: "pull it with --name <file>, or remove the other record first with " +
+          `'sregistry rmi ${container.uri}'`,
+      },
+    );
+  }
 }
 
 /** The outcome of a pull into storage. */
@@ -78,7 +124,8 @@ export async function pullImage(
   options: PullOptions,
 ): Promise<StoredPull> {
   requireCapability(client, "pull");
-  const resolved = await client.resolve!(uri, { nameHint: options.nameHint });
+  const resolved = named(client, uri, await client.resolve!(uri, { nameHint: options.nameHint }));
+  refuseOtherSpelling(registry, client, resolved);
   // An OCI layer already in storage names the version (its MD5) before anything is fetched.
   const copies = options.force ? [] : storedCopies(registry, resolved);
   const remote = copies.length > 0 && copies[0].version !== null
@@ -103,7 +150,7 @@ export async function pullImage(
 async function lockedPull(
   registry: Registry,
   client: RemoteClient,
-  remote: RemoteImage,
+  remote: NamedImage,
   part: string,
   options: PullOptions & { before: StoredCopy | null; sources: string[] },
 ): Promise<StoredPull> {
@@ -190,12 +237,16 @@ export async function pullToFile(
   const remote = await client.resolve!(uri, {});
   const part = partPath(dirname(path), basename(path));
   return await withDownloadLock(part, async () => {
-    const digest = await downloadToFile(remote.downloadUrl, part, {
-      http: options.http,
-      headers: remote.headers,
-      expectedMd5: remote.expectedMd5,
-      onProgress: options.onProgress,
-    });
+    // Checked as a pull into storage checks it: an OCI layer by its size, digest and SIF magic.
+    const digest = remote.blob === undefined
+      ? await downloadToFile(remote.downloadUrl, part, {
+        http: options.http,
+        headers: remote.headers,
+        authorize: remote.authorize,
+        expectedMd5: remote.expectedMd5,
+        onProgress: options.onProgress,
+      })
+      : await fetchLayer(remote, remote.blob, part, { ...options, sources: remote.blob.copies });
     try {
       placeFile(part, path, { replace: options.force });
     } catch (error) {
@@ -223,7 +274,8 @@ export async function recordRemote(
   uri: string,
 ): Promise<ReturnType<typeof recordImage> & { remote: RemoteImage }> {
   requireCapability(client, "record");
-  const remote = await client.resolve!(uri, {});
+  const remote = named(client, uri, await client.resolve!(uri, {}));
+  refuseOtherSpelling(registry, client, remote);
   const recorded = recordImage(registry, {
     name: remote.name,
     url: remote.recordUrl ?? redactUrl(remote.downloadUrl),
@@ -233,27 +285,36 @@ export async function recordRemote(
   return { ...recorded, remote };
 }
 
-// The image file: a local copy of an OCI layer when one matches, else a download; an OCI layer
-// is checked (size, SHA-256, SIF magic) before it is handed on, and deleted when it fails.
-// A plain image with the server's validators of the stored copy is fetched only if it changed
-// (null: it did not).
+// The image file: a plain download, checked against the MD5 the remote names (a plain image
+// with the server's validators of the stored copy is fetched only if it changed; null: it did
+// not), or an OCI layer (fetchLayer).
 async function fetchImage(
   remote: RemoteImage,
   part: string,
   options: PullOptions & { sources: string[]; validator: Validator | null },
 ): Promise<DownloadResult | null> {
-  const blob = remote.blob;
-  if (blob === undefined) {
-    const download = {
-      http: options.http,
-      headers: remote.headers,
-      expectedMd5: remote.expectedMd5,
-      onProgress: options.onProgress,
-    };
-    return options.validator
-      ? await downloadIfChanged(remote.downloadUrl, part, options.validator, download)
-      : await downloadToFile(remote.downloadUrl, part, download);
-  }
+  if (remote.blob !== undefined) return await fetchLayer(remote, remote.blob, part, options);
+  const download = {
+    http: options.http,
+    headers: remote.headers,
+    authorize: remote.authorize,
+    expectedMd5: remote.expectedMd5,
+    onProgress: options.onProgress,
+  };
+  return options.validator
+    ? await downloadIfChanged(remote.downloadUrl, part, options.validator, download)
+    : await downloadToFile(remote.downloadUrl, part, download);
+}
+
+// An OCI layer, into storage or a file alike: a local copy when one matches, else a download
+// that stops at the manifest's size; checked (size, SHA-256, SIF magic) before it is handed
+// on, and deleted when it fails.
+async function fetchLayer(
+  remote: RemoteImage,
+  blob: BlobCheck,
+  part: string,
+  options: PullOptions & { sources: string[] },
+): Promise<DownloadResult> {
   for (const source of options.sources) {
     const copied = await copyIfMatching(source, part, blob, options);
     if (copied !== null) return copied;
@@ -261,8 +322,10 @@ async function fetchImage(
   const digest = await downloadToFile(remote.downloadUrl, part, {
     http: options.http,
     headers: remote.headers,
+    authorize: remote.authorize,
     onProgress: options.onProgress,
     sha256: true,
+    limit: blob.size,
   });
   const problem = digest.size !== blob.size
     ? `it has ${digest.size} bytes, the manifest says ${blob.size}`
@@ -274,9 +337,12 @@ async function fetchImage(
   if (problem !== null) {
     removeIfPresent(part);
     removeIfPresent(`${part}.json`);
-    throw new IntegrityError(`the layer downloaded from ${remote.name.registry}: ${problem}`, {
-      hint: "the download was deleted and nothing was recorded",
-    });
+    throw new IntegrityError(
+      `the layer downloaded from ${hostOf(remote.downloadUrl)}: ${problem}`,
+      {
+        hint: "the download was deleted and nothing was kept",
+      },
+    );
   }
   return { ...digest, checked: "sha256" };
 }
@@ -285,7 +351,7 @@ async function fetchImage(
 async function copyIfMatching(
   source: string,
   part: string,
-  blob: NonNullable<RemoteImage["blob"]>,
+  blob: BlobCheck,
   options: PullOptions,
 ): Promise<DownloadResult | null> {
   let size: number;
@@ -320,7 +386,7 @@ async function copyIfMatching(
 // Local images that hold the layer `remote` names, with their versions (MD5s).
 function storedCopies(
   registry: Registry,
-  remote: RemoteImage,
+  remote: NamedImage,
 ): { path: string; version: string | null }[] {
   if (remote.blob === undefined) return [];
   const copies: { path: string; version: string | null }[] = [];
@@ -360,7 +426,7 @@ interface StoredCopy {
 
 // The stored image a pull would replace: the version the remote names, or for a plain URL the
 // newest image recorded from that URL under that name. Only one whose file is present.
-function storedPull(registry: Registry, remote: RemoteImage): StoredCopy | null {
+function storedPull(registry: Registry, remote: NamedImage): StoredCopy | null {
   const url = redactUrl(remote.downloadUrl);
   const container = remote.name.version
     ? findContainers(registry.db, remote.name)[0]
@@ -422,7 +488,7 @@ function pullNotes(remote: RemoteImage, digest: DownloadResult): string[] {
 
 // Stable across runs, so an interrupted download is found and resumed; a hash, so nothing a
 // remote answered is ever part of a path.
-async function partKey(client: RemoteClient, remote: RemoteImage): Promise<string> {
+async function partKey(client: RemoteClient, remote: NamedImage): Promise<string> {
   const identity = remote.name.version
     ? `${client.name}\n${formatImageName(remote.name)}`
     : `${client.name}\n${remote.downloadUrl}`;

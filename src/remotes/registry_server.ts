@@ -51,7 +51,11 @@ import { registryCredentials, registrySettings } from "./registry_settings.ts";
 /** Builds the Singularity Registry Server client. */
 export function registryClient(environment: ClientEnvironment): RemoteClient {
   const settings = () => registrySettings(environment);
-  const http = environment.http;
+  const http = {
+    ...environment.http,
+    plainHttpHint: "use an http:// SREGISTRY_REGISTRY_BASE, or for a host in the URI set " +
+      "SREGISTRY_REGISTRY_NOHTTPS=true",
+  };
   // Signing loads node:crypto, which only signed requests should pay for at start-up.
   const sign = async (action: RegistryAction, name: ImageName) => {
     const { authorizationHeader } = await import("./registry_auth.ts");

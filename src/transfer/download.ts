@@ -2,8 +2,11 @@
  * Downloading one image into a part file: hashed while written, resumed after an interruption
  * only when the server proves it is still the same file (its validator equals the saved one and
  * its 206 covers exactly the rest), and checked against the announced length and the expected
- * MD5 before it is handed back; an HTML page is never taken for an image. lock.ts keeps two
- * processes from writing the same file.
+ * MD5 before it is handed back; an HTML page is never taken for an image. A file with a known
+ * size never grows past it: a larger announced length is refused unread, and a body that runs
+ * over is cut off at the first byte too many. Credentials are asked for per request, so a token
+ * that expired during a long download is renewed. lock.ts keeps two processes from writing the
+ * same file.
  */
 import { type Digest, ImageWriter } from "../core/ingest.ts";
 import { IntegrityError, InterruptedError, NotFoundError, RemoteError } from "../errors.ts";
@@ -28,6 +31,14 @@ export interface DownloadOptions {
   http: HttpOptions;
   /** Extra request headers, e.g. Authorization (dropped if a redirect leaves the origin). */
   headers?: Record<string, string>;
+  /**
+   * Headers asked for before every request (fresh credentials, such as a Bearer token that may
+   * have expired), added to `headers`; after a 401 it is asked again once with that answer, and
+   * null means it has nothing better to offer.
+   */
+  authorize?: Authorizer;
+  /** The most bytes the file may have (an OCI layer's size): more is refused as soon as seen. */
+  limit?: number;
   /** MD5 the remote announced; a different file is deleted and reported. */
   expectedMd5?: string | null;
   /** Called after every chunk; throttling is the listener's job. */
@@ -35,6 +46,9 @@ export interface DownloadOptions {
   /** Also compute the file's SHA-256 in the same pass (OCI blobs are named by it). */
   sha256?: boolean;
 }
+
+/** Request headers for the next request; `refused` is a 401 answer to the previous headers. */
+export type Authorizer = (refused: Response | null) => Promise<Record<string, string> | null>;
 
 /** A finished, verified download sitting at the part path. */
 export interface DownloadResult {
@@ -134,7 +148,7 @@ async function transfer(
         if (stored.etag) headers["if-none-match"] = stored.etag;
         if (stored.lastModified) headers["if-modified-since"] = stored.lastModified;
       }
-      const response = await request(url, { method: "GET", headers }, options.http);
+      const response = await authorizedRequest(url, headers, options);
 
       const conditional = "if-none-match" in headers || "if-modified-since" in headers;
       if (response.status === 304 && conditional) {
@@ -189,6 +203,11 @@ async function transfer(
         total = response.headers.has("content-encoding")
           ? null
           : parseLength(response.headers.get("content-length"));
+        if (total !== null && options.limit !== undefined && total > options.limit) {
+          await discard(response);
+          await removeQuietly(partPath, sidecarPath);
+          throw overLimit(url, `announces ${total} bytes, more`, options.limit);
+        }
         const html = isHtml(response.headers.get("content-type"));
         if (html) {
           await discard(response);
@@ -234,6 +253,9 @@ async function transfer(
         try {
           for (let chunk = await body.read(); chunk !== null; chunk = await body.read()) {
             if (writer.size === 0 && looksLikeHtml(chunk)) throw htmlError(url, response.status);
+            if (options.limit !== undefined && writer.size + chunk.byteLength > options.limit) {
+              throw overLimit(url, "sent more", options.limit);
+            }
             await writer.write(chunk);
             options.onProgress?.({ done: writer.size, total, startedAt, resumedFrom });
           }
@@ -355,6 +377,32 @@ function isHtml(contentType: string | null): boolean {
 function looksLikeHtml(chunk: Uint8Array): boolean {
   const head = new TextDecoder().decode(chunk.subarray(0, 256)).replace(/^\ufeff/, "").trimStart();
   return /^<(!doctype\s+html|html[\s>])/i.test(head);
+}
+
+// `said` is what the server did: "sent more", "announces 5000 bytes, more".
+function overLimit(url: string, said: string, limit: number): IntegrityError {
+  return new IntegrityError(
+    `${redactUrl(url)} ${said} than the ${limit} bytes expected; the download was stopped and ` +
+      "deleted",
+  );
+}
+
+// One GET with the headers `authorize` gives now; a 401 is asked about once, and the request is
+// sent again only when it offers other headers.
+async function authorizedRequest(
+  url: string,
+  headers: Record<string, string>,
+  options: DownloadOptions,
+): Promise<Response> {
+  const send = (extra: Record<string, string>) =>
+    request(url, { method: "GET", headers: { ...headers, ...extra } }, options.http);
+  if (options.authorize === undefined) return await send({});
+  const response = await send(await options.authorize(null) ?? {});
+  if (response.status !== 401) return response;
+  const again = await options.authorize(response);
+  if (again === null) return response;
+  await discard(response);
+  return await send(again);
 }
 
 function htmlError(url: string, status: number): RemoteError {

@@ -25,6 +25,11 @@ export interface HttpOptions {
   signal?: AbortSignal;
   /** Told, in one line, about every retry before it is made. */
   onRetry?: (message: string) => void;
+  /**
+   * The hint for an https request a plain-http server answered: what the client in use lets
+   * the user do about it (default: use an http:// URL).
+   */
+  plainHttpHint?: string;
 }
 
 /** What to send; redirects are always followed by `request`, never by fetch. */
@@ -406,7 +411,7 @@ async function fetchWithRetries(
       // A request that may have reached the server is sent again only if that is harmless.
       const again = retryable && (idempotent || neverSent(error));
       if (!again || attempt >= retries) {
-        throw new UnreachableError(failure, { cause: error, hint: networkHint(reason) });
+        throw new UnreachableError(failure, { cause: error, hint: networkHint(reason, options) });
       }
       const delay = retryDelayMs(attempt, options);
       options.onRetry?.(`${failure}; retrying in ${formatMs(delay)} (${attempt + 1}/${retries})`);
@@ -551,13 +556,12 @@ function neverSent(error: unknown): boolean {
   );
 }
 
-function networkHint(reason: string): string | undefined {
+function networkHint(reason: string, options: HttpOptions): string | undefined {
   if (/certificate|UnknownIssuer/i.test(reason)) {
     return "if your site uses its own certificate authority, set DENO_CERT=/path/to/ca.pem";
   }
   if (/InvalidContentType|corrupt message|wrong version number/i.test(reason)) {
-    return "the server may speak plain http: use an http:// URL (for registry:// hosts, set " +
-      "SREGISTRY_REGISTRY_NOHTTPS=true)";
+    return `the server may speak plain http: ${options.plainHttpHint ?? "use an http:// URL"}`;
   }
   return undefined;
 }

@@ -21,6 +21,7 @@ import {
   writeSif,
 } from "../support/images.ts";
 import { assertFailure, assertUnchanged, exists, snapshot } from "../support/state.ts";
+import { spawnSregistry } from "../support/pulls.ts";
 
 const ignore = !hasMksquashfs;
 
@@ -339,4 +340,88 @@ Deno.test("text from an image is escaped on a terminal, and passed through to a 
   assert.equal(terminal.stdout, "title: \\x1b[31mred\\x07\n");
   const piped = await sregistryInProcess(["inspect", "-l", sif], { env: home.env });
   assert.equal(piped.stdout, "title: \x1b[31mred\x07\n");
+});
+
+Deno.test("inspect of a FIFO or a device says what it is, without opening it", async () => {
+  await using home = await tempHome();
+  const fifo = join(home.path, "pipe.sif");
+  assert.ok(new Deno.Command("mkfifo", { args: [fifo] }).outputSync().success, "mkfifo");
+  const running = spawnSregistry(["inspect", fifo], home.env);
+  // Opening a FIFO to write waits for a reader: if inspect opened it, this open ends first.
+  const writer = Deno.open(fifo, { write: true });
+  const first = await Promise.race([
+    running.result.then(() => "inspect ended"),
+    writer.then(() => "inspect opened the FIFO"),
+  ]);
+  if (first === "inspect ended") {
+    // Release the waiting writer with a reader of our own.
+    using _reader = await Deno.open(fifo, { read: true });
+    (await writer).close();
+  } else {
+    (await writer).close();
+  }
+  assert.equal(first, "inspect ended");
+  assertFailure(await running.result, 2, /pipe\.sif is a FIFO, not an image file/);
+  assertFailure(
+    await sregistry(["inspect", "/dev/zero"], { env: home.env }),
+    2,
+    /\/dev\/zero is a device, not an image file/,
+  );
+});
+
+Deno.test({
+  name: "--app of a name every object has (toString, constructor, __proto__) is an app it lacks",
+  ignore,
+  fn: async () => {
+    await using home = await tempHome();
+    await buildSif(home);
+    for (const app of ["toString", "constructor", "hasOwnProperty", "__proto__"]) {
+      assertFailure(
+        await sregistry(["inspect", "--app", app, "./image.sif"], {
+          env: home.env,
+          cwd: home.path,
+        }),
+        1,
+        new RegExp(`the image has no app '${app}'`),
+      );
+    }
+  },
+});
+
+Deno.test({
+  name: "one damaged file in the image (a link loop, an oversized labels.json) costs only itself",
+  ignore,
+  fn: async () => {
+    await using home = await tempHome();
+    const tree = singularityTree();
+    tree[".singularity.d/runscript"] = { link: "runscript2" };
+    tree[".singularity.d/runscript2"] = { link: "runscript" };
+    tree[".singularity.d/labels.json"] = `{"big": "${"x".repeat(2 * 1024 * 1024)}"}`;
+    const squashfs = await makeSquashfs(tree);
+    home.file(
+      "damaged.sif",
+      writeSif({
+        objects: [{ type: DataType.partition, data: squashfs, extra: partitionExtra(1, 2, "02") }],
+      }),
+    );
+    const run = (...flags: string[]) =>
+      sregistry(["inspect", ...flags, "./damaged.sif"], { env: home.env, cwd: home.path });
+    const whole = await run();
+    assert.equal(whole.code, 0, whole.stderr);
+    const attributes = JSON.parse(whole.stdout).attributes;
+    assert.equal(attributes.test, "#!/bin/sh\ntrue");
+    assert.equal(attributes.startscript, "#!/bin/sh\nexec sleep 100");
+    assert.deepEqual(Object.keys(attributes.apps), ["cowsay"]);
+    assert.equal(attributes.runscript, undefined);
+    assert.equal(attributes.labels, undefined);
+    assert.match(whole.stderr, /\[warning\] .*runscript in the image is a loop of symbolic links/);
+    assert.match(whole.stderr, /\[warning\] .*labels\.json in the image is \d+ bytes, more than/);
+
+    const test = await run("--test");
+    assert.equal(test.code, 0, test.stderr);
+    assert.equal(test.stdout, "#!/bin/sh\ntrue\n");
+    assert.match(test.stderr, /\[warning\] .*a loop of symbolic links/);
+    const env = await run("-e");
+    assert.match(env.stdout, /GREETING=hello/);
+  },
 });

@@ -9,6 +9,7 @@ import { sregistry } from "../support/cli.ts";
 import { tempHome } from "../support/home.ts";
 import { installed, md5, records } from "../support/state.ts";
 import { siteCertificates } from "../support/tls.ts";
+import { startConnectProxy } from "../support/proxy.ts";
 
 const IMAGE = new TextEncoder().encode("an image behind the site's network\n");
 
@@ -47,46 +48,6 @@ Deno.test("pull goes through HTTP_PROXY, and NO_PROXY bypasses it", async () => 
   assert.equal(bypassed.code, 0, bypassed.stderr);
   assert.equal(seen.length, 1, "the proxy saw only the first pull");
 });
-
-/**
- * A tunnelling proxy on 127.0.0.1, as HTTPS_PROXY names: it answers CONNECT host:port, then
- * passes bytes both ways. `targets` lists what was asked for.
- */
-function startConnectProxy(): { port: number; targets: string[] } & AsyncDisposable {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const targets: string[] = [];
-  const tunnels: Promise<unknown>[] = [];
-  const tunnel = async (client: Deno.Conn) => {
-    let head = "";
-    const buffer = new Uint8Array(4096);
-    while (!head.includes("\r\n\r\n")) {
-      const read = await client.read(buffer);
-      if (read === null) return client.close();
-      head += new TextDecoder().decode(buffer.subarray(0, read));
-    }
-    const target = /^CONNECT (\S+):(\d+) HTTP/.exec(head);
-    if (!target) return client.close();
-    targets.push(`${target[1]}:${target[2]}`);
-    const upstream = await Deno.connect({ hostname: target[1], port: Number(target[2]) });
-    await client.write(new TextEncoder().encode("HTTP/1.1 200 Connection Established\r\n\r\n"));
-    await Promise.allSettled([
-      client.readable.pipeTo(upstream.writable),
-      upstream.readable.pipeTo(client.writable),
-    ]);
-  };
-  const accepting = (async () => {
-    for await (const client of listener) tunnels.push(tunnel(client).catch(() => {}));
-  })().catch(() => {}); // ends when the listener closes
-  return {
-    port: listener.addr.port,
-    targets,
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      await accepting;
-      await Promise.allSettled(tunnels);
-    },
-  };
-}
 
 Deno.test({
   name: "an https server signed by the site's own CA works with DENO_CERT, also through " +

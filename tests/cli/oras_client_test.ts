@@ -101,7 +101,7 @@ Deno.test("oras names outside the OCI grammar are refused with exit 2, naming th
   const cases: [string[], RegExp][] = [
     [["pull", "oras://h.io/Lab/x:1"], /repository component 'Lab'/],
     [["pull", "oras://h.io/lab/x:bad tag"], /the tag 'bad tag'/],
-    [["record", "oras://h.io/x@sha256:12"], /digest 'sha256:12'/],
+    [["record", "oras://h.io/x@sha256:12"], /'sha256:12' after '@' is not a digest/],
     [["delete", "--force", "oras://h_o.io/x"], /registry host 'h_o.io'/],
     [["search", "oras://h.io/a//b"], /empty component/],
     [

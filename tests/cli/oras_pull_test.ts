@@ -29,13 +29,14 @@ import {
 } from "../support/oci_artifacts.ts";
 import {
   assertTransferFailure,
+  filesUnder,
   imageFiles,
   leftovers,
   partFiles,
   spawnSregistry,
   waitFor,
 } from "../support/pulls.ts";
-import { type ImageRecord, md5, records } from "../support/state.ts";
+import { assertFailure, type ImageRecord, md5, records } from "../support/state.ts";
 
 const CREDENTIALS = {
   SREGISTRY_ORAS_USERNAME: REGISTRY_USER,
@@ -402,3 +403,119 @@ registryTest("pull --name saves a verified file and records nothing", async () =
   assert.deepEqual(Deno.readFileSync(target), bytes);
   assert.deepEqual(await listed(home), []);
 });
+
+registryTest(
+  "pull --name, and a pull with SREGISTRY_DISABLE, check size, digest and SIF magic, and keep nothing that fails",
+  async () => {
+    await using registry = await startDockerRegistry();
+    await using home = await tempHome();
+    const bytes = sifBytes(300_000, 14);
+    const pushed = await pushShape(registry, "t/checked", "1", bytes, "apptainer-1.3.1");
+    const tampered = bytes.slice();
+    tampered[tampered.length - 1] ^= 0xff;
+    Deno.writeFileSync(blobFile(registry, pushed.layerDigest), tampered);
+    const uri = `oras://${registry.host}/t/checked:1`;
+    const folder = join(home.path, "out");
+    Deno.mkdirSync(folder);
+    const target = join(folder, "checked.sif");
+
+    const named = await sregistry(["pull", "--name", target, uri], { env: home.env });
+    assertTransferFailure(named, 1, /its digest is sha256:[0-9a-f]{64}, the manifest says sha256:/);
+    assert.doesNotMatch(named.stderr, /no checksum|unverified/);
+    const disabled = await sregistry(["pull", uri], {
+      env: { ...home.env, SREGISTRY_DISABLE: "1" },
+      cwd: folder,
+    });
+    assertTransferFailure(disabled, 1, /its digest is sha256:[0-9a-f]{64}, the manifest says/);
+    assert.deepEqual(filesUnder(folder), [], "no file, no part file, no sidecar");
+
+    const text = new TextEncoder().encode("a layer of the right digest, but no SIF\n".repeat(9));
+    await pushShape(registry, "t/text", "1", text, "apptainer-1.3.1");
+    const notSif = await sregistry(
+      ["pull", "--name", target, `oras://${registry.host}/t/text:1`],
+      { env: home.env },
+    );
+    assertTransferFailure(notSif, 1, /not a SIF file/);
+    assert.deepEqual(filesUnder(folder), []);
+    assert.deepEqual(await listed(home), []);
+  },
+);
+
+registryTest(
+  "OCI tags differing only in case are never confused: the second is refused as a conflict",
+  async () => {
+    await using registry = await startDockerRegistry();
+    await using home = await tempHome();
+    const upper = sifBytes(100_000, 21);
+    const lower = sifBytes(100_000, 22);
+    await pushShape(registry, "lab/case", "V1", upper, "apptainer-1.3.1");
+    await pushShape(registry, "lab/case", "v1", lower, "apptainer-1.3.1");
+    const base = `oras://${registry.host}/lab/case`;
+
+    const first = await sregistry(["pull", "--json", `${base}:V1`], { env: home.env });
+    assert.equal(first.code, 0, first.stderr);
+    const record = JSON.parse(first.stdout) as ImageRecord;
+    assert.equal(record.tag, "v1", "names are lower case");
+    assert.equal((record.metadata as Record<string, unknown>).tag, "V1", "the tag as it is");
+
+    for (const command of ["pull", "record"]) {
+      const second = await sregistry([command, `${base}:v1`], { env: home.env });
+      assertTransferFailure(
+        second,
+        1,
+        new RegExp(
+          `${registry.host}/lab/case:v1 holds the image of tag 'V1'; names ignore case, so tag ` +
+            "'v1' cannot be recorded beside it; pull it with --name <file>",
+        ),
+      );
+    }
+    assert.deepEqual((await listed(home)).map((found) => found.md5), [md5(upper)]);
+    const got = await sregistry(["get", `${registry.host}/lab/case:V1`], { env: home.env });
+    assert.deepEqual(Deno.readFileSync(got.stdout.trim()), upper, "get names the V1 image");
+
+    const again = await sregistry(["pull", `${base}:V1`], { env: home.env });
+    assert.equal(again.code, 0, again.stderr);
+    const file = join(home.path, "lower.sif");
+    const saved = await sregistry(["pull", "--name", file, `${base}:v1`], { env: home.env });
+    assert.equal(saved.code, 0, saved.stderr);
+    assert.deepEqual(Deno.readFileSync(file), lower);
+  },
+);
+
+registryTest(
+  "a tag ending in .sif is pushed, pulled into a file and deleted; only a record is refused",
+  async () => {
+    await using registry = await startDockerRegistry();
+    await using home = await tempHome();
+    const bytes = sifBytes(120_000, 23);
+    const uri = `oras://${registry.host}/lab/a:v1.sif`;
+    const pushed = await sregistry(["push", home.file("a.sif", bytes), "--name", uri], {
+      env: home.env,
+    });
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.match(pushed.stdout, new RegExp(`^oras://${registry.host}/lab/a:v1\\.sif@sha256:`));
+
+    const file = join(home.path, "out.sif");
+    const saved = await sregistry(["pull", "--json", "--name", file, uri], { env: home.env });
+    assert.equal(saved.code, 0, saved.stderr);
+    assert.deepEqual(Deno.readFileSync(file), bytes);
+    assert.equal(JSON.parse(saved.stdout).uri, null, "no sregistry name");
+
+    for (const command of ["pull", "record"]) {
+      assertFailure(
+        await sregistry([command, uri], { env: home.env }),
+        2,
+        /lab\/a:v1\.sif cannot be kept under an sregistry name .*; pull it with --name <file>/,
+      );
+    }
+    assert.deepEqual(await listed(home), []);
+
+    const deleted = await sregistry(["delete", "--force", uri], { env: home.env });
+    assert.equal(deleted.code, 0, deleted.stderr);
+    const gone = await fetch(`${registry.url}/v2/lab/a/manifests/v1.sif`, {
+      headers: { accept: TYPES.oci },
+    });
+    await gone.body?.cancel();
+    assert.equal(gone.status, 404);
+  },
+);

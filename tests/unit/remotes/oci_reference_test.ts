@@ -55,7 +55,7 @@ const INVALID: [string, RegExp][] = [
   ["h.io/lab/x:", /the tag '' is not valid/],
   ["h.io/lab/x:-v1", /the tag '-v1'/],
   [`h.io/x:${"a".repeat(129)}`, /the tag/],
-  ["h.io/x@sha256:abc", /digest 'sha256:abc'/],
+  ["h.io/x@sha256:abc", /'sha256:abc' after '@' is not a digest/],
   [`h.io/x@md5:${"a".repeat(32)}`, /digest/],
   ["h_o.io/x", /registry host 'h_o.io'/],
   ["h.io:99999/x", /registry port '99999'/],
@@ -98,14 +98,47 @@ Deno.test("recordedName keeps the host as a leading folder and agrees with the n
     version: null,
   });
   assert.equal(
-    recordedName(parseOciReference(`h.io/x@${DIGEST}`)).tag,
+    recordedName(parseOciReference(`h.io/x@${DIGEST}`))?.tag,
     `sha256-${"ab".repeat(32)}`,
   );
 });
 
-Deno.test("recordedName refuses a reference sregistry's names would change", () => {
+Deno.test("recordedName has no name for a reference sregistry's names would change", () => {
   // names.ts strips an image extension at the end: the tag would be lost.
-  assert.throws(() => recordedName(parseOciReference("h.io/x:v1.sif")), InvalidNameError);
+  for (const tag of ["v1.sif", "v1.SIMG", "x.img"]) {
+    assert.equal(parseOciReference(`h.io/x:${tag}`).tag, tag, "a valid OCI tag");
+    assert.equal(recordedName(parseOciReference(`h.io/x:${tag}`)), null, tag);
+  }
+});
+
+Deno.test("a reference or host with user:password@ is refused without showing the password", () => {
+  const secret = "S3cretPW";
+  for (
+    const text of [
+      `me:${secret}@h.io:5000/lab/a:v1`,
+      `me:${secret}@h.io:5000`,
+      `me:${secret}@h.io`,
+      `me:p@${secret}@h.io/lab/a`,
+      `me:${secret}@h.io/lab/a@${DIGEST}`,
+    ]
+  ) {
+    assert.throws(() => parseOciReference(text), (error: unknown) => {
+      assert.ok(error instanceof InvalidNameError, text);
+      const shown = `${error.message} ${error.hint}`;
+      assert.ok(!shown.includes(secret), shown);
+      assert.match(shown, /credentials|sregistry login/);
+      return true;
+    });
+  }
+  for (const text of [`me:${secret}@h.io:5000`, `oras://me:${secret}@h.io`]) {
+    assert.throws(() => parseRegistryHost(text), (error: unknown) => {
+      assert.ok(error instanceof InvalidNameError);
+      assert.ok(!`${error.message} ${error.hint}`.includes(secret));
+      assert.match(error.message, /cannot carry credentials/);
+      assert.match(error.hint ?? "", /sregistry login h\.io/);
+      return true;
+    });
+  }
 });
 
 Deno.test("parseRegistryHost takes a host with or without oras:// and a trailing slash", () => {
