@@ -127,7 +127,7 @@ export function runImages(ctx: Context, options: ImagesOptions): void {
       hint: "choose one of --json, --format, --uris, --paths (or none, for the table)",
     });
   }
-  const where = imageFilter(ctx, options);
+  const where = imageFilter(options);
   const order = imageOrder(options);
   const format = options.uris
     ? parseImageFormat("uri")
@@ -171,7 +171,7 @@ function writeLines(ctx: Context, lines: string[]): void {
 }
 
 // The flags as a filter, checked before the database is opened.
-function imageFilter(ctx: Context, options: ImagesOptions): ImageFilter {
+function imageFilter(options: ImagesOptions): ImageFilter {
   if (options.arch !== undefined && options.arch.trim() === "") {
     throw new UsageError("--arch needs an architecture, e.g. amd64");
   }

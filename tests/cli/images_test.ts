@@ -235,8 +235,8 @@ Deno.test("images --local, --remote, --missing and --changed keep records by whe
   assert.deepEqual(await uris("--local", "--remote", "vsoch"), ["vsoch/hello-world:latest"]);
 
   const table = lines((await sregistry(["images"], { env: home.env })).stdout);
-  assert.match(table[2], /\tmissing   \t {6}5 B {3}\[hub\]\tlibrary\/ubuntu:18\.04@/);
-  assert.match(table[4], /\tchanged   \t {6}6 B {3}\[hub\]\tvsoch\/salad:dev@/);
+  assert.match(table[2], /\tmissing {3}\t {6}5 B {3}\[hub\]\tlibrary\/ubuntu:18\.04@/);
+  assert.match(table[4], /\tchanged {3}\t {6}6 B {3}\[hub\]\tvsoch\/salad:dev@/);
   assert.equal(table[5], "Total: 4 containers, 1 local image, 6 B", "only images in place");
   const located = records(await sregistry(["images", "--json", "--changed"], { env: home.env }));
   assert.deepEqual(located.map((r) => r.location), ["changed"]);
