@@ -105,6 +105,31 @@ export function findVersion(db: DatabaseSync, image: ImageName): Container[] {
   ).all(collectionKey(image), image.name, image.version).map(toContainer);
 }
 
+/**
+ * The records of a name whose version starts with `prefix`, whatever their tag, newest first:
+ * what a version prefix (`lab/tool@0b4b1c0e`) may mean.
+ */
+export function findVersionPrefix(db: DatabaseSync, image: ImageName, prefix: string): Container[] {
+  return db.prepare(
+    `${SELECT} WHERE collection.name = ? AND container.name = ? ` +
+      "AND substr(container.version, 1, ?) = ? ORDER BY container.id DESC",
+  ).all(collectionKey(image), image.name, prefix.length, prefix).map(toContainer);
+}
+
+/** Every recorded `collection`, `name` and `tag`, once each. */
+export function recordedNames(
+  db: DatabaseSync,
+): { collection: string; name: string; tag: string }[] {
+  return db.prepare(`
+    SELECT DISTINCT collection.name AS collection, container.name AS name, container.tag AS tag
+    FROM container JOIN collection ON collection.id = container.collection_id`).all()
+    .map((row) => ({
+      collection: String(row.collection),
+      name: String(row.name),
+      tag: String(row.tag),
+    }));
+}
+
 /** The record whose file is `recorded`, if any. */
 export function findByFile(db: DatabaseSync, recorded: string): Container | undefined {
   const row = db.prepare(`${SELECT} WHERE container.image = ? LIMIT 1`).get(recorded);

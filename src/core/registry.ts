@@ -11,8 +11,9 @@ import { ensureFolder, Storage, tagCacheFolder, unusablePath } from "./storage.t
 import { isSharedFolder, makeSharedFolder, shareDatabaseFile } from "./sharing.ts";
 import { createOwnerLock, type JournalHost, recoverJournal } from "./journal.ts";
 import type { LockFile } from "./file_lock.ts";
-import { type Container, findContainers, findVersion, markUsed, useIsStale } from "./containers.ts";
-import { formatImageName, type ImageName } from "./names.ts";
+import { type Container, markUsed, useIsStale } from "./containers.ts";
+import { lookupContainer } from "./lookup.ts";
+import type { ImageName } from "./names.ts";
 
 /** The database file name inside the database folder. */
 export const DATABASE_FILE = "sregistry.db";
@@ -124,16 +125,10 @@ function createFolder(path: string, what: string, variable: string): void {
 
 /**
  * The newest record of a name (a given version when the name has one); a version found under
- * no record of the tag is looked for under every tag.
+ * no record of the tag is looked for under every tag, and a version prefix as lookup.ts says.
  */
 export function findContainer(registry: Registry, image: ImageName): Container {
-  const found = findContainers(registry.db, image)[0] ?? findVersion(registry.db, image)[0];
-  if (!found) {
-    throw new NotFoundError(`no record of ${formatImageName(image)} in the database`, {
-      hint: "'sregistry images' lists what is recorded",
-    });
-  }
-  return found;
+  return lookupContainer(registry.db, image);
 }
 
 /** The absolute path of a record's image file, or null for a remote-only record. */
