@@ -43,6 +43,7 @@ const COMMANDS: [string[], () => Promise<Register>][] = [
   [["prune"], load("prune", "registerPrune")],
   [["du"], load("du", "registerDu")],
   [["completions"], load("completions", "registerCompletions")],
+  [["__complete"], load("complete", "registerComplete")],
 ];
 
 // These need the whole tree.
