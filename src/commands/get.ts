@@ -4,8 +4,7 @@
  */
 import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
-import { lookupContainers } from "../core/lookup.ts";
-import { imageLocation, noteUse } from "../core/registry.ts";
+import { imageLocation, lookupContainers, noteUse } from "../core/registry.ts";
 import { nameArgument } from "./common.ts";
 
 /** Registers `get`. */

@@ -13,7 +13,7 @@ import {
   type RecordOrder,
   SORT_FIELDS,
   type SortField,
-} from "../core/record_query.ts";
+} from "../core/containers.ts";
 import { UsageError } from "../errors.ts";
 import {
   formatImage,

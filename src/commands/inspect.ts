@@ -11,9 +11,8 @@ import { ConfigError, NotFoundError, SregistryError, UsageError } from "../error
 import { type Container, findContainers } from "../core/containers.ts";
 import type { ImageAttributes } from "../core/image_attributes.ts";
 import { type ImageInspection, inspectImage } from "../core/image_inspection.ts";
-import { lookupContainers } from "../core/lookup.ts";
 import { formatImageName, type ImageName } from "../core/names.ts";
-import { imageFile, type Registry } from "../core/registry.ts";
+import { imageFile, lookupContainers, type Registry } from "../core/registry.ts";
 import {
   apptainerDocument,
   apptainerJson,

@@ -11,7 +11,7 @@ import {
   orderTerms,
   recordCondition,
   type RecordOrder,
-} from "./record_query.ts";
+} from "./containers.ts";
 
 /** A record as a listing shows it. */
 export interface ListedRecord {

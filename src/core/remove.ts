@@ -17,8 +17,7 @@ import {
 import { immediate } from "./database.ts";
 import { type FileStep, journaled } from "./journal.ts";
 import type { ImageName } from "./names.ts";
-import { lookupContainers } from "./lookup.ts";
-import { imageFile, type Registry } from "./registry.ts";
+import { imageFile, lookupContainers, type Registry } from "./registry.ts";
 import { exists, pruneEmptyFolders } from "./storage.ts";
 import { storageWriteError } from "./add.ts";
 
@@ -33,7 +32,7 @@ export interface Removal {
 }
 
 /**
- * Removes the record each name means (core/lookup.ts; two names of one record remove it once),
+ * Removes the record each name means (lookupContainers; two names of one record remove it once),
  * deleting their files with `deleteFile`, as one change: when a name has no record, nothing is
  * removed.
  */

@@ -4,7 +4,7 @@
  * defined once, in core/containers.ts's SQL, so one record and 100,000 records agree.
  */
 import { type Container, containerRecordJson, containerRecordsJson } from "../core/containers.ts";
-import type { ImageFilter, RecordOrder } from "../core/record_query.ts";
+import type { ImageFilter, RecordOrder } from "../core/containers.ts";
 import type { Registry } from "../core/registry.ts";
 import type { OutputStream } from "./io.ts";
 
