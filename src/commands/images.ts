@@ -68,7 +68,7 @@ export interface ImagesOptions {
 }
 
 const FIELD_HELP = Object.entries(IMAGE_FIELDS)
-  .map(([name, field]) => `  ${name.padEnd(10)} ${field.description}`).join("\n");
+  .map(([name, field]) => `  ${name.padEnd(11)}${field.description}`).join("\n");
 
 /** Registers `images`. */
 export function registerImages(program: Command, ctx: Context): void {
@@ -98,7 +98,7 @@ export function registerImages(program: Command, ctx: Context): void {
         "\n--since and --before take a date (2026-11-21: local midnight), a date and time\n" +
         "(2026-11-21T14:02 or 2026-11-21 14:02:05, local unless it ends with Z or an offset such\n" +
         "as +01:00), or an age: 90m, 12h, 7d, 2w (minutes, hours, days, weeks ago).\n" +
-        "\n--format fields, as {field} in a template (\\t, \\n: tab, newline) or a comma list\n" +
+        "\n--format fields, as {field} in a template (\\t, \\n, \\\\: tab, newline, backslash) or a\ncomma list " +
         `(tab-separated); empty when a record has no value:\n${FIELD_HELP}\n` +
         "\nArchitecture and labels are read from each image when it is added or pulled (the\n" +
         "record's `metrics`); records added before sregistry read them match no filter.\n" +
