@@ -1,8 +1,9 @@
 /**
  * A big database: 100,000 records written straight through the core (one transaction), then
- * `sregistry images --json` on it (within 1 s), `images --arch --label` filtering on what was read
- * from the images (within 1 s), and `sregistry get` on it against `get` on a database holding a
- * single record (<= 1.5x).
+ * `sregistry images --json` on it (within 1 s), the table `images` shows and the table sorted by
+ * size (within 1 s each), `images --arch --label` filtering on what was read from the images
+ * (within 1 s), and `sregistry get` on it against `get` on a database holding a single record
+ * (<= 1.5x).
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
@@ -10,6 +11,7 @@ import { insertContainer } from "../src/core/containers.ts";
 import { immediate } from "../src/core/database.ts";
 import { formatImageName, type ImageName } from "../src/core/names.ts";
 import { openRegistry } from "../src/core/registry.ts";
+import { lines } from "../tests/support/state.ts";
 import {
   type BenchSettings,
   denoScriptSpec,
@@ -69,9 +71,16 @@ export async function benchDb(settings: BenchSettings, report: (row: Row) => voi
   if (filtered.length !== count / 50) {
     throw new Error(`${filter.join(" ")} listed ${filtered.length} records, not ${count / 50}`);
   }
+  const table = lines((await timedOk(sregistrySpec(["images"], bigHome, { stdout: true }))).stdout);
+  if (table.length !== count + 2) {
+    throw new Error(`images showed ${table.length} lines, not a header, ${count} rows and a total`);
+  }
+  const sortedTable = ["images", "--sort", "size", "--reverse"];
   const specs = {
     empty: denoScriptSpec(empty, oneHome),
     filter: sregistrySpec(filter, bigHome),
+    table: sregistrySpec(["images"], bigHome),
+    sorted: sregistrySpec(sortedTable, bigHome),
     getBig: sregistrySpec(["get", uri], bigHome),
     getOne: sregistrySpec(["get", uri], oneHome),
     images: sregistrySpec(["images", "--json"], bigHome, { rss: true }),
@@ -79,6 +88,8 @@ export async function benchDb(settings: BenchSettings, report: (row: Row) => voi
   const times = { empty: [] as number[], getBig: [] as number[], getOne: [] as number[] };
   const imagesTimes: number[] = [];
   const filterTimes: number[] = [];
+  const tableTimes: number[] = [];
+  const sortedTimes: number[] = [];
   let imagesRss = 0;
   const warmups = settings.quick ? 1 : 2;
   const runs = settings.quick ? 5 : 15;
@@ -95,6 +106,10 @@ export async function benchDb(settings: BenchSettings, report: (row: Row) => voi
       if (!warmup) imagesTimes.push(result.ms);
       const narrowed = await timedOk(specs.filter);
       if (!warmup) filterTimes.push(narrowed.ms);
+      const shown = await timedOk(specs.table);
+      if (!warmup) tableTimes.push(shown.ms);
+      const sorted = await timedOk(specs.sorted);
+      if (!warmup) sortedTimes.push(sorted.ms);
     }
   });
   report(
@@ -106,6 +121,22 @@ export async function benchDb(settings: BenchSettings, report: (row: Row) => voi
     ),
   );
   report(rssRow(`${label}: images --json peak RSS`, imagesRss));
+  report(
+    timeRow(
+      `${label}: images (table, vs empty script)`,
+      median(tableTimes),
+      median(times.empty),
+      MAX_IMAGES_MS,
+    ),
+  );
+  report(
+    timeRow(
+      `${label}: ${sortedTable.join(" ")} (vs empty script)`,
+      median(sortedTimes),
+      median(times.empty),
+      MAX_IMAGES_MS,
+    ),
+  );
   report(
     timeRow(
       `${label}: images --arch --label (vs empty script)`,

@@ -6,6 +6,7 @@
  * returns the help text or the action to run, and throws UsageError for bad input.
  */
 import { UsageError } from "./errors.ts";
+import { editDistance } from "./core/edit_distance.ts";
 
 // Types that read an option's key and value from its flags, as commander's extra-typings did:
 // "-f, --force" is a boolean `force`, "--name <uri>" an optional string `name`.
@@ -19,7 +20,8 @@ type OptionKey<F extends string> = CamelCase<LongName<F>>;
 type OptionValue<F extends string> = F extends `${string}<${string}...>` ? string[]
   : F extends `${string}<${string}>` ? string | undefined
   : boolean;
-type ArgumentValue<S extends string> = S extends `<${string}>` ? string
+type ArgumentValue<S extends string> = S extends `<${string}...>` ? string[]
+  : S extends `<${string}>` ? string
   : S extends `[${string}...]` ? string[]
   : string | undefined;
 
@@ -65,6 +67,8 @@ export class Command<Args extends unknown[] = [], Options extends object = Recor
   readonly arguments: Argument[] = [];
   parent?: AnyCommand;
   summary = "";
+  /** Left out of help, suggestions and completion scripts (commands for scripts sregistry makes). */
+  hidden = false;
   helpAfter: string[] = [];
   handler?: Action;
 
@@ -86,13 +90,22 @@ export class Command<Args extends unknown[] = [], Options extends object = Recor
     return this;
   }
 
+  /** Leaves the command out of help, suggestions and completion scripts. */
+  hide(): this {
+    this.hidden = true;
+    return this;
+  }
+
   /** Another name the command answers to. */
   alias(name: string): this {
     this.aliases.push(name);
     return this;
   }
 
-  /** A positional argument: "<name>" required, "[name]" optional, "[name...]" the rest. */
+  /**
+   * A positional argument: "<name>" required, "[name]" optional, "[name...]" the rest, "<name...>"
+   * the rest, at least one.
+   */
   argument<S extends string>(spec: S, description: string): Command<
     [...Args, ArgumentValue<S>],
     Options
@@ -280,7 +293,7 @@ export function parseCommandLine(program: Program, args: string[]): Invocation {
   if (help) return { kind: "help", text: helpText(program, command) };
   const handler = command.handler;
   if (!handler) {
-    const names = command.commands.map((c) => c.name).join(", ");
+    const names = command.commands.filter((c) => !c.hidden).map((c) => c.name).join(", ");
     throw new UsageError(`'${command.path()}' needs a command: ${names}`, {
       hint: `see '${command.path()} --help'`,
     });
@@ -318,6 +331,11 @@ function bindArguments(command: AnyCommand, positionals: string[]): unknown[] {
   let next = 0;
   for (const argument of command.arguments) {
     if (argument.variadic) {
+      if (argument.required && next >= positionals.length) {
+        throw new UsageError(`missing required argument '${argument.name}'`, {
+          hint: `usage: ${usage(command)}`,
+        });
+      }
       bound.push(positionals.slice(next));
       next = positionals.length;
     } else if (next < positionals.length) {
@@ -352,7 +370,7 @@ function unknownOption(flag: string, command: AnyCommand): UsageError {
 }
 
 function unknownCommand(word: string, command: AnyCommand): UsageError {
-  const names = command.commands.flatMap((c) => [c.name, ...c.aliases]);
+  const names = command.commands.filter((c) => !c.hidden).flatMap((c) => [c.name, ...c.aliases]);
   const suggestion = closest(word, names);
   return new UsageError(`unknown command '${word}'`, {
     hint: suggestion ? `did you mean ${suggestion}?` : `see '${command.path()} --help'`,
@@ -385,22 +403,6 @@ export function closest(word: string, candidates: string[]): string | undefined 
   return best;
 }
 
-// Optimal string alignment distance: insertions, deletions, substitutions, transpositions.
-function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.length][b.length];
-}
-
 function usage(command: AnyCommand): string {
   const names = [command.name, ...command.aliases].join("|");
   const words = [command.parent ? `${command.parent.path()} ${names}` : names, "[options]"];
@@ -427,7 +429,7 @@ export function helpText(program: Program, command: AnyCommand): string {
     sections.push("Global options:\n" + table(globals));
   }
   if (command.commands.length > 0) {
-    const rows = command.commands.map((c) => {
+    const rows = command.commands.filter((c) => !c.hidden).map((c) => {
       const term = [[c.name, ...c.aliases].join("|")];
       if (c.options.length > 0) term.push("[options]");
       if (c.commands.length > 0) term.push("[command]");

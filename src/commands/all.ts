@@ -44,6 +44,7 @@ const COMMANDS: [string[], () => Promise<Register>][] = [
   [["du"], load("du", "registerDu")],
   [["refresh"], load("refresh", "registerRefresh")],
   [["completions"], load("completions", "registerCompletions")],
+  [["__complete"], load("complete", "registerComplete")],
 ];
 
 // These need the whole tree.

@@ -12,7 +12,10 @@ import { formatBytes } from "../output/units.ts";
 /** Registers `du`. */
 export function registerDu(program: Command, ctx: Context): void {
   program.command("du").description("show the space images take, per collection")
-    .argument("[query...]", "count only records whose collection, name, tag or uri contains one")
+    .argument(
+      "[query...]",
+      "count only records whose collection, name, tag or uri contains every query",
+    )
     .option("--json", "print the sizes in bytes as JSON")
     .addHelpText(
       "\nA file's bytes count once however many records share it (tags are hard links);\n" +

@@ -1,17 +1,20 @@
 /**
- * `sregistry inspect <uri|path>`: a record (or an image file given by its path) with what sregistry
- * reads from the image: format, SIF header and objects, and the apptainer metadata; or, with one of
- * apptainer's selectors, that metadata in apptainer's layout.
+ * `sregistry inspect <uri|path...>`: a record (or an image file given by its path) with what
+ * sregistry reads from the image: format, SIF header and objects, and the apptainer metadata; or,
+ * with one of apptainer's selectors, that metadata in apptainer's layout. Every target is found
+ * and read before anything is printed: several print a JSON array, or text blocks under headings.
  */
 import { resolve } from "../core/paths.ts";
 import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
 import { ConfigError, NotFoundError, SregistryError, UsageError } from "../errors.ts";
-import { findContainers } from "../core/containers.ts";
+import { type Container, findContainers } from "../core/containers.ts";
+import type { ImageAttributes } from "../core/image_attributes.ts";
 import { type ImageInspection, inspectImage } from "../core/image_inspection.ts";
 import { formatImageName, type ImageName } from "../core/names.ts";
-import { findContainer, imageFile, type Registry } from "../core/registry.ts";
+import { imageFile, lookupContainers, type Registry } from "../core/registry.ts";
 import {
+  apptainerDocument,
   apptainerJson,
   apptainerText,
   inspectionJson,
@@ -26,8 +29,8 @@ import { nameArgument } from "./common.ts";
 
 /** Options of `inspect`. */
 export interface InspectCommandOptions extends Selection {
-  /** A record's name, or an image file's path. */
-  uri: string;
+  /** Records' names, or image files' paths. */
+  uris: string[];
   /** JSON output. */
   json: boolean;
 }
@@ -40,7 +43,10 @@ const PATH_RULE = "An argument that starts with /, ./, ../ or ~/ is a file path.
 export function registerInspect(program: Command, ctx: Context): void {
   program.command("inspect")
     .description("show a container's record and what its image holds (labels, definition, ...)")
-    .argument("<uri>", "collection/name[:tag][@version] (without @version, the newest), or a path")
+    .argument(
+      "<uri...>",
+      "collection/name[:tag][@version] (without @version, the newest), or a path",
+    )
     .option("-l, --labels", "apptainer's labels (what --app shows when no other selector is given)")
     .option("-d, --deffile", "the definition file the image was built from")
     .option("-r, --runscript", "the runscript")
@@ -61,14 +67,18 @@ export function registerInspect(program: Command, ctx: Context): void {
         "and apptainer metadata, read by sregistry itself (nothing is run, apptainer is not\n" +
         "needed). With a selector it prints what `apptainer inspect` prints for it.\n\n" +
         PATH_RULE +
-        "\n\nExamples:\n  sregistry inspect vsoch/hello-world:latest\n" +
+        "\n\nSeveral targets print a JSON array of what one prints (with a selector and no JSON:\n" +
+        "each block under a '==> target <==' line). Every target is found and read first: when\n" +
+        "one fails (no record, no image to read), nothing is printed.\n" +
+        "\nExamples:\n  sregistry inspect vsoch/hello-world:latest\n" +
+        "  sregistry inspect lab/tool:v1 lab/tool:v2 ./candidate.sif\n" +
         "  sregistry inspect --labels vsoch/hello-world\n" +
         "  sregistry inspect --runscript ./lolcow.sif\n" +
         "  sregistry inspect --json --environment --app cowsay ./apps.sif",
     )
-    .action((uri, options) =>
+    .action((uris, options) =>
       runInspect(ctx, {
-        uri,
+        uris,
         json: options.json,
         labels: options.labels,
         deffile: options.deffile,
@@ -86,49 +96,71 @@ export function registerInspect(program: Command, ctx: Context): void {
 
 /** Runs `inspect`. */
 export function runInspect(ctx: Context, options: InspectCommandOptions): void {
-  const target = chooseTarget(ctx, options.uri);
-  if (selects(options)) showSelection(ctx, target, options);
-  else showInspection(ctx, target);
+  const targets = chooseTargets(ctx, options.uris);
+  const several = targets.length > 1;
+  if (!selects(options)) {
+    const shown = targets.map((target) => inspection(ctx, target, several));
+    ctx.io.out.write(renderJson(several ? shown : shown[0]));
+    return;
+  }
+  const chosen = targets.map((target) => selection(ctx, target, options, several));
+  if (options.json || options.all) {
+    const documents = chosen.map(apptainerDocument);
+    ctx.io.out.write(apptainerJson(several ? documents : documents[0]));
+    return;
+  }
+  const blocks = chosen.map((attributes, i) => {
+    const text = safeText(ctx.io.out, apptainerText(attributes, options));
+    return several ? `==> ${safeText(ctx.io.out, targets[i].shown)} <==\n${text}` : text;
+  });
+  ctx.io.out.write(blocks.join(several ? "\n" : ""));
 }
 
 // Without a selector: the record (if any) and everything read from its image, as JSON.
-function showInspection(ctx: Context, target: Target): void {
+function inspection(ctx: Context, target: Target, several: boolean): unknown {
   const inspection = target.path === null ? null : inspectImage(target.path);
   // A file given by its path that is no image, or whose SIF header is damaged: nothing to show.
   if (!target.record && inspection?.problem && !inspection.sif && !inspection.squashfs) {
     if (inspection.format !== "ext3") throw inspection.problem;
   }
-  if (inspection) writeWarnings(ctx.io.err, problems(inspection));
-  else if (target.absent && target.record?.image !== null) {
-    writeWarnings(ctx.io.err, [target.absent.message]);
-  }
+  const warn = (warnings: string[]) =>
+    writeWarnings(ctx.io.err, several ? warnings.map((w) => `${target.shown}: ${w}`) : warnings);
+  if (inspection) warn(problems(inspection));
+  else if (target.absent && target.record?.image !== null) warn([target.absent.message]);
   const shown = inspection && inspectionJson(inspection);
-  ctx.io.out.write(
-    renderJson(target.record ? { ...target.record, inspection: shown } : shown),
-  );
+  return target.record ? { ...target.record, inspection: shown } : shown;
 }
 
-// With apptainer's selectors: what `apptainer inspect` prints for them.
-function showSelection(ctx: Context, target: Target, options: InspectCommandOptions): void {
+// With apptainer's selectors: the attributes `apptainer inspect` prints for them.
+function selection(
+  ctx: Context,
+  target: Target,
+  options: InspectCommandOptions,
+  several: boolean,
+): ImageAttributes {
   if (target.path === null) throw target.absent;
   const inspection = inspectImage(target.path);
   if (inspection.problem) throw inspection.problem;
-  writeWarnings(ctx.io.err, inspection.warnings);
+  writeWarnings(
+    ctx.io.err,
+    several ? inspection.warnings.map((w) => `${target.shown}: ${w}`) : inspection.warnings,
+  );
   if (
     options.app !== undefined && !options.all &&
     !Object.hasOwn(inspection.attributes.apps ?? {}, options.app)
   ) {
-    throw new NotFoundError(`the image has no app '${options.app}'`, {
-      hint: "'sregistry inspect --list-apps' lists them",
-    });
+    throw new NotFoundError(
+      `${several ? `${target.shown}: ` : ""}the image has no app '${options.app}'`,
+      { hint: "'sregistry inspect --list-apps' lists them" },
+    );
   }
-  const chosen = selectAttributes(inspection.attributes, options);
-  if (options.json || options.all) ctx.io.out.write(apptainerJson(chosen));
-  else ctx.io.out.write(safeText(ctx.io.out, apptainerText(chosen, options)));
+  return selectAttributes(inspection.attributes, options);
 }
 
 /** What `inspect` reads: a file, or a record and its image file. */
 interface Target {
+  /** The argument as typed, for headings and warnings when there are several. */
+  shown: string;
   /** The record, when the argument named one. */
   record: Record<string, unknown> | null;
   /** The image file to read, or null when the record has none. */
@@ -137,53 +169,69 @@ interface Target {
   absent: SregistryError | null;
 }
 
-// PATH_RULE, in code.
-function chooseTarget(ctx: Context, argument: string): Target {
+// The targets of the arguments, in their order; the names among them are looked up together,
+// so that every name without a record is reported at once.
+function chooseTargets(ctx: Context, args: string[]): Target[] {
+  const chosen = args.map((argument) => chooseTarget(ctx, argument));
+  const names = chosen.flatMap((choice) => "name" in choice ? [choice.name] : []);
+  if (names.length === 0) {
+    return chosen.map((choice, i) => fileTarget(args[i], (choice as { file: string }).file));
+  }
+  using registry = ctx.openRegistry();
+  const containers = lookupContainers(registry.db, names);
+  let next = 0;
+  return chosen.map((choice, i) =>
+    "name" in choice
+      ? recordTarget(registry, args[i], containers[next++])
+      : fileTarget(args[i], choice.file)
+  );
+}
+
+// PATH_RULE, in code: the file an argument names, or the name of a record to look up.
+function chooseTarget(ctx: Context, argument: string): { file: string } | { name: ImageName } {
   if (/^(\/|\.\.?\/|~\/)/.test(argument) || argument === "." || argument === "..") {
     const home = argument.startsWith("~/") ? ctx.env.HOME : undefined;
-    return fileTarget(resolve(ctx.cwd, home ? home + argument.slice(1) : argument));
+    return { file: resolve(ctx.cwd, home ? home + argument.slice(1) : argument) };
   }
   const file = resolve(ctx.cwd, argument);
-  if (!existsAsFile(file)) return recordTarget(ctx, nameArgument(argument));
+  if (!existsAsFile(file)) return { name: nameArgument(argument) };
   // A file of that name exists: it is the target unless a record has the name too.
   let name: ImageName;
   try {
     name = nameArgument(argument);
   } catch (error) {
-    if (error instanceof UsageError) return fileTarget(file);
+    if (error instanceof UsageError) return { file };
     throw error;
   }
-  if (ctx.settings().disable.value) return fileTarget(file);
+  if (ctx.settings().disable.value) return { file };
   const found = withRegistry(ctx, (registry) => findContainers(registry.db, name)[0]);
-  if (found === undefined) return fileTarget(file);
+  if (found === undefined) return { file };
   throw new UsageError(
     `'${argument}' is both a file here and the record ${formatImageName(name)}`,
     { hint: `write ./${argument} for the file, or ${found.uri} for the record` },
   );
 }
 
-function fileTarget(path: string): Target {
-  return { record: null, path, absent: null };
+function fileTarget(shown: string, path: string): Target {
+  return { shown, record: null, path, absent: null };
 }
 
-function recordTarget(ctx: Context, name: ImageName): Target {
-  using registry = ctx.openRegistry();
-  const container = findContainer(registry, name);
+function recordTarget(registry: Registry, shown: string, container: Container): Target {
   const record = containerRecord(registry, container);
   const path = imageFile(registry, container);
   if (path === null) {
     const absent = new NotFoundError(`${container.uri} is a remote-only record: no image to read`, {
       hint: "'sregistry pull' it first",
     });
-    return { record, path: null, absent };
+    return { shown, record, path: null, absent };
   }
   if (!existsAsFile(path)) {
     const absent = new NotFoundError(`the image file of ${container.uri} is missing: ${path}`, {
       hint: "'sregistry rmi' the record, or pull or add the image again",
     });
-    return { record, path: null, absent };
+    return { shown, record, path: null, absent };
   }
-  return { record, path, absent: null };
+  return { shown, record, path, absent: null };
 }
 
 // A registry that cannot be opened (unwritable folder) has no record to confuse a file with.

@@ -1,18 +1,20 @@
 /**
- * `sregistry rm <uri>` removes a record and keeps its file; `sregistry rmi <uri>` removes the
- * record and deletes the file. Both take `--all`, which needs confirmation.
+ * `sregistry rm <uri...>` removes records and keeps their files; `sregistry rmi <uri...>` removes
+ * records and deletes their files. Several names are one change: when one has no record, nothing
+ * is removed. Both take `--all`, which needs confirmation.
  */
 import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
 import { UsageError } from "../errors.ts";
-import { type Removal, removeAll, removeContainer } from "../core/remove.ts";
+import { type Removal, removeAll, removeNamed } from "../core/remove.ts";
 import { countContainers } from "../core/containers.ts";
 import { activeClient, confirm, nameArgument, printBanner } from "./common.ts";
 import { renderJson } from "../output/records.ts";
 
 /** Options of `rm` and `rmi`. */
 export interface RemoveOptions {
-  uri?: string;
+  /** The names to remove; none with `all`. */
+  uris: string[];
   all: boolean;
   yes: boolean;
   json: boolean;
@@ -26,10 +28,10 @@ export function registerRemove(program: Command, ctx: Context): void {
     program.command(verb)
       .description(
         deleteFile
-          ? "remove a container's record and delete its image file"
-          : "remove a container's record but keep its image file",
+          ? "remove containers' records and delete their image files"
+          : "remove containers' records but keep their image files",
       )
-      .argument("[uri]", "collection/name[:tag][@version]; without @version, the newest")
+      .argument("[uri...]", "collection/name[:tag][@version]; without @version, the newest")
       .option(
         "--all",
         deleteFile ? "remove every record and image file" : "remove every record",
@@ -40,27 +42,36 @@ export function registerRemove(program: Command, ctx: Context): void {
       )
       .option("--json", "print what was removed as JSON")
       .addHelpText(
-        `\nExamples:\n  sregistry ${verb} vsoch/hello-world:latest\n  sregistry ${verb} --all --yes`,
+        "\nSeveral names are removed together: when one has no record, nothing is removed (the\n" +
+          "error names each such name and the nearest recorded ones). A version may be shortened\n" +
+          "to its first 8 or more characters." +
+          (deleteFile
+            ? " A file that another record also uses (a tag) is kept for it.\n"
+            : " Each kept file's path is printed on stdout.\n") +
+          `\nExamples:\n  sregistry ${verb} vsoch/hello-world:latest\n` +
+          `  sregistry ${verb} lab/tool:v1 lab/tool:v2 lab/tool@0b4b1c0e\n` +
+          `  sregistry images --missing --uris | xargs sregistry ${verb}\n` +
+          `  sregistry ${verb} --all --yes`,
       )
-      .action((uri, options) => runRemove(ctx, { uri, ...options, deleteFile }));
+      .action((uris, options) => runRemove(ctx, { uris, ...options, deleteFile }));
   }
 }
 
 /** Runs `rm` or `rmi`. */
 export async function runRemove(ctx: Context, options: RemoveOptions): Promise<void> {
   const verb = options.deleteFile ? "rmi" : "rm";
-  if (options.all === (options.uri !== undefined)) {
+  if (options.all === (options.uris.length > 0)) {
     throw new UsageError(`${verb} needs either a uri or --all`, {
       hint: `sregistry ${verb} collection/name:tag`,
     });
   }
-  const name = options.uri === undefined ? null : nameArgument(options.uri);
+  const names = options.uris.map(nameArgument);
   // With --json, stderr carries only the JSON error, if any.
   if (!options.json) printBanner(ctx, activeClient(ctx));
   using registry = ctx.openRegistry();
   let removals: Removal[];
-  if (name) {
-    removals = [removeContainer(registry, name, { deleteFile: options.deleteFile })];
+  if (names.length > 0) {
+    removals = removeNamed(registry, names, { deleteFile: options.deleteFile });
   } else {
     const count = countContainers(registry.db);
     const what = options.deleteFile ? "records and their image files" : "records";

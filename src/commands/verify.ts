@@ -32,7 +32,10 @@ export interface VerifyCommandOptions {
 export function registerVerify(program: Command, ctx: Context): void {
   program.command("verify")
     .description("check local images against their records, and storage for leftovers")
-    .argument("[query...]", "check only records whose collection, name, tag or uri contains one")
+    .argument(
+      "[query...]",
+      "check only records whose collection, name, tag or uri contains every query",
+    )
     .option("--quick", "check that each file is there with its recorded size; do not re-hash")
     .option("--json", "print every check and a summary as JSON")
     .addHelpText(

@@ -1,10 +1,129 @@
 /**
  * Every SQL statement on the `collection` and `container` tables, and the Container row type.
  * A lookup without a version returns the most recently added match (highest id), never an
- * arbitrary one.
+ * arbitrary one. Listings keep the records that every query matches and that pass their filter;
+ * values are always parameters, never SQL text.
  */
 import type { DatabaseSync, SQLInputValue } from "node:sqlite";
 import { collectionKey, type ImageName } from "./names.ts";
+
+/**
+ * `local` (its file is there, of the recorded size), `remote` (a record without a file),
+ * `missing` (no regular file at its path), `changed` (a file of another size) or `unreadable`
+ * (behind a folder this user may not enter).
+ */
+export type ImageLocation = "local" | "remote" | "missing" | "changed" | "unreadable";
+
+/** What a listing keeps besides its queries. */
+export interface ImageFilter {
+  /** Architecture, in SIF's spelling (`amd64`). */
+  arch?: string;
+  /** Labels every kept record has: a key with this value, or with any value when none is given. */
+  labels?: { key: string; value?: string }[];
+  /** Keep records in any of these locations; every location when missing or empty. */
+  locations?: ImageLocation[];
+  /** Keep records of this client (the record's `client`, compared without case). */
+  client?: string;
+  /** Keep records created at or after this UTC time, `YYYY-MM-DD HH:MM:SS`. */
+  since?: string;
+  /** Keep records created before this UTC time, `YYYY-MM-DD HH:MM:SS`. */
+  before?: string;
+}
+
+/** The fields a listing sorts on. */
+export const SORT_FIELDS = ["date", "name", "size", "used", "client", "location"] as const;
+
+/** A field a listing sorts on. */
+export type SortField = typeof SORT_FIELDS[number];
+
+/** How a listing is ordered: by a field (ascending), or in the order records were added. */
+export interface RecordOrder {
+  /** The field; none means the order records were added (by id). */
+  sort?: SortField;
+  /** Descending instead. */
+  reverse?: boolean;
+}
+
+/**
+ * Where a record's image is (an ImageLocation), computed by the `image_state` function that
+ * opening the registry registers (it looks at the file).
+ */
+export const LOCATION_SQL = "CASE WHEN coalesce(container.image, '') = '' THEN 'remote' " +
+  "ELSE image_state(container.image, container.size) END";
+
+// Ties keep the order records were added. A size never known sorts below every size, an image
+// never used below every use.
+const SORT_SQL: Record<SortField, string> = {
+  date: "container.created_at",
+  name: "container.uri",
+  size: "coalesce(container.size, -1)",
+  used: "coalesce(container.used_at, '')",
+  client: "lower(container.client)",
+  location: LOCATION_SQL,
+};
+
+// The metrics column as JSON SQLite can read: a damaged value (no JSON) matches nothing.
+const METRICS = "(CASE WHEN json_valid(container.metrics) THEN container.metrics ELSE '{}' END)";
+
+const QUERY_MATCH = "(instr(lower(collection.name), ?) OR instr(lower(container.name), ?) " +
+  "OR instr(lower(container.tag), ?) OR instr(lower(container.uri), ?))";
+
+/**
+ * A SQL condition (and its parameters) keeping the records that every query matches (a
+ * substring of collection, name, tag or uri, without case; `*` and empty queries match all) and
+ * that pass the filter; "1" keeps all.
+ */
+export function recordCondition(
+  queries: string[],
+  where: ImageFilter = {},
+): { condition: string; params: string[] } {
+  const conditions: string[] = [];
+  const params: string[] = [];
+  for (const query of queries) {
+    if (query === "" || query === "*") continue;
+    conditions.push(QUERY_MATCH);
+    params.push(...Array(4).fill(query.toLowerCase()));
+  }
+  if (where.arch !== undefined) {
+    conditions.push(`json_extract(${METRICS}, '$.arch') = ?`);
+    params.push(where.arch);
+  }
+  for (const label of where.labels ?? []) {
+    const value = label.value === undefined ? "" : " AND type = 'text' AND value = ?";
+    conditions.push(
+      `EXISTS (SELECT 1 FROM json_each(${METRICS}, '$.labels') WHERE key = ?${value})`,
+    );
+    params.push(label.key, ...(label.value === undefined ? [] : [label.value]));
+  }
+  const locations = [...new Set(where.locations ?? [])];
+  if (locations.length === 1 && locations[0] === "remote") {
+    // Without a look at any file.
+    conditions.push("coalesce(container.image, '') = ''");
+  } else if (locations.length > 0) {
+    conditions.push(`(${LOCATION_SQL}) IN (${locations.map(() => "?").join(", ")})`);
+    params.push(...locations);
+  }
+  if (where.client !== undefined) {
+    conditions.push("lower(container.client) = ?");
+    params.push(where.client.toLowerCase());
+  }
+  if (where.since !== undefined) {
+    conditions.push("container.created_at >= ?");
+    params.push(where.since);
+  }
+  if (where.before !== undefined) {
+    conditions.push("container.created_at < ?");
+    params.push(where.before);
+  }
+  return { condition: conditions.length ? conditions.join(" AND ") : "1", params };
+}
+
+/** The ORDER BY terms of an order (without the keywords). */
+export function orderTerms(order: RecordOrder = {}): string {
+  const direction = order.reverse ? "DESC" : "ASC";
+  const id = `container.id ${direction}`;
+  return order.sort === undefined ? id : `${SORT_SQL[order.sort]} ${direction}, ${id}`;
+}
 
 /** One container record. */
 export interface Container {
@@ -98,6 +217,31 @@ export function findVersion(db: DatabaseSync, image: ImageName): Container[] {
   ).all(collectionKey(image), image.name, image.version).map(toContainer);
 }
 
+/**
+ * The records of a name whose version starts with `prefix`, whatever their tag, newest first:
+ * what a version prefix (`lab/tool@0b4b1c0e`) may mean.
+ */
+export function findVersionPrefix(db: DatabaseSync, image: ImageName, prefix: string): Container[] {
+  return db.prepare(
+    `${SELECT} WHERE collection.name = ? AND container.name = ? ` +
+      "AND substr(container.version, 1, ?) = ? ORDER BY container.id DESC",
+  ).all(collectionKey(image), image.name, prefix.length, prefix).map(toContainer);
+}
+
+/** Every recorded `collection`, `name` and `tag`, once each. */
+export function recordedNames(
+  db: DatabaseSync,
+): { collection: string; name: string; tag: string }[] {
+  return db.prepare(`
+    SELECT DISTINCT collection.name AS collection, container.name AS name, container.tag AS tag
+    FROM container JOIN collection ON collection.id = container.collection_id`).all()
+    .map((row) => ({
+      collection: String(row.collection),
+      name: String(row.name),
+      tag: String(row.tag),
+    }));
+}
+
 /** The record whose file is `recorded`, if any. */
 export function findByFile(db: DatabaseSync, recorded: string): Container | undefined {
   const row = db.prepare(`${SELECT} WHERE container.image = ? LIMIT 1`).get(recorded);
@@ -141,9 +285,9 @@ const STORED = `
   FROM container JOIN collection ON collection.id = container.collection_id
   WHERE coalesce(container.image, '') != ''`;
 
-/** The records with an image file that match any query (as listContainers), oldest first. */
+/** The records with an image file that match every query (as listContainers), oldest first. */
 export function listStoredRecords(db: DatabaseSync, queries: string[]): StoredRecord[] {
-  const filter = queryFilter(queries);
+  const filter = recordCondition(queries);
   return db.prepare(`${STORED} AND ${filter.condition} ORDER BY container.id`)
     .all(...filter.params)
     .map(toStoredRecord);
@@ -227,55 +371,6 @@ export function containerExists(db: DatabaseSync, id: number): boolean {
   return db.prepare("SELECT 1 FROM container WHERE id = ?").get(id) !== undefined;
 }
 
-/** What a listing shows of a record. */
-export interface ContainerSummary {
-  uri: string;
-  client: string;
-  createdAt: string;
-  /** Where the image is: see ImageLocation. */
-  location: ImageLocation;
-}
-
-/** What `images` keeps besides its queries: what was read from the image files (metrics). */
-export interface ImageFilter {
-  /** Architecture, in SIF's spelling (`amd64`). */
-  arch?: string;
-  /** Labels every kept record has: a key with this value, or with any value when none is given. */
-  labels?: { key: string; value?: string }[];
-}
-
-/**
- * `local` (its file is there, of the recorded size), `remote` (a record without a file),
- * `missing` (no regular file at its path), `changed` (a file of another size) or `unreadable`
- * (behind a folder this user may not enter).
- */
-export type ImageLocation = "local" | "remote" | "missing" | "changed" | "unreadable";
-
-/**
- * The records `listContainers` gives (narrowed by `where`), as a listing shows them: their
- * metadata, which is most of a record, is neither read nor parsed.
- */
-export function listSummaries(
-  db: DatabaseSync,
-  queries: string[],
-  where: ImageFilter = {},
-): ContainerSummary[] {
-  const filter = queryFilter(queries, where);
-  return db.prepare(`
-    SELECT container.uri, container.client, container.created_at,
-      CASE WHEN coalesce(container.image, '') = '' THEN 'remote'
-        ELSE image_state(container.image, container.size) END AS location
-    FROM container JOIN collection ON collection.id = container.collection_id
-    WHERE ${filter.condition} ORDER BY container.id`)
-    .all(...filter.params)
-    .map((row) => ({
-      uri: String(row.uri ?? ""),
-      client: String(row.client),
-      createdAt: String(row.created_at ?? ""),
-      location: String(row.location) as ImageLocation,
-    }));
-}
-
 /** How many records there are. */
 export function countContainers(db: DatabaseSync): number {
   return Number(
@@ -285,11 +380,11 @@ export function countContainers(db: DatabaseSync): number {
 }
 
 /**
- * Records matching any query (substring of collection, name, tag or uri, case-insensitive),
+ * Records matching every query (a substring of collection, name, tag or uri, without case),
  * oldest first. No query lists everything.
  */
 export function listContainers(db: DatabaseSync, queries: string[]): Container[] {
-  const filter = queryFilter(queries);
+  const filter = recordCondition(queries);
   return db.prepare(`${SELECT} WHERE ${filter.condition} ORDER BY container.id`)
     .all(...filter.params)
     .map(toContainer);
@@ -297,8 +392,7 @@ export function listContainers(db: DatabaseSync, queries: string[]): Container[]
 
 // The public JSON shape of a record, built by SQLite: 100,000 records serialise in a fraction of
 // the time that row objects, JSON.parse and JSON.stringify take. `image` becomes absolute.
-const RECORD_JSON = `
-  SELECT container.id AS id, json_object(
+const RECORD_OBJECT = `json_object(
     'id', container.id, 'collection', collection.name, 'collection_id', container.collection_id,
     'name', container.name, 'tag', container.tag, 'version', NULLIF(container.version, ''),
     'uri', container.uri,
@@ -306,28 +400,44 @@ const RECORD_JSON = `
       WHEN substr(container.image, 1, 1) = '/' THEN container.image
       ELSE :root || '/' || container.image END,
     'url', container.url, 'client', container.client, 'created_at', container.created_at,
-    'used_at', container.used_at,
-    'location', CASE WHEN container.image IS NULL OR container.image = '' THEN 'remote'
-      ELSE image_state(container.image, container.size) END,
+    'used_at', container.used_at, 'location', ${LOCATION_SQL},
     'size', container.size, 'md5', container.md5,
     'metadata', CASE WHEN json_valid(container.metadata) THEN json(container.metadata)
       ELSE container.metadata END,
     'metrics', CASE WHEN json_valid(container.metrics) THEN json(container.metrics)
-      ELSE container.metrics END) AS record
-  FROM container JOIN collection ON collection.id = container.collection_id`;
+      ELSE container.metrics END)`;
+const FROM = "FROM container JOIN collection ON collection.id = container.collection_id";
+const RECORD_JSON = `SELECT container.id AS id, ${RECORD_OBJECT} AS record ${FROM}`;
+
+/** Options of containerRecordsJson. */
+export interface RecordsJsonOptions {
+  /** The most records in one batch. */
+  batchSize: number;
+  /** What joins the records of a batch. */
+  separator: string;
+  /** What to keep besides the queries. */
+  where?: ImageFilter;
+  /** The order; by default, the order records were added. */
+  order?: RecordOrder;
+}
 
 /**
- * The JSON text of the records matching the queries (as listContainers), oldest first, in
- * batches of up to `batchSize` records joined by `separator`. SQLite joins each batch: a row
- * object and a string per record cost a third of listing 100,000 records.
+ * The JSON text of the records matching the queries (as listContainers), in batches of up to
+ * `batchSize` records joined by `separator`. SQLite joins each batch: a row object and a string
+ * per record cost a third of listing 100,000 records.
  */
 export function* containerRecordsJson(
   db: DatabaseSync,
   storageRoot: string,
   queries: string[],
-  options: { batchSize: number; separator: string; where?: ImageFilter },
+  options: RecordsJsonOptions,
 ): Generator<string> {
-  const filter = queryFilter(queries, options.where);
+  const filter = recordCondition(queries, options.where);
+  const order = options.order ?? {};
+  if (order.sort !== undefined || order.reverse) {
+    yield* orderedRecordsJson(db, storageRoot, filter, options);
+    return;
+  }
   // Keyset pages: each batch starts after the last id of the one before.
   const statement = db.prepare(`
     SELECT group_concat(record, :separator ORDER BY id) AS text, max(id) AS last FROM (
@@ -345,38 +455,38 @@ export function* containerRecordsJson(
   }
 }
 
+// Another order: the ids in that order in one statement (a sort of every record per batch
+// would cost a batch count of sorts), then their records a batch at a time, in that order.
+function* orderedRecordsJson(
+  db: DatabaseSync,
+  storageRoot: string,
+  filter: { condition: string; params: string[] },
+  options: RecordsJsonOptions,
+): Generator<string> {
+  const row = db.prepare(
+    `SELECT json_group_array(container.id ORDER BY ${orderTerms(options.order)}) AS ids ${FROM}
+    WHERE ${filter.condition}`,
+  ).get(...filter.params) as { ids: string };
+  const ids = JSON.parse(row.ids) as number[];
+  const statement = db.prepare(`
+    SELECT group_concat(record, :separator ORDER BY position) AS text FROM (
+      SELECT batch.key AS position, ${RECORD_OBJECT} AS record
+      FROM json_each(:ids) AS batch JOIN container ON container.id = batch.value
+        JOIN collection ON collection.id = container.collection_id)`);
+  for (let start = 0; start < ids.length; start += options.batchSize) {
+    const batch = statement.get({
+      root: storageRoot,
+      separator: options.separator,
+      ids: JSON.stringify(ids.slice(start, start + options.batchSize)),
+    }) as { text: string | null };
+    if (batch.text !== null) yield batch.text;
+  }
+}
+
 /** The JSON text of one record. */
 export function containerRecordJson(db: DatabaseSync, storageRoot: string, id: number): string {
   const row = db.prepare(`${RECORD_JSON} WHERE container.id = :id`).get({ root: storageRoot, id });
   return String((row as { record: string }).record);
-}
-
-// The metrics column as JSON SQLite can read: a damaged value (no JSON) matches nothing.
-const METRICS = "(CASE WHEN json_valid(container.metrics) THEN container.metrics ELSE '{}' END)";
-
-// A SQL condition (and its parameters) keeping the records any query matches and that pass the
-// image filter; "1" keeps all.
-function queryFilter(
-  queries: string[],
-  where: ImageFilter = {},
-): { condition: string; params: string[] } {
-  const terms = queries.filter((query) => query !== "" && query !== "*");
-  const match = "(instr(lower(collection.name), ?) OR instr(lower(container.name), ?) " +
-    "OR instr(lower(container.tag), ?) OR instr(lower(container.uri), ?))";
-  const conditions = terms.length ? [`(${terms.map(() => match).join(" OR ")})`] : [];
-  const params = terms.flatMap((term) => Array(4).fill(term.toLowerCase()));
-  if (where.arch !== undefined) {
-    conditions.push(`json_extract(${METRICS}, '$.arch') = ?`);
-    params.push(where.arch);
-  }
-  for (const label of where.labels ?? []) {
-    const value = label.value === undefined ? "" : " AND type = 'text' AND value = ?";
-    conditions.push(
-      `EXISTS (SELECT 1 FROM json_each(${METRICS}, '$.labels') WHERE key = ?${value})`,
-    );
-    params.push(label.key, ...(label.value === undefined ? [] : [label.value]));
-  }
-  return { condition: conditions.length ? conditions.join(" AND ") : "1", params };
 }
 
 /** The id of a collection, created when missing. */

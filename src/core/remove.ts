@@ -17,7 +17,7 @@ import {
 import { immediate } from "./database.ts";
 import { type FileStep, journaled } from "./journal.ts";
 import type { ImageName } from "./names.ts";
-import { findContainer, imageFile, type Registry } from "./registry.ts";
+import { imageFile, lookupContainers, type Registry } from "./registry.ts";
 import { exists, pruneEmptyFolders } from "./storage.ts";
 import { storageWriteError } from "./add.ts";
 
@@ -31,16 +31,25 @@ export interface Removal {
   fileState: "kept" | "deleted" | "shared" | "missing" | "none";
 }
 
-/** Removes the newest record of a name (or the given version); deletes its file with `deleteFile`. */
-export function removeContainer(
+/**
+ * Removes the record each name means (lookupContainers; two names of one record remove it once),
+ * deleting their files with `deleteFile`, as one change: when a name has no record, nothing is
+ * removed.
+ */
+export function removeNamed(
   registry: Registry,
-  image: ImageName,
+  images: ImageName[],
   options: { deleteFile: boolean },
-): Removal {
-  return removeContainers(registry, () => [findContainer(registry, image)], {
+): Removal[] {
+  const select = () => {
+    const containers = new Map<number, Container>();
+    for (const found of lookupContainers(registry.db, images)) containers.set(found.id, found);
+    return [...containers.values()];
+  };
+  return removeContainers(registry, select, {
     ...options,
     command: "rmi",
-  })[0];
+  });
 }
 
 /** Removes every record; deletes their files with `deleteFile`. */

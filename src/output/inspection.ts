@@ -157,14 +157,14 @@ export function selectAttributes(
   return chosen;
 }
 
-/** apptainer's `--json` output: `{"data":{"attributes":...},"type":"container"}`, tab-indented. */
-export function apptainerJson(attributes: ImageAttributes): string {
-  return JSON.stringify(
-    { data: { attributes: goOrder(attributes) }, type: "container" },
-    null,
-    "\t",
-  ) +
-    "\n";
+/** apptainer's `--json` document: `{"data":{"attributes":...},"type":"container"}`. */
+export function apptainerDocument(attributes: ImageAttributes): Record<string, unknown> {
+  return { data: { attributes: goOrder(attributes) }, type: "container" };
+}
+
+/** apptainer's `--json` output of a document (or an array of them), tab-indented. */
+export function apptainerJson(document: unknown): string {
+  return JSON.stringify(document, null, "\t") + "\n";
 }
 
 /**

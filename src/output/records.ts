@@ -3,12 +3,8 @@
  * absolute path (or null for a remote-only record), whatever is stored. The shape itself is
  * defined once, in core/containers.ts's SQL, so one record and 100,000 records agree.
  */
-import {
-  type Container,
-  containerRecordJson,
-  containerRecordsJson,
-  type ImageFilter,
-} from "../core/containers.ts";
+import { type Container, containerRecordJson, containerRecordsJson } from "../core/containers.ts";
+import type { ImageFilter, RecordOrder } from "../core/containers.ts";
 import type { Registry } from "../core/registry.ts";
 import type { OutputStream } from "./io.ts";
 
@@ -18,22 +14,22 @@ export function containerRecord(registry: Registry, container: Container): Recor
 }
 
 /**
- * Writes the records matching `queries` (and `where`) as a JSON array, one record per line. Every
- * batch is read before the first is written, so a failure part-way (a damaged database) leaves
- * nothing on stdout rather than half an array.
+ * Writes the records matching `queries` (and `where`, in `order`) as a JSON array, one record per
+ * line. Every batch is read before the first is written, so a failure part-way (a damaged
+ * database) leaves nothing on stdout rather than half an array.
  */
 export function writeRecords(
   out: OutputStream,
   registry: Registry,
   queries: string[],
-  where: ImageFilter = {},
+  options: { where?: ImageFilter; order?: RecordOrder } = {},
 ): void {
   const separator = ",\n  ";
   const batches = [
     ...containerRecordsJson(registry.db, registry.storage.root, queries, {
       batchSize: 1000,
       separator,
-      where,
+      ...options,
     }),
   ];
   if (batches.length === 0) {

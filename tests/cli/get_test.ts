@@ -131,3 +131,42 @@ Deno.test("get, add and pull record when an image was last used; get at most hou
     db.close();
   }
 });
+
+Deno.test("get of several names prints one line per name, in order; with one unknown, none", async () => {
+  await using home = await tempHome();
+  const env = home.env;
+  await sregistry(["add", home.file("a.sif", "alpha\n"), "--name", "vsoch/a"], { env });
+  await sregistry(["add", home.file("b.sif", "beta\n"), "--name", "vsoch/b:v1"], { env });
+  await sregistry(["record", "vsoch/remote", "--url", "https://example.org/r.sif"], { env });
+  const a = join(home.storage, "vsoch", "a", `latest@${md5("alpha\n")}.sif`);
+  const b = join(home.storage, "vsoch", "b", `v1@${md5("beta\n")}.sif`);
+  const got = await sregistry(["get", "vsoch/b:v1", "vsoch/remote", "vsoch/a", "vsoch/b:v1"], {
+    env,
+  });
+  assert.equal(got.code, 0, got.stderr);
+  assert.equal(got.stdout, `${b}\nhttps://example.org/r.sif\n${a}\n${b}\n`);
+  assert.equal(got.stderr, "");
+
+  const before = await snapshot(home);
+  const missing = await sregistry(["get", "vsoch/a", "vsoch/nope", "vsoch/b", "vsoch/a"], { env });
+  assertFailure(
+    missing,
+    1,
+    /no record of vsoch\/nope:latest, vsoch\/b:latest in the database; for vsoch\/b:latest, did you mean vsoch\/b:v1 or vsoch\/a:latest\?/,
+  );
+  assert.equal(missing.stdout, "", "nothing printed, so a script's lines never shift");
+  assertUnchanged(before, await snapshot(home));
+
+  // A record whose file is gone stops the whole command too.
+  Deno.removeSync(a);
+  const gone = await sregistry(["get", "vsoch/b:v1", "vsoch/a"], { env });
+  assertFailure(gone, 1, /the image file of vsoch\/a:latest@.* is missing/);
+  assert.equal(gone.stdout, "");
+
+  assertFailure(await sregistry(["get"], { env }), 2, /missing required argument 'uri'/);
+  assertFailure(
+    await sregistry(["get", "vsoch/a", "vsoch/../x"], { env }),
+    2,
+    /invalid image name/,
+  );
+});

@@ -173,3 +173,62 @@ Deno.test("rm --all on a terminal asks; 'n' keeps everything, 'y' removes all", 
   assert.deepEqual(records(await sregistry(["images", "--json"], { env: home.env })), []);
   assert.equal(storedFiles(home).length, 2, "rm keeps the files");
 });
+
+Deno.test("rm and rmi of several names remove them together, each once", async () => {
+  await using home = await tempHome();
+  await populated(home);
+  const a = join(home.storage, "vsoch", "a", `latest@${md5("alpha\n")}.sif`);
+  const b = join(home.storage, "vsoch", "b", `latest@${md5("beta\n")}.sif`);
+  const removed = await sregistry(["rm", "vsoch/b", "vsoch/remote", "vsoch/b", "--json"], {
+    env: home.env,
+  });
+  assert.equal(removed.code, 0, removed.stderr);
+  assert.deepEqual(JSON.parse(removed.stdout), [
+    { uri: `vsoch/b:latest@${md5("beta\n")}`, image: b, file: "kept" },
+    { uri: "vsoch/remote:latest", image: null, file: "none" },
+  ]);
+  assert.ok(exists(b), "rm keeps the file");
+  const left = records(await sregistry(["images", "--json"], { env: home.env }));
+  assert.deepEqual(left.map((r) => r.name), ["a"]);
+
+  await sregistry(["add", home.file("c.sif", "gamma\n"), "--name", "vsoch/c"], { env: home.env });
+  await sregistry(["tag", "vsoch/c", "vsoch/c:v2"], { env: home.env });
+  const deleted = await sregistry(["rmi", "vsoch/c:v2", "vsoch/a", "vsoch/c"], { env: home.env });
+  assert.equal(deleted.code, 0, deleted.stderr);
+  assert.equal(deleted.stdout, "");
+  assert.match(
+    deleted.stderr,
+    /\[rmi\] vsoch\/c:v2@.*\n\[rmi\] vsoch\/a:latest@.*\n\[rmi\] vsoch\/c:latest@/,
+  );
+  assert.deepEqual(records(await sregistry(["images", "--json"], { env: home.env })), []);
+  assert.deepEqual(
+    storedFiles(home).map((entry) => entry.split(" ")[0]),
+    [`vsoch/b/latest@${md5("beta\n")}.sif`],
+    "only the file rm kept is left",
+  );
+  assert.ok(!exists(a));
+});
+
+Deno.test("rm and rmi of several names remove nothing when one has no record", async () => {
+  await using home = await tempHome();
+  await populated(home);
+  const before = await snapshot(home);
+  for (const verb of ["rm", "rmi"]) {
+    const result = await sregistry([verb, "vsoch/a", "vsoch/nothing", "vsoch/b", "vsoch/rmote"], {
+      env: home.env,
+    });
+    assertFailure(
+      result,
+      1,
+      /no record of vsoch\/nothing:latest, vsoch\/rmote:latest in the database; for vsoch\/rmote:latest, did you mean vsoch\/remote:latest\?/,
+    );
+    assert.equal(result.stdout, "");
+    assertUnchanged(before, await snapshot(home), `${verb} with an unknown name`);
+  }
+  assertFailure(
+    await sregistry(["rm", "vsoch/a", "--all", "--yes"], { env: home.env }),
+    2,
+    /needs either a uri or --all/,
+  );
+  assertUnchanged(before, await snapshot(home));
+});
