@@ -12,7 +12,7 @@ import { type Container, findContainers } from "../core/containers.ts";
 import type { ImageAttributes } from "../core/image_attributes.ts";
 import { type ImageInspection, inspectImage } from "../core/image_inspection.ts";
 import { formatImageName, type ImageName } from "../core/names.ts";
-import { imageFile, lookupContainers, type Registry } from "../core/registry.ts";
+import { imageFile, lookupContainers, type Registry, storedImageFile } from "../core/registry.ts";
 import {
   apptainerDocument,
   apptainerJson,
@@ -225,13 +225,13 @@ function recordTarget(registry: Registry, shown: string, container: Container): 
     });
     return { shown, record, path: null, absent };
   }
-  if (!existsAsFile(path)) {
-    const absent = new NotFoundError(`the image file of ${container.uri} is missing: ${path}`, {
-      hint: "'sregistry rmi' the record, or pull or add the image again",
-    });
-    return { shown, record, path: null, absent };
+  // The file the record describes, as `get` takes it: never a link planted in its place.
+  try {
+    return { shown, record, path: storedImageFile(registry, container), absent: null };
+  } catch (error) {
+    if (!(error instanceof SregistryError)) throw error;
+    return { shown, record, path: null, absent: error };
   }
-  return { shown, record, path, absent: null };
 }
 
 // A registry that cannot be opened (unwritable folder) has no record to confuse a file with.

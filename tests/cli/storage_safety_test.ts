@@ -91,6 +91,10 @@ Deno.test("get, mv and images do not take a planted symlink for the recorded fil
   assert.ok(exists(target) && !exists(join(home.path, `latest@${md5(CONTENT)}.sif`)));
   const table = await sregistry(["images"], { env: home.env });
   assert.match(table.stdout, /missing\s.*lab\/image:latest/);
+  const inspected = JSON.parse(
+    (await sregistry(["inspect", "lab/image"], { env: home.env })).stdout,
+  );
+  assert.equal(inspected.inspection, null, "the planted link's target is not read");
 });
 
 Deno.test("rmi of a record whose file was replaced by a symlink removes the link, never its target", async () => {
