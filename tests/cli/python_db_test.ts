@@ -101,7 +101,7 @@ Deno.test("get, images and inspect work on a migrated Python database, also afte
   const table = await sregistry(["images"], { env });
   assert.match(
     lines(table.stdout)[4],
-    /^4 {2}November 21, 2026\tremote\t {3}\[registry\]\tvsoch\/remote:latest$/,
+    /^4 {2}November 21, 2026 \d\d:\d\d \tremote +\t +- +\[registry\]\tvsoch\/remote:latest$/,
   );
   const inspected = JSON.parse((await sregistry(["inspect", "vsoch/tacos"], { env })).stdout);
   assert.equal(inspected.url, PYTHON_ROWS[1].url);
