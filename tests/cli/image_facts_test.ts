@@ -132,7 +132,7 @@ Deno.test("images --arch and --label keep the images whose metrics match", async
     const json = records(await sregistry(["images", "--json", ...args], { env: home.env }));
     const names = json.map((record) => record.name);
     assert.deepEqual(
-      lines(table.stdout).slice(1).map((row) => row.split("\t").at(-1)!.split(/[:@]/)[0]),
+      lines(table.stdout).slice(1, -1).map((row) => row.split("\t").at(-1)!.split(/[:@]/)[0]),
       json.map((record) => `lab/${record.name}`),
       "the table and --json agree",
     );

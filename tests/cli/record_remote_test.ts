@@ -54,7 +54,7 @@ Deno.test("record hub:// fetches only the manifest and keeps a remote entry with
 
   const table = await sregistry(["images"], { env });
   assert.equal(table.code, 0, table.stderr);
-  assert.match(table.stdout, /remote\s+\[hub\]\s+vsoch\/hello-world:latest@/);
+  assert.match(table.stdout, /remote\s+-\s+\[hub\]\s+vsoch\/hello-world:latest@/);
 
   const inspected = await sregistry(["inspect", "vsoch/hello-world"], { env });
   assert.equal(JSON.parse(inspected.stdout).metadata.image, image.downloadUrl);

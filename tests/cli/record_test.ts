@@ -23,7 +23,7 @@ Deno.test("record makes a remote-only entry: get prints the URL, images says rem
   assert.equal(got.stdout, "https://example.org/hello.sif\n");
 
   const table = await sregistry(["images"], { env });
-  assert.match(lines(table.stdout)[1], /\tremote\t {3}\[hub\]\tvsoch\/hello:v1@abc123$/);
+  assert.match(lines(table.stdout)[1], /\tremote {4}\t {8}- {3}\[hub\]\tvsoch\/hello:v1@abc123$/);
   const [record] = records(await sregistry(["images", "--json"], { env }));
   assert.equal(record.image, null);
   assert.equal(record.version, "abc123");
