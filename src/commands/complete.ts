@@ -22,7 +22,7 @@ export function registerComplete(program: Command, ctx: Context): void {
     .description("words for shell completion (used by the completion scripts)")
     .argument("<kind>", KINDS.join(", "))
     .argument("[prefix]", "what was typed so far")
-    .addHelpText("\nExample:\n  sregistry __complete images lab/")
+    .addHelpText("\nExample:\n  sregistry __complete images vsoch/hel")
     .action((kind, prefix) => runComplete(ctx, { kind, prefix: prefix ?? "" }));
 }
 

@@ -98,10 +98,11 @@ Deno.test("get, images and inspect work on a migrated Python database, also afte
     (await sregistry(["get", "vsoch/remote"], { env })).stdout,
     "https://example.org/remote.sif\n",
   );
-  const table = await sregistry(["images"], { env });
+  // The table shows local time: UTC here, so that the day is the one recorded.
+  const table = await sregistry(["images"], { env: { ...env, TZ: "UTC" } });
   assert.match(
     lines(table.stdout)[4],
-    /^4 {2}November 21, 2026 \d\d:\d\d \tremote +\t +- +\[registry\]\tvsoch\/remote:latest$/,
+    /^4 {2}November 21, 2026 11:08 \tremote {4}\t {8}- {3}\[registry\]\tvsoch\/remote:latest$/,
   );
   const inspected = JSON.parse((await sregistry(["inspect", "vsoch/tacos"], { env })).stdout);
   assert.equal(inspected.url, PYTHON_ROWS[1].url);
