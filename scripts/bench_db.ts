@@ -42,9 +42,9 @@ export async function benchDb(settings: BenchSettings, report: (row: Row) => voi
   const target = Math.floor(count / 2);
 
   const started = performance.now();
-  buildDatabase(bigHome, Array.from({ length: count }, (_, i) => i));
+  await buildDatabase(bigHome, Array.from({ length: count }, (_, i) => i));
   note(`  wrote ${count} records in ${formatMs(performance.now() - started)}`);
-  buildDatabase(oneHome, [target]);
+  await buildDatabase(oneHome, [target]);
   const wanted = recordName(target);
   // With its version: the remote-only record (get refuses a local record whose file is missing,
   // and the odd records here have none).
@@ -172,9 +172,12 @@ export function recordName(index: number): ImageName {
 }
 
 /** Writes the records of these indexes (see recordName) into the database of `home`. */
-export function buildDatabase(home: string, indexes: number[]): void {
+export async function buildDatabase(home: string, indexes: number[]): Promise<void> {
   const databaseFolder = join(home, ".singularity");
-  using registry = openRegistry({ databaseFolder, storageRoot: join(databaseFolder, "shub") });
+  using registry = await openRegistry({
+    databaseFolder,
+    storageRoot: join(databaseFolder, "shub"),
+  });
   immediate(registry.db, () => {
     for (const index of indexes) {
       const image = recordName(index);

@@ -84,8 +84,8 @@ export async function benchStore(
   const withFiles = await makeHome(settings, "store-files");
   const withoutFiles = await makeHome(settings, "store-nofiles");
   let started = performance.now();
-  buildDatabase(withFiles, indexes);
-  buildDatabase(withoutFiles, indexes);
+  await buildDatabase(withFiles, indexes);
+  await buildDatabase(withoutFiles, indexes);
   const written = writeSparseFiles(withFiles, indexes);
   note(
     `  wrote 2 x ${count} records and ${written} sparse image files in ` +

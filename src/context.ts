@@ -51,7 +51,7 @@ export interface Context {
   /** Effective settings, resolved on first use. */
   settings(): Settings;
   /** Opens the local registry; throws when SREGISTRY_DISABLE is set. */
-  openRegistry(): Registry;
+  openRegistry(): Promise<Registry>;
   /** Aborts on Ctrl-C, for long transfers that keep a partial file to resume; one per command. */
   interrupts(): AbortSignal;
 }
@@ -74,7 +74,7 @@ export function createContext(host: Host): Context {
       settings ??= resolveSettings({
         env: host.env,
         flags: { database: context.flags.database, storage: context.flags.storage },
-        secrets: context.secrets(),
+        secrets: () => context.secrets(),
         cwd: host.cwd,
       });
       return settings;
@@ -149,22 +149,26 @@ export function systemHost(): Host {
       throw error;
     }
   };
+  // Asked only when a renderer wants the width (off a terminal, asking throws, which is slow).
+  let width: number | undefined;
   const columns = () => {
+    if (width !== undefined) return width;
     try {
-      return Deno.consoleSize().columns;
+      width = Deno.consoleSize().columns;
     } catch {
-      return 80;
+      width = 80;
     }
+    return width;
   };
   return {
     io: {
       out: outputStream(writer(Deno.stdout), {
         isTerminal: Deno.stdout.isTerminal(),
-        columns: columns(),
+        columns,
       }),
       err: outputStream(writer(Deno.stderr), {
         isTerminal: Deno.stderr.isTerminal(),
-        columns: columns(),
+        columns,
       }),
       in: { isTerminal: Deno.stdin.isTerminal(), readLine: lazyLineReader(), readSecret },
     },

@@ -44,7 +44,7 @@ export async function runAdd(ctx: Context, options: AddCommandOptions): Promise<
   const url = options.url === undefined ? null : urlArgument(options.url);
   const file = resolve(ctx.cwd, options.file);
   const metadata = readMetadata(options.metadata, ctx.cwd);
-  using registry = ctx.openRegistry();
+  using registry = await ctx.openRegistry();
   const size = fileSize(file);
   const progress = progressDisplay(
     ctx.io.err,

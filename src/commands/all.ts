@@ -5,6 +5,7 @@
  */
 import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
+import { registerGet } from "./get.ts";
 
 /** Runs a command line in the same process (what `shell` does with each line it reads). */
 export type LineRunner = (args: string[], client: string | undefined) => Promise<number>;
@@ -14,6 +15,9 @@ type Register = (program: Command, ctx: Context, runLine: LineRunner) => void;
 // The specifier is built at run time, so Deno loads a command's module graph only when it runs:
 // a literal one makes every start-up read the graphs of all commands (about 3 ms of 10).
 // scripts/compile.ts includes the command modules by name for that reason.
+// `get`, which scripts call in loops, is imported statically: it is small, and an import() of
+// a specifier built at run time costs about 0.4 ms. `images` is imported by a literal specifier:
+// Deno reads its graph at start-up (a little cost to every command), and imports it faster.
 function load(file: string, name: string): () => Promise<Register> {
   return async () => (await import(new URL(`./${file}.ts`, import.meta.url).href))[name];
 }
@@ -24,9 +28,9 @@ const COMMANDS: [string[], () => Promise<Register>][] = [
   [["backend"], load("backend", "registerBackend")],
   [["shell"], load("shell", "registerShell")],
   [["config"], load("config", "registerConfig")],
-  [["images"], load("images", "registerImages")],
+  [["images"], async () => (await import("./images.ts")).registerImages],
   [["inspect"], load("inspect", "registerInspect")],
-  [["get"], load("get", "registerGet")],
+  [["get"], () => Promise.resolve(registerGet)],
   [["add"], load("add", "registerAdd")],
   [["record"], load("record", "registerRecord")],
   [["pull"], load("pull", "registerPull")],

@@ -5,18 +5,15 @@
  */
 import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
+import { activeBackend, clientSection, listBackends, requireSecrets } from "../config/secrets.ts";
 import {
   activateBackend,
-  activeBackend,
   addBackendSetting,
-  clientSection,
   deactivateBackend,
   deleteBackend,
-  listBackends,
   removeBackendSetting,
-  requireSecrets,
   writeSecrets,
-} from "../config/secrets.ts";
+} from "../config/backends.ts";
 import { NotFoundError } from "../errors.ts";
 import { renderJson } from "../output/records.ts";
 import { clientArgument } from "./remote.ts";

@@ -30,7 +30,7 @@ export async function runDu(
   ctx: Context,
   options: { query: string[]; json: boolean },
 ): Promise<void> {
-  using registry = ctx.openRegistry();
+  using registry = await ctx.openRegistry();
   const usage = await storeUsage(registry, options.query);
   if (options.json) {
     ctx.io.out.write(renderJson(duJson(usage)));

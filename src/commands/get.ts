@@ -22,9 +22,9 @@ export function registerGet(program: Command, ctx: Context): void {
 }
 
 /** Runs `get`: exactly one line on stdout per name, or none. */
-export function runGet(ctx: Context, options: { uris: string[] }): void {
+export async function runGet(ctx: Context, options: { uris: string[] }): Promise<void> {
   const names = options.uris.map(nameArgument);
-  using registry = ctx.openRegistry();
+  using registry = await ctx.openRegistry();
   const containers = lookupContainers(registry.db, names);
   const lines = containers.map((container) => imageLocation(registry, container));
   ctx.io.out.write(lines.map((line) => `${line}\n`).join(""));

@@ -116,7 +116,7 @@ export function registerImages(program: Command, ctx: Context): void {
 }
 
 /** Runs `images`. */
-export function runImages(ctx: Context, options: ImagesOptions): void {
+export async function runImages(ctx: Context, options: ImagesOptions): Promise<void> {
   if (options.query.length > MAX_QUERIES) {
     throw new UsageError(`too many queries (${options.query.length}); give at most ${MAX_QUERIES}`);
   }
@@ -139,7 +139,7 @@ export function runImages(ctx: Context, options: ImagesOptions): void {
     : options.format === undefined
     ? null
     : parseImageFormat(options.format);
-  using registry = ctx.openRegistry();
+  using registry = await ctx.openRegistry();
   if (options.json) {
     writeRecords(ctx.io.out, registry, options.query, { where, order });
     return;

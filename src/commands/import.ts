@@ -65,7 +65,7 @@ export async function runImport(ctx: Context, options: ImportOptions): Promise<v
     );
   }
   if (!options.json) printBanner(ctx, activeClient(ctx));
-  using registry = ctx.openRegistry();
+  using registry = await ctx.openRegistry();
   const signal = ctx.interrupts();
   const report = { imported: [] as unknown[], skipped: [] as unknown[], failed: [] as unknown[] };
   for (const candidate of findImportCandidates(paths, { collection })) {

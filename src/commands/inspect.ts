@@ -95,8 +95,11 @@ export function registerInspect(program: Command, ctx: Context): void {
 }
 
 /** Runs `inspect`. */
-export function runInspect(ctx: Context, options: InspectCommandOptions): void {
-  const targets = chooseTargets(ctx, options.uris);
+export async function runInspect(
+  ctx: Context,
+  options: InspectCommandOptions,
+): Promise<void> {
+  const targets = await chooseTargets(ctx, options.uris);
   const several = targets.length > 1;
   if (!selects(options)) {
     const shown = targets.map((target) => inspection(ctx, target, several));
@@ -171,13 +174,14 @@ interface Target {
 
 // The targets of the arguments, in their order; the names among them are looked up together,
 // so that every name without a record is reported at once.
-function chooseTargets(ctx: Context, args: string[]): Target[] {
-  const chosen = args.map((argument) => chooseTarget(ctx, argument));
+async function chooseTargets(ctx: Context, args: string[]): Promise<Target[]> {
+  const chosen = [];
+  for (const argument of args) chosen.push(await chooseTarget(ctx, argument));
   const names = chosen.flatMap((choice) => "name" in choice ? [choice.name] : []);
   if (names.length === 0) {
     return chosen.map((choice, i) => fileTarget(args[i], (choice as { file: string }).file));
   }
-  using registry = ctx.openRegistry();
+  using registry = await ctx.openRegistry();
   const containers = lookupContainers(registry.db, names);
   let next = 0;
   return chosen.map((choice, i) =>
@@ -188,7 +192,10 @@ function chooseTargets(ctx: Context, args: string[]): Target[] {
 }
 
 // PATH_RULE, in code: the file an argument names, or the name of a record to look up.
-function chooseTarget(ctx: Context, argument: string): { file: string } | { name: ImageName } {
+async function chooseTarget(
+  ctx: Context,
+  argument: string,
+): Promise<{ file: string } | { name: ImageName }> {
   if (/^(\/|\.\.?\/|~\/)/.test(argument) || argument === "." || argument === "..") {
     const home = argument.startsWith("~/") ? ctx.env.HOME : undefined;
     return { file: resolve(ctx.cwd, home ? home + argument.slice(1) : argument) };
@@ -204,7 +211,7 @@ function chooseTarget(ctx: Context, argument: string): { file: string } | { name
     throw error;
   }
   if (ctx.settings().disable.value) return { file };
-  const found = withRegistry(ctx, (registry) => findContainers(registry.db, name)[0]);
+  const found = await withRegistry(ctx, (registry) => findContainers(registry.db, name)[0]);
   if (found === undefined) return { file };
   throw new UsageError(
     `'${argument}' is both a file here and the record ${formatImageName(name)}`,
@@ -235,10 +242,13 @@ function recordTarget(registry: Registry, shown: string, container: Container): 
 }
 
 // A registry that cannot be opened (unwritable folder) has no record to confuse a file with.
-function withRegistry<T>(ctx: Context, use: (registry: Registry) => T): T | undefined {
+async function withRegistry<T>(
+  ctx: Context,
+  use: (registry: Registry) => T,
+): Promise<T | undefined> {
   let registry: Registry;
   try {
-    registry = ctx.openRegistry();
+    registry = await ctx.openRegistry();
   } catch (error) {
     if (error instanceof ConfigError) return undefined;
     throw error;

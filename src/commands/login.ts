@@ -6,7 +6,8 @@
 import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
 import { NotFoundError, UsageError } from "../errors.ts";
-import { requireSecrets, writeSecrets } from "../config/secrets.ts";
+import { requireSecrets } from "../config/secrets.ts";
+import { writeSecrets } from "../config/backends.ts";
 import { withLogin, withoutLogin } from "../config/logins.ts";
 import { clientEnvironment } from "./remote.ts";
 

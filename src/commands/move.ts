@@ -26,7 +26,7 @@ export function registerMove(program: Command, ctx: Context): void {
 export async function runMove(ctx: Context, options: { uri: string; path: string }): Promise<void> {
   const name = nameArgument(options.uri);
   printBanner(ctx, activeClient(ctx));
-  using registry = ctx.openRegistry();
+  using registry = await ctx.openRegistry();
   // A trailing slash says the target is a folder, which must then exist.
   const target = options.path === ""
     ? ""
@@ -46,7 +46,7 @@ export async function runRename(
   const name = nameArgument(options.uri);
   const newName = nameArgument(options.newUri);
   printBanner(ctx, activeClient(ctx));
-  using registry = ctx.openRegistry();
+  using registry = await ctx.openRegistry();
   const renamed = await renameContainer(registry, name, newName, { signal: ctx.interrupts() });
   ctx.io.err.line(`[rename] ${options.uri} => ${renamed.container.uri}`);
   ctx.io.out.line(renamed.to ?? renamed.container.url ?? renamed.container.uri);

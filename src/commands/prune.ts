@@ -58,7 +58,7 @@ export async function runPrune(ctx: Context, options: PruneCommandOptions): Prom
     keep: count(options.keep, "--keep", "versions"),
     now: new Date(),
   };
-  using registry = ctx.openRegistry();
+  using registry = await ctx.openRegistry();
   const plan = await planPrune(registry, criteria);
   if (isEmptyPlan(plan)) {
     if (options.json) ctx.io.out.write(renderJson(pruneJson(plan, null, options.dryRun)));

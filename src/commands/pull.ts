@@ -79,7 +79,7 @@ export async function runPull(ctx: Context, options: PullCommandOptions): Promis
     } else ctx.io.out.line(pulled.path);
     return;
   }
-  using registry = ctx.openRegistry();
+  using registry = await ctx.openRegistry();
   // The bar is cleared whatever happens, so an error starts on a line of its own.
   const pulled = await pullImage(registry, client, rest, {
     ...common,

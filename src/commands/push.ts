@@ -87,6 +87,6 @@ async function storedLayer(
   const settings = ctx.settings();
   if (settings.disable.value || !path.startsWith(`${settings.storage.value}/`)) return null;
   const { recordedLayer } = await import("../remotes/pull.ts");
-  using registry = ctx.openRegistry();
+  using registry = await ctx.openRegistry();
   return recordedLayer(registry, path);
 }

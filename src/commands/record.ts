@@ -52,7 +52,7 @@ export async function runRecord(ctx: Context, options: RecordCommandOptions): Pr
   const record = options.url === undefined
     ? await remoteRecorder(ctx, options)
     : localRecorder(ctx, options, urlArgument(options.url));
-  using registry = ctx.openRegistry();
+  using registry = await ctx.openRegistry();
   const recorded = await record(registry);
   ctx.io.err.line(
     `[container][${recorded.action}] ${recorded.container.uri}` +

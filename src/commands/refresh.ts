@@ -58,7 +58,7 @@ export function registerRefresh(program: Command, ctx: Context): void {
 export async function runRefresh(ctx: Context, options: RefreshCommandOptions): Promise<void> {
   const jobs = jobsOption(options.jobs);
   const { refreshRecords } = await import("../remotes/refresh.ts");
-  using registry = ctx.openRegistry();
+  using registry = await ctx.openRegistry();
   const mode = progressMode(ctx.io.err, { quiet: ctx.flags.quiet, json: options.json });
   const checking = countDisplay(ctx.io.err, mode, "refresh");
   let pulling: ProgressDisplay | null = null;

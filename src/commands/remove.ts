@@ -68,7 +68,7 @@ export async function runRemove(ctx: Context, options: RemoveOptions): Promise<v
   const names = options.uris.map(nameArgument);
   // With --json, stderr carries only the JSON error, if any.
   if (!options.json) printBanner(ctx, activeClient(ctx));
-  using registry = ctx.openRegistry();
+  using registry = await ctx.openRegistry();
   let removals: Removal[];
   if (names.length > 0) {
     removals = removeNamed(registry, names, { deleteFile: options.deleteFile });

@@ -27,7 +27,7 @@ export async function runTag(
   const name = nameArgument(options.uri);
   const newName = nameArgument(options.newUri);
   if (!options.json) printBanner(ctx, activeClient(ctx));
-  using registry = ctx.openRegistry();
+  using registry = await ctx.openRegistry();
   const tagged = await tagImage(registry, name, newName, { signal: ctx.interrupts() });
   writeWarnings(ctx.io.err, tagged.warnings ?? []);
   ctx.io.err.line(`[container][new] ${tagged.container.uri}`);

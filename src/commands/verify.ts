@@ -50,7 +50,7 @@ export function registerVerify(program: Command, ctx: Context): void {
 
 /** Runs `verify`. */
 export async function runVerify(ctx: Context, options: VerifyCommandOptions): Promise<void> {
-  using registry = ctx.openRegistry();
+  using registry = await ctx.openRegistry();
   const mode = progressMode(ctx.io.err, { quiet: ctx.flags.quiet, json: options.json });
   const progress = progressDisplay(ctx.io.err, mode, "verify");
   const report = await verifyStore(registry, {

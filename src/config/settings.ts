@@ -53,8 +53,8 @@ export interface SettingsInput {
   env: Env;
   /** Global flags from the command line. */
   flags: SettingFlags;
-  /** The secrets file, already read from `secretsPath(env, cwd)`. */
-  secrets?: Secrets;
+  /** The secrets file from `secretsPath(env, cwd)`, or how to read it when first needed. */
+  secrets?: Secrets | (() => Secrets);
   /** The folder relative paths are resolved against. */
   cwd: string;
 }
@@ -84,8 +84,14 @@ export function secretsPath(env: Env, cwd: string): Setting<string> {
 export function resolveSettings(input: SettingsInput): Settings {
   const { env, flags, cwd } = input;
   const secrets = input.secrets ?? { path: "", data: {}, problem: null };
+  // Only the client comes from the secrets file, which is read when the client is first asked
+  // for: commands on the local registry alone (`get`, `images`) never read it.
+  let client: Setting<string> | undefined;
   return {
-    client: resolveClient(env, secrets),
+    get client() {
+      client ??= resolveClient(env, typeof secrets === "function" ? secrets() : secrets);
+      return client;
+    },
     database: pathSetting(env, cwd, {
       flag: flags.database,
       flagName: "--database",

@@ -22,7 +22,7 @@ import {
   markUsed,
   updateContainer,
 } from "./containers.ts";
-import { type FileStep, journaled, linkStep } from "./journal.ts";
+import { type FileStep, holdOwnerLock, journaled, linkStep } from "./journal.ts";
 import { type ImageFacts, readImageFacts } from "./image_inspection.ts";
 import { copyAndHash, type Digest, hashFile, type ProgressCallback } from "./ingest.ts";
 import { formatImageName, type ImageName, withVersion } from "./names.ts";
@@ -364,7 +364,7 @@ export function checkSourceFile(file: string): string {
  * now on: `prune` and `verify` tell a live writer's file from one a killed run left.
  */
 export function temporaryPath(registry: Registry, folder: string): string {
-  registry.holdOwnerLock();
+  holdOwnerLock(registry);
   return registry.storage.tempPath(folder, registry.owner);
 }
 

@@ -9,10 +9,10 @@
  */
 import type { DatabaseSync } from "node:sqlite";
 import { basename, dirname, join } from "./paths.ts";
-import { ConflictError } from "../errors.ts";
+import { ConfigError, ConflictError, reason } from "../errors.ts";
 import { immediate } from "./database.ts";
 import { LockFile, removeAbandonedLock } from "./file_lock.ts";
-import { shareImageFile } from "./sharing.ts";
+import { makeSharedFolder, shareImageFile } from "./sharing.ts";
 import {
   exists,
   linkFile,
@@ -38,14 +38,32 @@ export interface JournalHost {
   readonly db: DatabaseSync;
   /** The storage folder: paths inside it are journaled relative to it, as records are. */
   readonly storage: Storage;
+  /** The folder holding the database and the folder of owner lock files. */
+  readonly databaseFolder: string;
   /** The folder of owner lock files. */
   readonly ownersFolder: string;
+  /** Whether the database folder is a group's (its lock folder is then made shared). */
+  readonly sharedDatabase: boolean;
   /** Stops the process at a named step when a test asks for it. */
   failpoint(step: string): void;
   /** This registry's owner token, written into every entry it makes. */
   readonly owner: string;
-  /** Creates the owner's lock file, once, before its first entry or temporary file. */
-  holdOwnerLock(): void;
+  /** The owner's lock file once holdOwnerLock made it; released when the registry closes. */
+  ownerLock: LockFile | null;
+}
+
+/** Creates the owner's lock file, once, before its first entry or temporary file. */
+export function holdOwnerLock(host: JournalHost): void {
+  if (host.ownerLock !== null) return;
+  try {
+    if (host.sharedDatabase) makeSharedFolder(host.ownersFolder);
+    host.ownerLock = createOwnerLock(host.ownersFolder, host.owner);
+  } catch (error) {
+    throw new ConfigError(`cannot write the database folder ${host.databaseFolder}`, {
+      hint: `${reason(error)}; check its permissions, or set SREGISTRY_DATABASE`,
+      cause: error,
+    });
+  }
 }
 
 /** The planned link of `from` to `to`, noting whether `to` is free now. */
@@ -191,7 +209,7 @@ function begin<P, T>(host: JournalHost, command: string, change: JournaledChange
     const { steps, about } = change.plan();
     // A database that cannot be written says so here, before the lock is made.
     const id = insertEntry(host, steps);
-    host.holdOwnerLock();
+    holdOwnerLock(host);
     return { id, steps, about };
   });
   host.failpoint(`${command}:intent`);

@@ -39,13 +39,24 @@ const FILE_SUFFIX = ".sif";
 const MD5_LENGTH = 32;
 
 const EXTENSION = /\.(sif|simg|img)$/i;
-// Controls, any whitespace, invisible characters (zero-width spaces and joiners, variation
-// selectors, fillers), bidirectional controls, lone surrogates and backslashes would confuse a
-// shell, a terminal or a path.
-// Private-use and unassigned code points (noncharacters among them) have no agreed look at all.
-const FORBIDDEN =
-  /[\p{Cc}\p{White_Space}\p{Default_Ignorable_Code_Point}\p{Bidi_Control}\p{Cf}\p{Cs}\p{Co}\p{Cn}\u2800\\]/u;
+// Printable ASCII but space and backslash: what nearly every name is, and none of it forbidden.
+const PLAIN = /^[\x21-\x5b\x5d-\x7e]*$/;
+let forbidden: RegExp | undefined;
 const encoder = new TextEncoder();
+
+// The first character of `input` that no name may hold, or null.
+function forbiddenIn(input: string): string | null {
+  if (PLAIN.test(input)) return null;
+  // Controls, any whitespace, invisible characters (zero-width spaces and joiners, variation
+  // selectors, fillers), bidirectional controls, lone surrogates and backslashes would confuse a
+  // shell, a terminal or a path.
+  // Private-use and unassigned code points (noncharacters among them) have no agreed look at all.
+  // Built on first use, as building Unicode property classes costs about a millisecond, which
+  // every start-up would pay.
+  forbidden ??=
+    /[\p{Cc}\p{White_Space}\p{Default_Ignorable_Code_Point}\p{Bidi_Control}\p{Cf}\p{Cs}\p{Co}\p{Cn}\u2800\\]/u;
+  return forbidden.exec(input)?.[0] ?? null;
+}
 
 /** Parses `[registry/]collection/name[:tag][@version]`; throws InvalidNameError naming the bad part. */
 export function parseImageName(typed: string, options: ParseOptions = {}): ImageName {
@@ -56,8 +67,8 @@ export function parseImageName(typed: string, options: ParseOptions = {}): Image
   // One spelling of each name: "café" typed either way is one name (NFC).
   const input = typed.normalize("NFC");
   if (input === "") throw refuse("the name is empty");
-  const forbidden = FORBIDDEN.exec(input);
-  if (forbidden) throw refuse(`${forbiddenCharacter(forbidden[0])} not allowed in a name`);
+  const bad = forbiddenIn(input);
+  if (bad !== null) throw refuse(`${forbiddenCharacter(bad)} not allowed in a name`);
   if (input.includes("://")) throw refuse("unexpected URI scheme inside the name");
   if (input.startsWith("/")) throw refuse("absolute paths are not names");
 
@@ -252,6 +263,8 @@ export interface SchemeSplit {
 
 /** Splits a leading `scheme://` from a URI. */
 export function splitScheme(uri: string): SchemeSplit {
+  // Most names have no scheme: no regular expression to compile for them.
+  if (!uri.includes("://")) return { scheme: null, rest: uri };
   const match = /^([A-Za-z][A-Za-z0-9+._-]*):\/\//.exec(uri);
   if (!match) return { scheme: null, rest: uri };
   return {

@@ -1,7 +1,7 @@
 /**
  * The local registry: the database and the storage folder, opened together, and finding the
  * records users name (versions by a prefix; the nearest names when none matches). Disposable, so
- * a command writes `using registry = ctx.openRegistry()` and the database always closes.
+ * a command writes `using registry = await ctx.openRegistry()` and the database always closes.
  */
 import type { DatabaseSync } from "node:sqlite";
 import { join } from "./paths.ts";
@@ -9,10 +9,9 @@ import { ConfigError, NotFoundError, reason, UsageError } from "../errors.ts";
 import { BUSY_TIMEOUT_MS, openDatabase } from "./database.ts";
 import { migrate } from "./schema.ts";
 import { ensureFolder, Storage, tagCacheFolder, unusablePath } from "./storage.ts";
-import { isSharedFolder, makeSharedFolder, shareDatabaseFile } from "./sharing.ts";
-import { type StoreOwnership, storeOwnership } from "./store_identity.ts";
-import { createOwnerLock, type JournalHost, recoverJournal } from "./journal.ts";
-import type { LockFile } from "./file_lock.ts";
+import { isSharedFolder, shareDatabaseFile } from "./sharing.ts";
+import { claimStorage, type StoreOwnership, storeOwnership } from "./store_identity.ts";
+import type { JournalHost } from "./journal.ts";
 import {
   type Container,
   findContainers,
@@ -54,7 +53,7 @@ export interface RegistryLocation {
  * Opens the registry, creating missing folders, migrating the schema, and repairing what a
  * process that died in the middle of a change left (core/journal.ts).
  */
-export function openRegistry(location: RegistryLocation): Registry {
+export async function openRegistry(location: RegistryLocation): Promise<Registry> {
   createFolder(location.databaseFolder, "database folder", "SREGISTRY_DATABASE");
   createFolder(location.storageRoot, "storage folder", "SREGISTRY_STORAGE");
   // One spelling of every storage path: files reached through a symlinked storage folder (common
@@ -86,32 +85,39 @@ export function openRegistry(location: RegistryLocation): Registry {
     );
     return state === "file" ? "local" : state;
   });
-  let ownerLock: LockFile | null = null;
+  // A storage folder that names no database becomes this one's now; which database one that
+  // does names is read when a command asks (prune), so `get` never spends time on it.
+  let ownership = claimStorage(db, storage.root);
+  let owner: string | undefined;
   const registry: Registry = {
     db,
     storage,
-    ownership: storeOwnership(db, storage.root),
-    ownersFolder: join(location.databaseFolder, OWNERS_FOLDER),
-    failpoint: location.failpoint ?? (() => {}),
-    owner: crypto.randomUUID(),
-    holdOwnerLock() {
-      try {
-        if (ownerLock === null && sharedDatabase) makeSharedFolder(registry.ownersFolder);
-        ownerLock ??= createOwnerLock(registry.ownersFolder, registry.owner);
-      } catch (error) {
-        throw new ConfigError(`cannot write the database folder ${location.databaseFolder}`, {
-          hint: `${reason(error)}; check its permissions, or set SREGISTRY_DATABASE`,
-          cause: error,
-        });
-      }
+    get ownership() {
+      ownership ??= storeOwnership(db, storage.root);
+      return ownership;
     },
+    databaseFolder: location.databaseFolder,
+    ownersFolder: join(location.databaseFolder, OWNERS_FOLDER),
+    sharedDatabase,
+    failpoint: location.failpoint ?? (() => {}),
+    // Made when a change first needs it: only writers journal anything.
+    get owner() {
+      owner ??= crypto.randomUUID();
+      return owner;
+    },
+    ownerLock: null,
     [Symbol.dispose]: () => {
       db.close();
-      ownerLock?.release();
+      registry.ownerLock?.release();
     },
   };
   try {
-    recoverJournal(registry);
+    // The journal's code loads only when a change is pending: nearly every open finds none, and
+    // start-up is what a script calling `get` in a loop pays.
+    if (db.prepare("SELECT 1 FROM journal LIMIT 1").get() !== undefined) {
+      const { recoverJournal } = await import("./journal.ts");
+      recoverJournal(registry);
+    }
   } catch (error) {
     registry[Symbol.dispose]();
     throw error;

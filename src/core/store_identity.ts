@@ -39,6 +39,19 @@ export function storeOwnership(db: DatabaseSync, storageRoot: string): StoreOwne
   return named === id ? { own: true, otherId: null } : { own: false, otherId: named };
 }
 
+/**
+ * Claims a storage folder that names no database (writing its marker) and returns its
+ * ownership then; returns undefined, reading nothing, when the folder has a marker already.
+ */
+export function claimStorage(db: DatabaseSync, storageRoot: string): StoreOwnership | undefined {
+  try {
+    Deno.lstatSync(join(storageRoot, STORE_MARKER));
+    return undefined;
+  } catch {
+    return storeOwnership(db, storageRoot);
+  }
+}
+
 // The id a marker holds: a short line of hex, never followed through a link, never large.
 function readMarker(path: string): string | null {
   try {

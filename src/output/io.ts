@@ -37,16 +37,24 @@ export interface Io {
   in: InputStream;
 }
 
-/** Builds an OutputStream over a sink of text. */
+/**
+ * Builds an OutputStream over a sink of text. `columns` may be a function, asked once when a
+ * renderer first wants the width: most commands never do, and asking a terminal takes time.
+ */
 export function outputStream(
   sink: (text: string) => void,
-  options: { isTerminal?: boolean; columns?: number } = {},
+  options: { isTerminal?: boolean; columns?: number | (() => number) } = {},
 ): OutputStream {
+  const width = options.columns ?? 80;
+  let columns = typeof width === "number" ? width : undefined;
   return {
     write: sink,
     line: (text = "") => sink(text + "\n"),
     isTerminal: options.isTerminal ?? false,
-    columns: options.columns ?? 80,
+    get columns() {
+      columns ??= (width as () => number)();
+      return columns;
+    },
   };
 }
 

@@ -2,19 +2,21 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
-  activateBackend,
   activeBackend,
-  addBackendSetting,
   clientSection,
-  deactivateBackend,
-  deleteBackend,
   listBackends,
   MAX_SECRETS_BYTES,
   readSecrets,
-  removeBackendSetting,
   requireSecrets,
-  writeSecrets,
 } from "../../../src/config/secrets.ts";
+import {
+  activateBackend,
+  addBackendSetting,
+  deactivateBackend,
+  deleteBackend,
+  removeBackendSetting,
+  writeSecrets,
+} from "../../../src/config/backends.ts";
 import { ConfigError, ConflictError, NotFoundError, UsageError } from "../../../src/errors.ts";
 import { canMount, makeReadOnly } from "../../support/state.ts";
 

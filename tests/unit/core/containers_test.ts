@@ -14,7 +14,10 @@ import { openRegistry, type Registry } from "../../../src/core/registry.ts";
 
 async function registryWith(count: number): Promise<Registry & AsyncDisposable> {
   const folder = await Deno.makeTempDir({ prefix: "sregistry-containers-" });
-  const registry = openRegistry({ databaseFolder: folder, storageRoot: join(folder, "shub") });
+  const registry = await openRegistry({
+    databaseFolder: folder,
+    storageRoot: join(folder, "shub"),
+  });
   for (let i = 0; i < count; i++) {
     const image = {
       registry: null,

@@ -35,7 +35,7 @@ Deno.test("openRegistry on a corrupt database throws the same error and creates 
   Deno.copyFileSync(CORRUPT, path);
   const storage = join(folder.path, "shub");
   Deno.mkdirSync(storage);
-  assert.throws(
+  await assert.rejects(
     () => openRegistry({ databaseFolder: folder.path, storageRoot: storage }),
     { name: "ConfigError", message: /not a usable SQLite database/ },
   );
@@ -94,7 +94,7 @@ Deno.test("immediate rolls back and rethrows when the work throws", async () => 
 
 Deno.test("the database keeps the rollback journal, not WAL (safe on NFS)", async () => {
   await using folder = await tempHome();
-  using registry = openRegistry({
+  using registry = await openRegistry({
     databaseFolder: folder.path,
     storageRoot: join(folder.path, "shub"),
   });

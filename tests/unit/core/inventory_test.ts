@@ -6,13 +6,14 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { addImage } from "../../../src/core/add.ts";
 import { takeInventory } from "../../../src/core/inventory.ts";
+import { holdOwnerLock } from "../../../src/core/journal.ts";
 import { parseImageName } from "../../../src/core/names.ts";
 import { openRegistry, type Registry } from "../../../src/core/registry.ts";
 import { STALE_AFTER_MS, TEMP_PREFIX, TOMBSTONE_PREFIX } from "../../../src/core/storage.ts";
 import { type TempHome, tempHome } from "../../support/home.ts";
 import { holdLiveFiles, plantLeftovers } from "../../support/store.ts";
 
-function openStore(home: TempHome, storage = home.storage): Registry {
+function openStore(home: TempHome, storage = home.storage): Promise<Registry> {
   return openRegistry({ databaseFolder: home.database, storageRoot: storage });
 }
 
@@ -23,7 +24,7 @@ async function add(registry: Registry, home: TempHome, name: string, content: st
 
 Deno.test("each record's file is seen as it is: there, changed, missing or a planted symlink", async () => {
   await using home = await tempHome();
-  using registry = openStore(home);
+  using registry = await openStore(home);
   const ok = await add(registry, home, "lab/ok:v1", "fine");
   const changed = await add(registry, home, "lab/changed:v1", "twelve bytes");
   const gone = await add(registry, home, "lab/gone:v1", "gone");
@@ -51,7 +52,7 @@ Deno.test("each record's file is seen as it is: there, changed, missing or a pla
 Deno.test("files no record names are unknown; CACHEDIR.TAG and the database's files are not", async () => {
   await using home = await tempHome();
   // The database folder inside storage: its files are not storage's.
-  using registry = openStore(home, home.database);
+  using registry = await openStore(home, home.database);
   await add(registry, home, "lab/ok:v1", "fine");
   home.file(".singularity/CACHEDIR.TAG", "Signature: 8a477f597d28d172789f06886806bc55\n");
   home.file(".singularity/lab/stray.sif", "no record");
@@ -66,12 +67,12 @@ Deno.test("files no record names are unknown; CACHEDIR.TAG and the database's fi
 
 Deno.test("leftovers of dead runs are found; what live processes hold is not", async () => {
   await using home = await tempHome();
-  using registry = openStore(home);
+  using registry = await openStore(home);
   const folder = join(home.storage, "lab", "image");
   const planted = plantLeftovers(home, folder);
   using live = holdLiveFiles(home, folder);
   // This process's own temporary file, and one of an older version, touched just now.
-  registry.holdOwnerLock();
+  holdOwnerLock(registry);
   Deno.writeTextFileSync(registry.storage.tempPath(folder, registry.owner), "mine");
   Deno.writeTextFileSync(join(folder, `${TEMP_PREFIX}77-0011aabb`), "fresh, old-style");
   const stale = join(folder, `${TEMP_PREFIX}78-2233ccdd`);
@@ -111,7 +112,7 @@ Deno.test("leftovers of dead runs are found; what live processes hold is not", a
 
 Deno.test("with queries only the matching records are looked at, not storage as a whole", async () => {
   await using home = await tempHome();
-  using registry = openStore(home);
+  using registry = await openStore(home);
   await add(registry, home, "lab/one:v1", "one");
   await add(registry, home, "other/two:v1", "two");
   home.file(".singularity/shub/lab/stray.sif", "no record");

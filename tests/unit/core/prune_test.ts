@@ -17,7 +17,7 @@ import { tagImage } from "../../../src/core/tag.ts";
 import { type TempHome, tempHome } from "../../support/home.ts";
 import { plantLeftovers } from "../../support/store.ts";
 
-function openStore(home: TempHome): Registry {
+function openStore(home: TempHome): Promise<Registry> {
   return openRegistry({ databaseFolder: home.database, storageRoot: home.storage });
 }
 
@@ -46,7 +46,7 @@ const NOW: PruneCriteria = { now: new Date("2026-06-01T00:00:00Z") };
 
 Deno.test("a plan removes records whose file is gone, unknown files and leftovers", async () => {
   await using home = await tempHome();
-  using registry = openStore(home);
+  using registry = await openStore(home);
   const gone = await add(registry, home, "lab/gone:v1", "gone");
   await add(registry, home, "lab/kept:v1", "kept");
   Deno.removeSync(gone.path);
@@ -82,7 +82,7 @@ Deno.test("a plan removes records whose file is gone, unknown files and leftover
 
 Deno.test("bytes are counted per file: a hard link another record or file keeps frees nothing", async () => {
   await using home = await tempHome();
-  using registry = openStore(home);
+  using registry = await openStore(home);
   const content = "shared content, ten bytes x".repeat(10);
   const first = await add(registry, home, "lab/tool:v1", content);
   tagImage(registry, parseImageName("lab/tool:v1"), parseImageName("lab/tool:stable"));
@@ -106,7 +106,7 @@ Deno.test("bytes are counted per file: a hard link another record or file keeps 
 
 Deno.test("--keep keeps the newest versions of each name; with --unused, only both choose", async () => {
   await using home = await tempHome();
-  using registry = openStore(home);
+  using registry = await openStore(home);
   for (const version of ["v1", "v2", "v3"]) {
     await add(registry, home, `lab/tool:latest@${version}`, `tool ${version}`);
   }
@@ -134,7 +134,7 @@ Deno.test("--keep keeps the newest versions of each name; with --unused, only bo
 
 Deno.test("a tombstone holding a missing file's content is put back instead of the record going", async () => {
   await using home = await tempHome();
-  using registry = openStore(home);
+  using registry = await openStore(home);
   const stranded = await add(registry, home, "lab/stranded:v1", "the stranded image");
   const other = await add(registry, home, "lab/other:v1", "other image content");
   // What an older version could leave: the file renamed to a tombstone, its record kept.
@@ -157,7 +157,7 @@ Deno.test("a tombstone holding a missing file's content is put back instead of t
 
 Deno.test("prune leaves what changed since its plan: a file back, a file recorded, a lock taken", async () => {
   await using home = await tempHome();
-  using registry = openStore(home);
+  using registry = await openStore(home);
   const back = await add(registry, home, "lab/back:v1", "back again");
   Deno.removeSync(back.path);
   const adopted = home.file(".singularity/shub/lab/adopted/v1.sif", "adopted");

@@ -51,7 +51,7 @@ Deno.test("the Python fixture has the original DDL, its rows and user_version 0"
 
 Deno.test("a new database gets the original tables, the new columns and the current version", async () => {
   await using folder = await tempHome();
-  using registry = openRegistry({
+  using registry = await openRegistry({
     databaseFolder: join(folder.path, "db", "nested"),
     storageRoot: join(folder.path, "storage"),
   });
@@ -156,7 +156,7 @@ Deno.test("the migrated records read back with their names, newest first per nam
   await using folder = await tempHome();
   const { db } = pythonDatabase(folder.path);
   db.close();
-  using registry = openRegistry({
+  using registry = await openRegistry({
     databaseFolder: folder.path,
     storageRoot: join(folder.path, "shub"),
   });
