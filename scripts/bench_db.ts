@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { insertContainer } from "../src/core/containers.ts";
+import { insertContainer } from "../src/core/container_writes.ts";
 import { immediate } from "../src/core/database.ts";
 import { formatImageName, type ImageName } from "../src/core/names.ts";
 import { openRegistry } from "../src/core/registry.ts";

@@ -7,7 +7,7 @@
 import type { AnyCommand, Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
 import { UsageError } from "../errors.ts";
-import { SORT_FIELDS } from "../core/containers.ts";
+import { SORT_FIELDS } from "../core/container_listing.ts";
 import { clientNames } from "../remotes/clients.ts";
 
 /** What an argument or an option's value completes to, from `sregistry __complete`. */

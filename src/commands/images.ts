@@ -5,7 +5,6 @@
  */
 import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
-import { normalArchitecture } from "../core/architecture.ts";
 import { listRecords } from "../core/listing.ts";
 import {
   type ImageFilter,
@@ -13,7 +12,7 @@ import {
   type RecordOrder,
   SORT_FIELDS,
   type SortField,
-} from "../core/containers.ts";
+} from "../core/container_listing.ts";
 import { UsageError } from "../errors.ts";
 import {
   formatImage,
@@ -22,8 +21,6 @@ import {
   parseImageFormat,
   TABLE_FIELDS,
 } from "../output/image_listing.ts";
-import { writeRecords } from "../output/records.ts";
-import { timeArgument } from "./time_argument.ts";
 
 // Queries become SQL parameters: a bounded list of bounded words.
 const MAX_QUERIES = 100;
@@ -130,7 +127,7 @@ export async function runImages(ctx: Context, options: ImagesOptions): Promise<v
       hint: "choose one of --json, --format, --uris, --paths (or none, for the table)",
     });
   }
-  const where = imageFilter(options);
+  const where = await imageFilter(options);
   const order = imageOrder(options);
   const format = options.uris
     ? parseImageFormat("uri")
@@ -141,6 +138,8 @@ export async function runImages(ctx: Context, options: ImagesOptions): Promise<v
     : parseImageFormat(options.format);
   using registry = await ctx.openRegistry();
   if (options.json) {
+    // Loaded only for --json: start-up is what `images` without flags pays.
+    const { writeRecords } = await import("../output/records.ts");
     writeRecords(ctx.io.out, registry, options.query, { where, order });
     return;
   }
@@ -174,7 +173,7 @@ function writeLines(ctx: Context, lines: string[]): void {
 }
 
 // The flags as a filter, checked before the database is opened.
-function imageFilter(options: ImagesOptions): ImageFilter {
+async function imageFilter(options: ImagesOptions): Promise<ImageFilter> {
   if (options.arch !== undefined && options.arch.trim() === "") {
     throw new UsageError("--arch needs an architecture, e.g. amd64");
   }
@@ -190,15 +189,21 @@ function imageFilter(options: ImagesOptions): ImageFilter {
   const locations = (["local", "remote", "missing", "changed", "unreadable"] as ImageLocation[])
     .filter((location) => options[location]);
   const now = new Date();
+  // What only some flags need is loaded when they are given.
+  const time = async (text: string | undefined, flag: string) => {
+    if (text === undefined) return undefined;
+    const { timeArgument } = await import("./time_argument.ts");
+    return timeArgument(text, flag, now);
+  };
   return {
-    arch: options.arch === undefined ? undefined : normalArchitecture(options.arch),
+    arch: options.arch === undefined
+      ? undefined
+      : (await import("../core/architecture.ts")).normalArchitecture(options.arch),
     labels,
     locations,
     client: options.client?.trim(),
-    since: options.since === undefined ? undefined : timeArgument(options.since, "--since", now),
-    before: options.before === undefined
-      ? undefined
-      : timeArgument(options.before, "--before", now),
+    since: await time(options.since, "--since"),
+    before: await time(options.before, "--before"),
   };
 }
 

@@ -14,14 +14,12 @@ import {
 } from "../errors.ts";
 import {
   type Container,
-  type ContainerFields,
   filesWithContent,
   findByFile,
   findContainers,
-  insertContainer,
   markUsed,
-  updateContainer,
 } from "./containers.ts";
+import { type ContainerFields, insertContainer, updateContainer } from "./container_writes.ts";
 import { type FileStep, holdOwnerLock, journaled, linkStep } from "./journal.ts";
 import { type ImageFacts, readImageFacts } from "./image_inspection.ts";
 import { copyAndHash, type Digest, hashFile, type ProgressCallback } from "./ingest.ts";

@@ -12,7 +12,7 @@ import {
   recordedFiles,
   sameRecordedFile,
   type StoredRecord,
-} from "./containers.ts";
+} from "./stored_records.ts";
 import { settled } from "./database.ts";
 import { isAbandonedLock } from "./file_lock.ts";
 import { journaledPaths } from "./journal.ts";

@@ -11,7 +11,7 @@ import {
   orderTerms,
   recordCondition,
   type RecordOrder,
-} from "./containers.ts";
+} from "./container_listing.ts";
 
 /** A record as a listing shows it. */
 export interface ListedRecord {

@@ -11,15 +11,8 @@ import {
   NotFoundError,
   UsageError,
 } from "../errors.ts";
-import {
-  type Container,
-  containerExists,
-  fieldsOf,
-  fileShared,
-  findContainers,
-  pruneCollection,
-  updateContainer,
-} from "./containers.ts";
+import { type Container, containerExists, fileShared, findContainers } from "./containers.ts";
+import { fieldsOf, pruneCollection, updateContainer } from "./container_writes.ts";
 import { immediate } from "./database.ts";
 import { formatImageName, type ImageName, isRegistryHost, withVersion } from "./names.ts";
 import { findContainer, imageFile, type Registry, storedImageFile } from "./registry.ts";

@@ -7,12 +7,8 @@
  * symlink. A kill at any moment leaves a store the next command (or prune) finishes tidying.
  */
 import { basename, dirname } from "./paths.ts";
-import {
-  type Container,
-  countNewerVersions,
-  findStoredRecord,
-  sameRecordedFile,
-} from "./containers.ts";
+import type { Container } from "./containers.ts";
+import { countNewerVersions, findStoredRecord, sameRecordedFile } from "./stored_records.ts";
 import { immediate } from "./database.ts";
 import { LockFile, removeAbandonedLock } from "./file_lock.ts";
 import { namedPaths, partOf } from "./inventory.ts";

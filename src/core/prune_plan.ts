@@ -5,7 +5,7 @@
  * when every one of its links goes.
  */
 import { dirname } from "./paths.ts";
-import type { StoredRecord } from "./containers.ts";
+import type { StoredRecord } from "./stored_records.ts";
 import { hashFiles } from "./file_hashes.ts";
 import { type Inventory, type LeftoverKind, type RecordFile, takeInventory } from "./inventory.ts";
 import type { Registry } from "./registry.ts";

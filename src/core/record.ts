@@ -3,7 +3,8 @@
  * URL"). Recording over a local image never touches it: its file, version, size and MD5 stay,
  * and only the URL and metadata are refreshed.
  */
-import { type Container, findContainers, insertContainer, updateContainer } from "./containers.ts";
+import { type Container, findContainers } from "./containers.ts";
+import { insertContainer, updateContainer } from "./container_writes.ts";
 import { immediate } from "./database.ts";
 import { formatImageName, type ImageName, withVersion } from "./names.ts";
 import type { RecordAction } from "./add.ts";

@@ -6,14 +6,9 @@
  */
 import { dirname } from "./paths.ts";
 import { ConflictError } from "../errors.ts";
-import {
-  type Container,
-  containerExists,
-  deleteContainer,
-  fileShared,
-  findContainerById,
-  listContainers,
-} from "./containers.ts";
+import { type Container, containerExists, fileShared, findContainerById } from "./containers.ts";
+import { listContainers } from "./container_listing.ts";
+import { deleteContainer } from "./container_writes.ts";
 import { immediate } from "./database.ts";
 import { type FileStep, journaled } from "./journal.ts";
 import type { ImageName } from "./names.ts";

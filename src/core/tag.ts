@@ -7,7 +7,8 @@
  */
 import { dirname } from "./paths.ts";
 import { ConflictError, IntegrityError } from "../errors.ts";
-import { type ContainerFields, fieldsOf, findContainers, insertContainer } from "./containers.ts";
+import { findContainers } from "./containers.ts";
+import { type ContainerFields, fieldsOf, insertContainer } from "./container_writes.ts";
 import { immediate } from "./database.ts";
 import { copyAndHash } from "./ingest.ts";
 import { journaled, journaledWithStaging, linkStep } from "./journal.ts";

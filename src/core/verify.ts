@@ -6,7 +6,7 @@
  */
 import { type FileHash, hashFiles } from "./file_hashes.ts";
 import { type Inventory, type LeftoverKind, type RecordFile, takeInventory } from "./inventory.ts";
-import { recordedFiles, sameRecordedFile, type StoredRecord } from "./containers.ts";
+import { recordedFiles, sameRecordedFile, type StoredRecord } from "./stored_records.ts";
 import { settled } from "./database.ts";
 import type { Registry } from "./registry.ts";
 import { inodeKey, type StoredEntry } from "./storage_walk.ts";

@@ -1,10 +1,11 @@
 /**
  * The public JSON shape of a container record, with the database's field names. `image` is an
  * absolute path (or null for a remote-only record), whatever is stored. The shape itself is
- * defined once, in core/containers.ts's SQL, so one record and 100,000 records agree.
+ * defined once, in core/container_json.ts's SQL, so one record and 100,000 records agree.
  */
-import { type Container, containerRecordJson, containerRecordsJson } from "../core/containers.ts";
-import type { ImageFilter, RecordOrder } from "../core/containers.ts";
+import type { Container } from "../core/containers.ts";
+import { containerRecordJson, containerRecordsJson } from "../core/container_json.ts";
+import type { ImageFilter, RecordOrder } from "../core/container_listing.ts";
 import type { Registry } from "../core/registry.ts";
 import type { OutputStream } from "./io.ts";
 

@@ -7,7 +7,8 @@
  * Nothing stored changes unless pulling, and a pull never removes the version it supersedes.
  */
 import { InterruptedError, RemoteError, SregistryError } from "../errors.ts";
-import { type Container, listContainers } from "../core/containers.ts";
+import type { Container } from "../core/containers.ts";
+import { listContainers } from "../core/container_listing.ts";
 import { type ImageName, parseImageName } from "../core/names.ts";
 import type { Registry } from "../core/registry.ts";
 import type { ProgressListener } from "../transfer/progress.ts";

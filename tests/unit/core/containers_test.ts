@@ -1,14 +1,10 @@
 /** Listing records as JSON in batches: every record once, oldest first, filters applied. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  type Container,
-  containerRecordsJson,
-  fieldsOf,
-  insertContainer,
-  listContainers,
-  updateContainer,
-} from "../../../src/core/containers.ts";
+import type { Container } from "../../../src/core/containers.ts";
+import { containerRecordsJson } from "../../../src/core/container_json.ts";
+import { listContainers } from "../../../src/core/container_listing.ts";
+import { fieldsOf, insertContainer, updateContainer } from "../../../src/core/container_writes.ts";
 import { formatImageName } from "../../../src/core/names.ts";
 import { openRegistry, type Registry } from "../../../src/core/registry.ts";
 

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { addImage } from "../../../src/core/add.ts";
-import { insertContainer } from "../../../src/core/containers.ts";
+import { insertContainer } from "../../../src/core/container_writes.ts";
 import { LockFile } from "../../../src/core/file_lock.ts";
 import { parseImageName } from "../../../src/core/names.ts";
 import { prune, type PruneCriteria } from "../../../src/core/prune.ts";
