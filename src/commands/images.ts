@@ -188,11 +188,12 @@ async function imageFilter(options: ImagesOptions): Promise<ImageFilter> {
   });
   const locations = (["local", "remote", "missing", "changed", "unreadable"] as ImageLocation[])
     .filter((location) => options[location]);
-  const now = new Date();
   // What only some flags need is loaded when they are given.
+  let now: Date | undefined;
   const time = async (text: string | undefined, flag: string) => {
     if (text === undefined) return undefined;
     const { timeArgument } = await import("./time_argument.ts");
+    now ??= new Date();
     return timeArgument(text, flag, now);
   };
   return {

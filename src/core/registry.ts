@@ -8,7 +8,7 @@ import { join } from "./paths.ts";
 import { ConfigError, NotFoundError, reason, UsageError } from "../errors.ts";
 import { BUSY_TIMEOUT_MS, openDatabase } from "./database.ts";
 import { migrate } from "./schema.ts";
-import { ensureFolder, Storage, tagCacheFolder, unusablePath } from "./storage.ts";
+import { ensureFolder, isFolder, Storage, tagCacheFolder, unusablePath } from "./storage.ts";
 import { isSharedFolder, shareDatabaseFile } from "./sharing.ts";
 import { claimStorage, type StoreOwnership, storeOwnership } from "./store_identity.ts";
 import type { JournalHost } from "./journal.ts";
@@ -132,6 +132,7 @@ function createFolder(path: string, what: string, variable: string): void {
       hint: `set ${variable} to a folder elsewhere (node-local scratch, $TMPDIR)`,
     });
   }
+  if (isFolder(path)) return;
   try {
     ensureFolder(path);
   } catch (error) {
