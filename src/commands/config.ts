@@ -1,13 +1,9 @@
 /** `sregistry config`: each effective setting and where it came from. */
 import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
-import {
-  clientSetting,
-  isTruthy,
-  type Setting,
-  type SettingRow,
-  settingsReport,
-} from "../config/settings.ts";
+import { clientSetting } from "../config/client_settings.ts";
+import { isTruthy, type Setting } from "../config/settings.ts";
+import { type SettingRow, settingsReport } from "../config/settings_report.ts";
 import { DEFAULT_HUB_BASE } from "../remotes/hub.ts";
 import { normaliseBase } from "../remotes/registry_settings.ts";
 import { renderTable } from "../output/table.ts";
@@ -17,7 +13,7 @@ import {
   DEFAULT_STALL_TIMEOUT_MS,
 } from "../transfer/http.ts";
 import { renderJson } from "../output/records.ts";
-import { groupName, inspectSharing, type StoreSharing } from "../core/sharing.ts";
+import { groupName, inspectSharing, type StoreSharing } from "../core/sharing_report.ts";
 import { orasSettingRows } from "../remotes/oras_settings.ts";
 
 /** Registers `config`. */

@@ -4,8 +4,7 @@
  */
 import { join, resolve } from "../core/paths.ts";
 import { ConfigError } from "../errors.ts";
-import { DATABASE_FILE } from "../core/registry.ts";
-import { activeBackend, clientSection, type Secrets } from "./secrets.ts";
+import { activeBackend, type Secrets } from "./secrets.ts";
 
 /** Where a setting's value came from, strongest first. */
 export type Origin = "flag" | "environment" | "secrets" | "default" | "filesystem";
@@ -122,66 +121,8 @@ function secretsSetting(env: Env, cwd: string): Setting<string> {
   }
 }
 
-/** What `clientSetting` looks up: one backend variable and its legacy spellings. */
-export interface ClientSettingInput {
-  /** The process environment. */
-  env: Env;
-  /** The secrets file; an unusable one counts as empty. */
-  secrets: Secrets;
-  /** The backend whose section is read, e.g. `registry`. */
-  client: string;
-  /** The full variable name, e.g. `SREGISTRY_REGISTRY_BASE`. */
-  name: string;
-  /** Older keys of the same section read as fallbacks, e.g. `["base"]`. */
-  legacy?: string[];
-}
-
-/** One backend variable from the environment, else the backend's secrets section, else null. */
-export function clientSetting(input: ClientSettingInput): Setting<string | null> {
-  const fromEnv = present(input.env[input.name]);
-  if (fromEnv !== undefined) return { value: fromEnv, origin: "environment", source: input.name };
-  const client = input.client.toLowerCase();
-  const section = clientSection(input.secrets.data, client);
-  for (const key of [input.name, ...(input.legacy ?? [])]) {
-    const stored = sectionKey(section, key);
-    if (stored !== undefined) {
-      return { value: section[stored], origin: "secrets", source: `${client}.${stored}` };
-    }
-  }
-  return { value: null, origin: "default" };
-}
-
-/** One row of `sregistry config`: a setting's name, printable value and origin. */
-export interface SettingRow {
-  /** The variable name, or a description such as `database file`. */
-  name: string;
-  /** The value as printed; empty when the setting is unset. */
-  value: string;
-  /** Which layer supplied it. */
-  origin: Origin;
-  /** The flag, environment variable or secrets key that supplied it. */
-  source?: string;
-}
-
-/** The rows `sregistry config` shows, in a fixed order. */
-export function settingsReport(settings: Settings): SettingRow[] {
-  const row = <T>(name: string, setting: Setting<T>, value: string): SettingRow =>
-    setting.source === undefined
-      ? { name, value, origin: setting.origin }
-      : { name, value, origin: setting.origin, source: setting.source };
-  return [
-    row("SREGISTRY_CLIENT", settings.client, settings.client.value),
-    row("SREGISTRY_DATABASE", settings.database, settings.database.value),
-    row("database file", settings.database, join(settings.database.value, DATABASE_FILE)),
-    row("SREGISTRY_STORAGE", settings.storage, settings.storage.value),
-    row("SREGISTRY_DISABLE", settings.disable, String(settings.disable.value)),
-    row("SREGISTRY_CLIENT_SECRETS", settings.secrets, settings.secrets.value),
-    row("SREGISTRY_TMPDIR", settings.tmpdir, settings.tmpdir.value ?? ""),
-  ];
-}
-
 /** An environment or flag value, with empty strings counted as unset. */
-function present(value: string | undefined): string | undefined {
+export function present(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === "" ? undefined : value;
 }
 
@@ -240,12 +181,4 @@ function resolveTmpdir(env: Env, cwd: string): Setting<string | null> {
   const fromEnv = present(env.SREGISTRY_TMPDIR);
   if (fromEnv === undefined) return { value: null, origin: "default" };
   return { value: resolve(cwd, fromEnv), origin: "environment", source: "SREGISTRY_TMPDIR" };
-}
-
-/** The stored spelling of a key: exact first, then any case; skips empty values. */
-function sectionKey(section: Record<string, string>, name: string): string | undefined {
-  const usable = (key: string) => section[key].trim() !== "";
-  if (Object.hasOwn(section, name) && usable(name)) return name;
-  const upper = name.toUpperCase();
-  return Object.keys(section).find((key) => key.toUpperCase() === upper && usable(key));
 }

@@ -26,14 +26,13 @@ import { copyAndHash, type Digest, hashFile, type ProgressCallback } from "./ing
 import { formatImageName, type ImageName, withVersion } from "./names.ts";
 import { findContainer, type Registry } from "./registry.ts";
 import { dirname } from "./paths.ts";
+import { exists, realPath } from "./storage.ts";
 import {
-  exists,
   moveOrCopy,
   pruneEmptyFolders,
-  realPath,
   removeIfPresent,
   removeStaleTemporaryFiles,
-} from "./storage.ts";
+} from "./file_placement.ts";
 
 /** Whether a record was created or an existing one updated. */
 export type RecordAction = "new" | "update";

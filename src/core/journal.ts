@@ -13,14 +13,8 @@ import { ConfigError, ConflictError, reason } from "../errors.ts";
 import { immediate } from "./database.ts";
 import { LockFile, removeAbandonedLock } from "./file_lock.ts";
 import { makeSharedFolder, shareImageFile } from "./sharing.ts";
-import {
-  exists,
-  linkFile,
-  OWNER_TOKEN,
-  removeIfPresent,
-  type Storage,
-  TEMP_PREFIX,
-} from "./storage.ts";
+import { exists, OWNER_TOKEN, type Storage, TEMP_PREFIX } from "./storage.ts";
+import { linkFile, removeIfPresent } from "./file_placement.ts";
 
 /**
  * A file step: `link` places `from` at `to`, never replacing a file (`fresh` when `to` was

@@ -17,15 +17,8 @@ import { immediate } from "./database.ts";
 import { formatImageName, type ImageName, isRegistryHost, withVersion } from "./names.ts";
 import { findContainer, imageFile, type Registry, storedImageFile } from "./registry.ts";
 import { type FileSteps, journaled, journaledWithStaging, linkStep } from "./journal.ts";
-import {
-  exists,
-  isFolder,
-  moveOrCopy,
-  pruneEmptyFolders,
-  realPath,
-  removeIfPresent,
-  unusablePath,
-} from "./storage.ts";
+import { exists, isFolder, realPath, unusablePath } from "./storage.ts";
+import { moveOrCopy, pruneEmptyFolders, removeIfPresent } from "./file_placement.ts";
 import { copyAndHash } from "./ingest.ts";
 import { firstMissingFolder, storageWriteError, temporaryPath } from "./add.ts";
 

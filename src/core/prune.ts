@@ -23,13 +23,8 @@ import {
   type PrunePlan,
   usedTime,
 } from "./prune_plan.ts";
-import {
-  linkFile,
-  pruneEmptyFolders,
-  removeIfPresent,
-  STALE_AFTER_MS,
-  temporaryFileOwner,
-} from "./storage.ts";
+import { STALE_AFTER_MS, temporaryFileOwner } from "./storage.ts";
+import { linkFile, pruneEmptyFolders, removeIfPresent } from "./file_placement.ts";
 import { FreedBytes, isStillThere, lstatEntry, type StoredEntry } from "./storage_walk.ts";
 
 /** What prune did. */

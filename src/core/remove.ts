@@ -13,7 +13,8 @@ import { immediate } from "./database.ts";
 import { type FileStep, journaled } from "./journal.ts";
 import type { ImageName } from "./names.ts";
 import { imageFile, lookupContainers, type Registry } from "./registry.ts";
-import { exists, pruneEmptyFolders } from "./storage.ts";
+import { exists } from "./storage.ts";
+import { pruneEmptyFolders } from "./file_placement.ts";
 import { storageWriteError } from "./add.ts";
 
 /** One removed record and what became of its file. */

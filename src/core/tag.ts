@@ -15,7 +15,8 @@ import { journaled, journaledWithStaging, linkStep } from "./journal.ts";
 import { formatImageName, type ImageName, withVersion } from "./names.ts";
 import { findContainer, type Registry, storedImageFile } from "./registry.ts";
 import { firstMissingFolder, type PlacedImage, prepareFolder, temporaryPath } from "./add.ts";
-import { exists, pruneEmptyFolders, removeIfPresent } from "./storage.ts";
+import { exists } from "./storage.ts";
+import { pruneEmptyFolders, removeIfPresent } from "./file_placement.ts";
 
 /** Records `image` under `newName` too (its version kept unless the new name gives one). */
 export async function tagImage(

@@ -7,7 +7,7 @@
  */
 import { NotFoundError, RemoteError } from "../errors.ts";
 import { formatImageName, parseImageName } from "../core/names.ts";
-import { clientSetting } from "../config/settings.ts";
+import { clientSetting } from "../config/client_settings.ts";
 import { getJson, hostOf, type JsonAnswer } from "../transfer/http.ts";
 import type {
   CheckPlan,

@@ -6,7 +6,9 @@
  */
 import { join } from "../core/paths.ts";
 import { UsageError } from "../errors.ts";
-import { clientSetting, isTruthy, type Setting, type SettingRow } from "../config/settings.ts";
+import { clientSetting } from "../config/client_settings.ts";
+import { isTruthy, type Setting } from "../config/settings.ts";
+import type { SettingRow } from "../config/settings_report.ts";
 import { storedLogins } from "../config/logins.ts";
 import type { ClientEnvironment } from "./client.ts";
 import { authFiles, environmentCredential } from "./oci_credentials.ts";

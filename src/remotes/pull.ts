@@ -32,15 +32,8 @@ import { readImageFacts } from "../core/image_inspection.ts";
 import { formatImageName, type ImageName, withVersion } from "../core/names.ts";
 import { recordImage } from "../core/record.ts";
 import { imageFile, noteUse, type Registry } from "../core/registry.ts";
-import {
-  exists,
-  isFolder,
-  partPath,
-  placeFile,
-  pruneEmptyFolders,
-  removeIfPresent,
-  unusablePath,
-} from "../core/storage.ts";
+import { exists, isFolder, partPath, unusablePath } from "../core/storage.ts";
+import { placeFile, pruneEmptyFolders, removeIfPresent } from "../core/file_placement.ts";
 import {
   downloadIfChanged,
   type DownloadResult,

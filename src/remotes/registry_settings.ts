@@ -4,7 +4,8 @@
  * `token` of the server's token page). Reading never writes; the token is never shown.
  */
 import { ConfigError } from "../errors.ts";
-import { clientSetting, isTruthy } from "../config/settings.ts";
+import { clientSetting } from "../config/client_settings.ts";
+import { isTruthy } from "../config/settings.ts";
 import type { ClientEnvironment } from "./client.ts";
 import type { RegistryAction } from "./registry_auth.ts";
 

@@ -2,13 +2,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readSecrets, type Secrets } from "../../../src/config/secrets.ts";
-import {
-  clientSetting,
-  isTruthy,
-  resolveSettings,
-  secretsPath,
-  settingsReport,
-} from "../../../src/config/settings.ts";
+import { clientSetting } from "../../../src/config/client_settings.ts";
+import { isTruthy, resolveSettings, secretsPath } from "../../../src/config/settings.ts";
+import { settingsReport } from "../../../src/config/settings_report.ts";
 import { ConfigError } from "../../../src/errors.ts";
 
 const HOME = "/home/dino";

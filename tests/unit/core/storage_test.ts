@@ -9,16 +9,18 @@ import { parseImageName } from "../../../src/core/names.ts";
 import {
   exists,
   PART_PREFIX,
-  placeFile,
-  pruneEmptyFolders,
-  removeIfPresent,
-  removeStaleTemporaryFiles,
   STALE_AFTER_MS,
   Storage,
   TEMP_PREFIX,
   temporaryFileOwner,
   TOMBSTONE_PREFIX,
 } from "../../../src/core/storage.ts";
+import {
+  placeFile,
+  pruneEmptyFolders,
+  removeIfPresent,
+  removeStaleTemporaryFiles,
+} from "../../../src/core/file_placement.ts";
 import { ConflictError, InvalidNameError } from "../../../src/errors.ts";
 import { tempHome } from "../../support/home.ts";
 
