@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { DatabaseSync } from "node:sqlite";
-import { ROOT, sregistry } from "../support/cli.ts";
+import { ROOT, sregistry, startSregistry } from "../support/cli.ts";
 import { tempHome } from "../support/home.ts";
 
 // The modules Deno's code cache in `denoDir` holds, as file URLs.
@@ -39,6 +39,29 @@ Deno.test("a get after a cleared Deno cache stores the code cache of what it ran
       assert.ok(cached.includes(module), `${module} is in the code cache (${cached.length} are)`);
     }
   } finally {
+    await Deno.remove(denoDir, { recursive: true });
+  }
+});
+
+Deno.test("after a cold start, shell ends on exit though its input stays open", async () => {
+  await using home = await tempHome();
+  const denoDir = await Deno.makeTempDir({ prefix: "sregistry-deno-dir-" });
+  const shell = startSregistry(["shell"], {
+    env: { ...home.env, DENO_DIR: denoDir },
+    stdin: "piped",
+  });
+  const input = shell.stdin.getWriter();
+  // A hung process would hang the suite: past this, it is killed and the test fails.
+  const watchdog = setTimeout(() => shell.kill("SIGKILL"), 60_000);
+  try {
+    await input.write(new TextEncoder().encode("exit 3\n"));
+    const { code, signal } = await shell.status;
+    assert.deepEqual([code, signal], [3, null], "shell ended by itself with exit's status");
+  } finally {
+    clearTimeout(watchdog);
+    await input.close().catch(() => {});
+    await shell.stdout.cancel();
+    await shell.stderr.cancel();
     await Deno.remove(denoDir, { recursive: true });
   }
 });

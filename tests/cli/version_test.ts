@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import type { AnyCommand } from "../../src/command_line.ts";
-import { sregistry, sregistryInProcess } from "../support/cli.ts";
+import { sregistry, sregistryCommand, sregistryInProcess } from "../support/cli.ts";
 import { tempHome } from "../support/home.ts";
 import { buildProgram } from "../../src/cli.ts";
 import { createContext } from "../../src/context.ts";
@@ -24,6 +24,21 @@ Deno.test("version and --version print the version, and read no settings", async
   }
   assert.match(VERSION, /^\d+\.\d+\.\d+/);
   assert.deepEqual(fileTree(home.path), [`.sregistry 9 ${md5("{ corrupt")}`], "nothing created");
+});
+
+Deno.test("--version to a reader that went away exits 0, as a probe in a pipeline expects", async () => {
+  await using home = await tempHome();
+  // The reader closes its end at once, before sregistry (tens of milliseconds to start) writes.
+  const probe = '"$@" --version | (exec 0<&-; sleep 0.3); echo "${PIPESTATUS[0]}"';
+  const { stdout, stderr } = await new Deno.Command("bash", {
+    args: ["-c", probe, "bash", Deno.execPath(), ...sregistryCommand([])],
+    env: home.env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoded = new TextDecoder().decode(stderr);
+  assert.equal(new TextDecoder().decode(stdout), "0\n", decoded);
+  assert.equal(decoded, "");
 });
 
 Deno.test("sregistry with no arguments or --help prints the help with the exit codes", async () => {
