@@ -38,7 +38,8 @@ export const MAX_SEGMENT_BYTES = 255;
 const FILE_SUFFIX = ".sif";
 const MD5_LENGTH = 32;
 
-const EXTENSION = /\.(sif|simg|img)$/i;
+// Image file extensions, which a name may carry and loses (`lolcow.sif` is `lolcow`).
+const EXTENSIONS = [".sif", ".simg", ".img"];
 // Printable ASCII but space and backslash: what nearly every name is, and none of it forbidden.
 const PLAIN = /^[\x21-\x5b\x5d-\x7e]*$/;
 let forbidden: RegExp | undefined;
@@ -46,7 +47,6 @@ const encoder = new TextEncoder();
 
 // The first character of `input` that no name may hold, or null.
 function forbiddenIn(input: string): string | null {
-  if (PLAIN.test(input)) return null;
   // Controls, any whitespace, invisible characters (zero-width spaces and joiners, variation
   // selectors, fillers), bidirectional controls, lone surrogates and backslashes would confuse a
   // shell, a terminal or a path.
@@ -64,15 +64,17 @@ export function parseImageName(typed: string, options: ParseOptions = {}): Image
     new InvalidNameError(`invalid image name ${quote(typed)}: ${why}`, {
       hint: "names look like collection/name:tag@version",
     });
-  // One spelling of each name: "café" typed either way is one name (NFC).
-  const input = typed.normalize("NFC");
+  // One spelling of each name: "café" typed either way is one name (NFC). Printable ASCII, what
+  // nearly every name is, has one spelling already and no forbidden character.
+  const plain = PLAIN.test(typed);
+  const input = plain ? typed : typed.normalize("NFC");
   if (input === "") throw refuse("the name is empty");
-  const bad = forbiddenIn(input);
+  const bad = plain ? null : forbiddenIn(input);
   if (bad !== null) throw refuse(`${forbiddenCharacter(bad)} not allowed in a name`);
   if (input.includes("://")) throw refuse("unexpected URI scheme inside the name");
   if (input.startsWith("/")) throw refuse("absolute paths are not names");
 
-  let rest = input.replace(EXTENSION, "");
+  let rest = withoutExtension(input);
   let version: string | null = null;
   const at = rest.indexOf("@");
   if (at !== -1) {
@@ -99,7 +101,9 @@ export function parseImageName(typed: string, options: ParseOptions = {}): Image
   let registry: string | null = null;
   if (segments.length > 0 && isRegistryHost(segments[0])) registry = segments.shift()!;
   for (const segment of segments) {
-    if (/[:@]/.test(segment)) throw refuse(`':' is not allowed in the collection '${segment}'`);
+    if (segment.includes(":") || segment.includes("@")) {
+      throw refuse(`':' is not allowed in the collection '${segment}'`);
+    }
     checkSegment(segment, "collection", refuse);
   }
   if (registry !== null) {
@@ -172,6 +176,14 @@ export function nameFromParts(parts: NameParts, options: ParseOptions = {}): Ima
     }
   }
   return parsed;
+}
+
+// The name without an image file extension, in any case.
+function withoutExtension(text: string): string {
+  const extension = EXTENSIONS.find((suffix) =>
+    text.slice(-suffix.length).toLowerCase() === suffix
+  );
+  return extension === undefined ? text : text.slice(0, -extension.length);
 }
 
 // JSON quoting, plus escapes for what JSON leaves raw (C1 controls, invisible and bidirectional

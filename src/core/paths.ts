@@ -47,17 +47,17 @@ export function normalize(path: string): string {
 
 /** The folder part of a path. */
 export function dirname(path: string): string {
-  if (/^\/+$/.test(path)) return "/";
-  const trimmed = path.replace(/\/+$/, "");
+  const trimmed = withoutTrailingSlashes(path);
+  if (trimmed === "") return path === "" ? "." : "/";
   const slash = trimmed.lastIndexOf("/");
   if (slash === -1) return ".";
   if (slash === 0) return "/";
-  return trimmed.slice(0, slash).replace(/\/+$/, "") || "/";
+  return withoutTrailingSlashes(trimmed.slice(0, slash)) || "/";
 }
 
 /** The last segment of a path. */
 export function basename(path: string): string {
-  const trimmed = path.replace(/\/+$/, "");
+  const trimmed = withoutTrailingSlashes(path);
   return trimmed.slice(trimmed.lastIndexOf("/") + 1);
 }
 
@@ -73,4 +73,12 @@ export function relative(from: string, to: string): string {
     common++;
   }
   return [...Array(fromParts.length - common).fill(".."), ...toParts.slice(common)].join("/");
+}
+
+// Without a regular expression: the first one a process runs costs a compilation, and paths
+// are worked out at every start.
+function withoutTrailingSlashes(path: string): string {
+  let end = path.length;
+  while (end > 0 && path[end - 1] === "/") end--;
+  return path.slice(0, end);
 }
