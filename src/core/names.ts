@@ -209,7 +209,7 @@ function forbiddenCharacter(char: string): string {
 // As the name is stored: lower-casing can make a segment longer ("İ" is 2 bytes, "i̇" 3).
 function byteLength(text: string): number {
   // Printable ASCII, what nearly every name is, takes a byte a character in either case.
-  if (/^[!-~]*$/.test(text)) return text.length;
+  if (PLAIN.test(text)) return text.length;
   return Math.max(encoder.encode(text).byteLength, encoder.encode(text.toLowerCase()).byteLength);
 }
 
