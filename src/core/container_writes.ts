@@ -1,5 +1,5 @@
 /** The writes of records: creating, rewriting and deleting them, and their collections. */
-import type { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync, SQLInputValue } from "node:sqlite";
 import type { Container } from "./containers.ts";
 import { collectionKey, type ImageName } from "./names.ts";
 
@@ -40,13 +40,23 @@ export function collectionId(db: DatabaseSync, name: string): number {
   return Number(result.lastInsertRowid);
 }
 
-/** Inserts a record and returns its id. */
-export function insertContainer(db: DatabaseSync, fields: ContainerFields): number {
-  const result = db.prepare(`
-    INSERT INTO container (created_at, metrics, name, tag, image, url, uri, client, version,
-      collection_id, size, md5, metadata)
-    VALUES (datetime('now'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
-    jsonOrNull(fields.metrics) ?? "{}",
+// The columns every write sets from a record's fields, in the order fieldValues gives them.
+const FIELD_COLUMNS = [
+  "name",
+  "tag",
+  "image",
+  "url",
+  "uri",
+  "client",
+  "version",
+  "collection_id",
+  "size",
+  "md5",
+  "metadata",
+];
+
+function fieldValues(db: DatabaseSync, fields: ContainerFields): SQLInputValue[] {
+  return [
     fields.image.name,
     fields.image.tag,
     fields.file,
@@ -58,7 +68,15 @@ export function insertContainer(db: DatabaseSync, fields: ContainerFields): numb
     fields.size,
     fields.md5,
     jsonOrNull(fields.metadata),
-  );
+  ];
+}
+
+/** Inserts a record and returns its id. */
+export function insertContainer(db: DatabaseSync, fields: ContainerFields): number {
+  const result = db.prepare(`
+    INSERT INTO container (created_at, metrics, ${FIELD_COLUMNS.join(", ")})
+    VALUES (datetime('now'), ?, ${FIELD_COLUMNS.map(() => "?").join(", ")})`)
+    .run(jsonOrNull(fields.metrics) ?? "{}", ...fieldValues(db, fields));
   return Number(result.lastInsertRowid);
 }
 
@@ -70,20 +88,9 @@ export function updateContainer(db: DatabaseSync, id: number, fields: ContainerF
         ELSE '{}' END ELSE '{}' END,
       ${metrics.map(([key]) => `'$.${key}', json(?)`).join(", ")})`;
   db.prepare(`
-    UPDATE container SET name = ?, tag = ?, image = ?, url = ?, uri = ?, client = ?, version = ?,
-      collection_id = ?, size = ?, md5 = ?, metadata = ?${setMetrics}
+    UPDATE container SET ${FIELD_COLUMNS.map((column) => `${column} = ?`).join(", ")}${setMetrics}
     WHERE id = ?`).run(
-    fields.image.name,
-    fields.image.tag,
-    fields.file,
-    fields.url,
-    fields.uri,
-    fields.client,
-    fields.image.version,
-    collectionId(db, collectionKey(fields.image)),
-    fields.size,
-    fields.md5,
-    jsonOrNull(fields.metadata),
+    ...fieldValues(db, fields),
     ...metrics.map(([, value]) => JSON.stringify(value ?? null)),
     id,
   );
