@@ -31,13 +31,10 @@ export function progressDisplay(
   err: OutputStream,
   mode: ProgressMode,
   label: string,
-  options: { now?: () => number; lineIntervalMs?: number } = {},
+  options: DisplayOptions = {},
 ): ProgressDisplay {
   const now = options.now ?? (() => performance.now());
   const started = now();
-  const interval = mode === "bar" ? 100 : options.lineIntervalMs ?? 5000;
-  let lastDraw = -Infinity;
-  let drawn = false;
   let first = -1;
   const describe = (done: number, total: number | null) => {
     if (first < 0) first = done;
@@ -49,60 +46,83 @@ export function progressDisplay(
     const eta = total !== null && rate > 0 ? formatDuration((total - done) / rate) : "--:--";
     return { size, rate: `${formatBytes(rate)}/s`, eta };
   };
-  return {
-    update(done, total) {
-      if (mode === "none") return;
-      const at = now();
-      if (at - lastDraw < interval && !(total !== null && done >= total)) return;
-      lastDraw = at;
+  return throttledDisplay(err, mode, { ...options, now }, {
+    // The end of a transfer is always drawn; a line saying nothing happened yet is noise in a log.
+    due: (done, total) => total !== null && done >= total,
+    line(done, total) {
       const { size, rate, eta } = describe(done, total);
-      if (mode === "lines") {
-        if (done === 0) return; // a line saying nothing happened yet is noise in a log
-        const percent = total ? ` ${Math.floor((done / total) * 100)}%` : "";
-        err.line(`${label}:${percent} ${size} at ${rate}, ETA ${eta}`);
-        return;
-      }
+      if (done === 0) return null;
+      const percent = total ? ` ${Math.floor((done / total) * 100)}%` : "";
+      return `${label}:${percent} ${size} at ${rate}, ETA ${eta}`;
+    },
+    bar(done, total) {
+      const { size, rate, eta } = describe(done, total);
       const text = `${size}  ${rate}  ETA ${eta}`;
       const width = Math.max(10, err.columns - label.length - text.length - 10);
       const fraction = total ? Math.min(1, done / total) : 0;
       const filled = Math.round(fraction * width);
       const bar = total ? "=".repeat(filled) + " ".repeat(width - filled) : "-".repeat(width);
       const percent = total ? `${String(Math.floor(fraction * 100)).padStart(3)}%` : "";
-      err.write(`\r${label} [${bar}] ${percent} ${text}\x1b[K`);
-      drawn = true;
+      return `${label} [${bar}] ${percent} ${text}`;
     },
-    finish() {
-      if (mode === "bar" && drawn) err.write("\r\x1b[K");
-    },
-  };
+  });
 }
 
 /**
  * A progress display for work counted in items (records asked about): `label: 12/40` redrawn on a
- * terminal, a line every few seconds off one, nothing in mode "none".
+ * terminal, a line every few seconds off one (the first after that long), nothing in mode "none".
  */
 export function countDisplay(
   err: OutputStream,
   mode: ProgressMode,
   label: string,
-  options: { now?: () => number; lineIntervalMs?: number } = {},
+  options: DisplayOptions = {},
+): ProgressDisplay {
+  const count = (done: number, total: number | null) =>
+    `${label}: ${total === null ? done : `${done}/${total}`}`;
+  return throttledDisplay(err, mode, options, { line: count, bar: count, lineAfterInterval: true });
+}
+
+/** How a display tells time and how often it writes a line off a terminal (for tests). */
+interface DisplayOptions {
+  now?: () => number;
+  lineIntervalMs?: number;
+}
+
+/** What a display draws: its line off a terminal (null for none), and its redrawn text on one. */
+interface Drawing {
+  line(done: number, total: number | null): string | null;
+  bar(done: number, total: number | null): string;
+  /** True for an update drawn however soon after the last one. */
+  due?(done: number, total: number | null): boolean;
+  /** Off a terminal, the first line waits an interval too (quick work writes none). */
+  lineAfterInterval?: boolean;
+}
+
+// What both displays share: nothing in mode "none", at most one draw an interval (100 ms on a
+// terminal, a few seconds off one), and a redrawn bar cleared by finish.
+function throttledDisplay(
+  err: OutputStream,
+  mode: ProgressMode,
+  options: DisplayOptions,
+  drawing: Drawing,
 ): ProgressDisplay {
   const now = options.now ?? (() => performance.now());
   const interval = mode === "bar" ? 100 : options.lineIntervalMs ?? 5000;
-  let lastDraw = mode === "bar" ? -Infinity : now();
+  let lastDraw = mode === "lines" && drawing.lineAfterInterval ? now() : -Infinity;
   let drawn = false;
   return {
     update(done, total) {
       if (mode === "none") return;
       const at = now();
-      if (at - lastDraw < interval) return;
+      if (at - lastDraw < interval && !drawing.due?.(done, total)) return;
       lastDraw = at;
-      const count = total === null ? `${done}` : `${done}/${total}`;
       if (mode === "lines") {
-        err.line(`${label}: ${count}`);
+        const line = drawing.line(done, total);
+        if (line !== null) err.line(line);
         return;
       }
-      err.write(`\r${label}: ${count}\x1b[K`);
+      err.write(`\r${drawing.bar(done, total)}\x1b[K`);
       drawn = true;
     },
     finish() {
