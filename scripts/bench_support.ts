@@ -5,6 +5,7 @@
 import { join } from "node:path";
 import { ROOT, sregistryCommand } from "../tests/support/cli.ts";
 import { samplePeakRss } from "../tests/support/memory.ts";
+import { V8_FLAGS } from "./v8_flags.ts";
 
 /** The user's deno cache, kept for every child so nothing is downloaded again. */
 export const DENO_DIR = Deno.env.get("DENO_DIR") ??
@@ -260,7 +261,16 @@ export function sregistrySpec(
 export function denoScriptSpec(script: string, home: string): RunSpec {
   return {
     cmd: Deno.execPath(),
-    args: ["run", "--quiet", "--no-prompt", "--config", join(ROOT, "deno.json"), "-P", script],
+    args: [
+      "run",
+      "--quiet",
+      "--no-prompt",
+      ...V8_FLAGS,
+      "--config",
+      join(ROOT, "deno.json"),
+      "-P",
+      script,
+    ],
     home,
   };
 }

@@ -4,6 +4,8 @@
  * (`denort`) for each target from its release host; on an air-gapped builder, set DENORT_BIN to
  * a denort binary of the matching version and build one target at a time.
  */
+import { V8_FLAGS } from "./v8_flags.ts";
+
 /**
  * Modules `deno compile` does not find on its own, so each is included by name: the workers,
  * and the command modules, which src/commands/all.ts imports by a specifier built at run time.
@@ -52,6 +54,7 @@ async function compile(args: string[]): Promise<void> {
       args: [
         "compile",
         "--no-prompt",
+        ...V8_FLAGS,
         "--config",
         `${root}deno.json`,
         "-P",

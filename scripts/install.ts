@@ -4,6 +4,7 @@
  * (deno.json's `permissions.default`). The set is spelled out as flags: `deno install -P`
  * leaves it out of the command it writes, which then has no permission at all.
  */
+import { V8_FLAGS } from "./v8_flags.ts";
 
 /** deno.json's `permissions.default` as `--allow-*` flags, e.g. `--allow-run=a,b`. */
 export function permissionFlags(config: { permissions?: { default?: unknown } }): string[] {
@@ -31,6 +32,7 @@ if (import.meta.main) {
       ...permissionFlags(config),
       "--no-prompt",
       "--quiet",
+      ...V8_FLAGS,
       ...Deno.args,
       `${root}main.ts`,
     ],

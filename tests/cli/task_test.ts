@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { DENO_DIR, ROOT } from "../support/cli.ts";
 import { tempHome } from "../support/home.ts";
 import { permissionFlags } from "../../scripts/install.ts";
+import { V8_FLAGS } from "../../scripts/v8_flags.ts";
 
 Deno.test("deno task sregistry resolves relative paths against the folder it is run from", async () => {
   await using home = await tempHome();
@@ -70,6 +71,9 @@ Deno.test("deno task install puts an sregistry command on PATH with exactly the 
     "--allow-run=singularity,apptainer",
   ]);
   assert.doesNotMatch(script, / -A | --allow-all| --allow-ffi| -P /);
+  for (const flag of V8_FLAGS) {
+    assert.ok(script.includes(` ${flag} `), `the command passes ${flag}`);
+  }
 
   home.file("work/hello.sif", "hello\n");
   const output = await new Deno.Command(command, {
@@ -89,4 +93,10 @@ Deno.test("deno task install puts an sregistry command on PATH with exactly the 
     Deno.statSync(join(home.storage, "demo/hello/latest@b1946ac92492d2347c6235b4d2611184.sif"))
       .isFile,
   );
+});
+
+Deno.test("deno task sregistry passes the V8 flags every other way of running sregistry passes", () => {
+  const config = JSON.parse(Deno.readTextFileSync(join(ROOT, "deno.json")));
+  const task: string = config.tasks.sregistry;
+  for (const flag of V8_FLAGS) assert.ok(task.includes(` ${flag} `), `the task passes ${flag}`);
 });

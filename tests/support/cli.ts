@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { run } from "../../src/cli.ts";
 import type { Host } from "../../src/context.ts";
 import { outputStream } from "../../src/output/io.ts";
+import { V8_FLAGS } from "../../scripts/v8_flags.ts";
 
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -43,6 +44,7 @@ export function sregistryCommand(args: string[]): string[] {
     "run",
     "--quiet",
     "--no-prompt",
+    ...V8_FLAGS,
     "--config",
     join(ROOT, "deno.json"),
     "-P",

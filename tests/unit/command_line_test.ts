@@ -181,3 +181,52 @@ Deno.test("an option with <value...> collects every value it is given, in order"
     assert.deepEqual(seen.pop(), expected, args.join(" "));
   }
 });
+
+Deno.test("option and argument specs are read into their parts, and a malformed one is refused", async () => {
+  const program = new Program("tool", "1", "");
+  const seen: unknown[] = [];
+  program.command("tag").argument("<from>", "f").argument("[to...]", "t")
+    .option("-n, --dry-run", "pretend")
+    .option("--label <key=value...>", "labels")
+    .option("--max-size <bytes>", "a limit")
+    .action((from, to, options) => {
+      seen.push(from, to, options);
+    });
+  const invocation = parseCommandLine(program, [
+    "tag",
+    "a",
+    "b",
+    "c",
+    "-n",
+    "--label",
+    "x=1",
+    "--label",
+    "y",
+    "--max-size",
+    "9",
+  ]);
+  assert.equal(invocation.kind, "action");
+  if (invocation.kind === "action") await invocation.run();
+  assert.deepEqual(seen, ["a", ["b", "c"], { dryRun: true, label: ["x=1", "y"], maxSize: "9" }]);
+
+  const command = new Program("tool", "1", "").command("x");
+  for (
+    const flags of [
+      "--Name",
+      "-n --name",
+      "-1, --name",
+      "--name <value",
+      "--name [value]",
+      "--name <1st>",
+      "--name <a b>",
+      "--",
+      "name",
+    ]
+  ) {
+    assert.throws(() => command.option(flags, ""), /bad option flags/, flags);
+  }
+  assert.throws(() => command.requiredOption("--name", ""), /a required option takes a value/);
+  for (const spec of ["name", "<name]", "[name>", "<>", "<1st>", "<a b>", "[na.me]"]) {
+    assert.throws(() => command.argument(spec, ""), /bad argument spec/, spec);
+  }
+});
