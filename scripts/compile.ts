@@ -16,6 +16,13 @@ export const WORKERS = [
   "src/core/storage_walk_worker.ts",
 ];
 
+/**
+ * The other modules imported by a specifier built at run time (start-up then reads them only
+ * when they are used): the crash journal's recovery and what only some `images` flags need.
+ * Command modules among them are included with every command module.
+ */
+export const RUNTIME_IMPORTS = ["src/core/journal.ts", "src/core/architecture.ts"];
+
 /** Every command module, as compile includes them. */
 export function commandModules(root: string): string[] {
   return [...Deno.readDirSync(`${root}src/commands`)]
@@ -58,7 +65,8 @@ async function compile(args: string[]): Promise<void> {
         "--config",
         `${root}deno.json`,
         "-P",
-        ...[...WORKERS, ...commandModules(root)].flatMap((file) => ["--include", `${root}${file}`]),
+        ...[...WORKERS, ...RUNTIME_IMPORTS, ...commandModules(root)]
+          .flatMap((file) => ["--include", `${root}${file}`]),
         "--target",
         target,
         "--output",

@@ -188,18 +188,26 @@ async function imageFilter(options: ImagesOptions): Promise<ImageFilter> {
   });
   const locations = (["local", "remote", "missing", "changed", "unreadable"] as ImageLocation[])
     .filter((location) => options[location]);
-  // What only some flags need is loaded when they are given.
+  // What only some flags need is loaded when they are given, by a specifier built at run time:
+  // Deno reads a literal one's modules at every start-up (scripts/compile.ts includes them).
   let now: Date | undefined;
   const time = async (text: string | undefined, flag: string) => {
     if (text === undefined) return undefined;
-    const { timeArgument } = await import("./time_argument.ts");
+    const times: typeof import("./time_argument.ts") = await import(
+      new URL("./time_argument.ts", import.meta.url).href
+    );
     now ??= new Date();
-    return timeArgument(text, flag, now);
+    return times.timeArgument(text, flag, now);
   };
+  let arch: string | undefined;
+  if (options.arch !== undefined) {
+    const architectures: typeof import("../core/architecture.ts") = await import(
+      new URL("../core/architecture.ts", import.meta.url).href
+    );
+    arch = architectures.normalArchitecture(options.arch);
+  }
   return {
-    arch: options.arch === undefined
-      ? undefined
-      : (await import("../core/architecture.ts")).normalArchitecture(options.arch),
+    arch,
     labels,
     locations,
     client: options.client?.trim(),

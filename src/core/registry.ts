@@ -113,10 +113,13 @@ export async function openRegistry(location: RegistryLocation): Promise<Registry
   };
   try {
     // The journal's code loads only when a change is pending: nearly every open finds none, and
-    // start-up is what a script calling `get` in a loop pays.
+    // start-up is what a script calling `get` in a loop pays. Its specifier is built at run time,
+    // or Deno would read its modules at every start-up (scripts/compile.ts includes them).
     if (db.prepare("SELECT 1 FROM journal LIMIT 1").get() !== undefined) {
-      const { recoverJournal } = await import("./journal.ts");
-      recoverJournal(registry);
+      const journal: typeof import("./journal.ts") = await import(
+        new URL("./journal.ts", import.meta.url).href
+      );
+      journal.recoverJournal(registry);
     }
   } catch (error) {
     registry[Symbol.dispose]();

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { dirname, join, relative } from "node:path";
 import { ROOT } from "../support/cli.ts";
-import { commandModules, WORKERS } from "../../scripts/compile.ts";
+import { commandModules, RUNTIME_IMPORTS, WORKERS } from "../../scripts/compile.ts";
 
 function sources(folder: string): string[] {
   return [...Deno.readDirSync(folder)].flatMap((entry) => {
@@ -39,4 +39,15 @@ Deno.test("deno task compile includes every module the command list loads by nam
     const source = Deno.readTextFileSync(join(ROOT, path));
     assert.match(source, new RegExp(`export function ${register}\\(`), `${path} has ${register}`);
   }
+});
+
+Deno.test("deno task compile includes every module imported by a specifier built at run time", () => {
+  const imported = sources(join(ROOT, "src")).flatMap((file) =>
+    [...Deno.readTextFileSync(file).matchAll(/import\(\s*new URL\("([^"]+)", import\.meta\.url\)/g)]
+      .map((match) => relative(ROOT, join(dirname(file), match[1])))
+  );
+  assert.ok(imported.includes("src/core/journal.ts"), "the journal is imported at run time");
+  const included = [...WORKERS, ...RUNTIME_IMPORTS, ...commandModules(ROOT)];
+  for (const path of imported) assert.ok(included.includes(path), `${path} is included`);
+  for (const path of RUNTIME_IMPORTS) assert.ok(imported.includes(path), `${path} is imported`);
 });
