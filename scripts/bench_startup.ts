@@ -1,7 +1,7 @@
 /**
- * Start-up: `sregistry --version`, `images` on an empty database (issue 9's measure), `get` of a
- * record and `images` listing it, against an empty Deno script run with the same flags and
- * permission set; then, for information, what importing each heavy module costs on its own.
+ * Start-up: `sregistry --version`, `images` and `get` on an empty database (issue 9's measure),
+ * `get` of a record and `images` listing it, against an empty Deno script run with the same flags
+ * and permission set; then, for information, what importing each heavy module costs on its own.
  */
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -19,6 +19,7 @@ import {
   type RunSpec,
   skippedRow,
   sregistrySpec,
+  timed,
   timedOk,
 } from "./bench_support.ts";
 import { ROOT } from "../tests/support/cli.ts";
@@ -61,6 +62,7 @@ export async function benchStartup(
     empty: denoScriptSpec(empty, home),
     version: sregistrySpec(["--version"], home),
     imagesEmpty: sregistrySpec(["images"], emptyHome),
+    getEmpty: sregistrySpec(["get", "bench/startup"], emptyHome),
     images: sregistrySpec(["images"], home),
     get: sregistrySpec(["get", "bench/startup"], home),
   };
@@ -68,6 +70,7 @@ export async function benchStartup(
     empty: [] as number[],
     version: [] as number[],
     imagesEmpty: [] as number[],
+    getEmpty: [] as number[],
     images: [] as number[],
     get: [] as number[],
   };
@@ -76,8 +79,10 @@ export async function benchStartup(
   );
   await rounds(warmups, runs, async (_, warmup) => {
     // Interleaved, so a slow spell of the machine hits them all alike.
-    for (const key of ["empty", "version", "imagesEmpty", "images", "get"] as const) {
-      const result = await timedOk(commands[key]);
+    for (const key of ["empty", "version", "imagesEmpty", "getEmpty", "images", "get"] as const) {
+      const result = key === "getEmpty"
+        ? await timedNotFound(commands[key])
+        : await timedOk(commands[key]);
       if (!warmup) times[key].push(result.ms);
     }
   });
@@ -87,6 +92,14 @@ export async function benchStartup(
     ratioRow(
       "startup: sregistry images (empty database)",
       median(times.imagesEmpty),
+      baseline,
+      MAX_LOOKUP_RATIO,
+    ),
+  );
+  report(
+    ratioRow(
+      "startup: sregistry get (empty database)",
+      median(times.getEmpty),
       baseline,
       MAX_LOOKUP_RATIO,
     ),
@@ -134,6 +147,15 @@ export async function benchStartup(
   for (const script of scripts) {
     report(infoRow(`startup: import ${script.label}`, median(script.times), importBaseline));
   }
+}
+
+// A `get` that finds nothing, as on an empty database: it must end with the not-found exit 1.
+async function timedNotFound(spec: RunSpec): Promise<{ ms: number }> {
+  const result = await timed(spec);
+  if (result.code !== 1 || !result.stderr.includes("no record of")) {
+    throw new Error(`get on an empty database exited ${result.code}: ${result.stderr.trim()}`);
+  }
+  return result;
 }
 
 // The child's maximum resident set size as GNU time reports it (from wait4's rusage).
