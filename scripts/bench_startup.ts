@@ -19,7 +19,7 @@ import {
   type RunSpec,
   skippedRow,
   sregistrySpec,
-  timed,
+  timedExit,
   timedOk,
 } from "./bench_support.ts";
 import { ROOT } from "../tests/support/cli.ts";
@@ -80,8 +80,9 @@ export async function benchStartup(
   await rounds(warmups, runs, async (_, warmup) => {
     // Interleaved, so a slow spell of the machine hits them all alike.
     for (const key of ["empty", "version", "imagesEmpty", "getEmpty", "images", "get"] as const) {
+      // `get` on an empty database finds nothing: the not-found exit 1.
       const result = key === "getEmpty"
-        ? await timedNotFound(commands[key])
+        ? await timedExit(commands[key], 1, "no record of")
         : await timedOk(commands[key]);
       if (!warmup) times[key].push(result.ms);
     }
@@ -147,15 +148,6 @@ export async function benchStartup(
   for (const script of scripts) {
     report(infoRow(`startup: import ${script.label}`, median(script.times), importBaseline));
   }
-}
-
-// A `get` that finds nothing, as on an empty database: it must end with the not-found exit 1.
-async function timedNotFound(spec: RunSpec): Promise<{ ms: number }> {
-  const result = await timed(spec);
-  if (result.code !== 1 || !result.stderr.includes("no record of")) {
-    throw new Error(`get on an empty database exited ${result.code}: ${result.stderr.trim()}`);
-  }
-  return result;
 }
 
 // The child's maximum resident set size as GNU time reports it (from wait4's rusage).

@@ -234,9 +234,17 @@ export async function timed(spec: RunSpec): Promise<RunResult> {
 }
 
 /** Like timed(), but a non-zero exit is an error that quotes the child's stderr. */
-export async function timedOk(spec: RunSpec): Promise<RunResult> {
+export function timedOk(spec: RunSpec): Promise<RunResult> {
+  return timedExit(spec, 0);
+}
+
+/**
+ * Like timed(), but an exit other than `code`, or a stderr without `says`, is an error that
+ * quotes the child's stderr.
+ */
+export async function timedExit(spec: RunSpec, code: number, says = ""): Promise<RunResult> {
   const result = await timed(spec);
-  if (result.code !== 0) {
+  if (result.code !== code || !result.stderr.includes(says)) {
     const shown = spec.cmd === Deno.execPath() ? spec.args.slice(spec.args.indexOf("-P") + 1) : [
       spec.cmd,
       ...spec.args,

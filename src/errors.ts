@@ -86,13 +86,24 @@ export class InterruptedError extends SregistryError {
   override readonly code = "interrupted";
 }
 
-// Printable ASCII: none of it is unprintable, so most text needs no look at Unicode classes.
-const PLAIN = /^[\x20-\x7e]*$/;
 let unprintable: RegExp | undefined;
+
+/**
+ * True when `text` is printable ASCII (space to tilde), what nearly all text is: none of it is
+ * unprintable, so it needs no look at Unicode classes. Checked by hand, as a regular expression
+ * costs every start-up its compiling on first use.
+ */
+export function isPrintableAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code > 0x7e) return false;
+  }
+  return true;
+}
 
 /** Text from outside made safe for a message: unprintable characters become `\u` escapes. */
 export function printable(text: string): string {
-  if (PLAIN.test(text)) return text;
+  if (isPrintableAscii(text)) return text;
   // Characters that would hide or reorder text on a terminal, or control it: C0/C1 controls,
   // format and invisible characters (zero-width, joiners, bidirectional controls), lone
   // surrogates, and every space but the plain one. Built on first use, as building Unicode

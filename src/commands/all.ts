@@ -1,11 +1,13 @@
 /**
- * The list of commands: the only file that knows every command. Each is loaded on demand, so
- * `sregistry get` builds and imports only `get` (start-up is what a script calling `get` in a
- * loop pays); help, suggestions, `shell` and `completions` load them all.
+ * The list of commands: the only file that knows every command. Each is loaded on demand (but
+ * `get` and `images`, which start with the program) and `sregistry get` builds only `get`
+ * (start-up is what a script calling `get` in a loop pays); help, suggestions, `shell` and
+ * `completions` load them all.
  */
 import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
 import { registerGet } from "./get.ts";
+import { registerImages } from "./images.ts";
 
 /** Runs a command line in the same process (what `shell` does with each line it reads). */
 export type LineRunner = (args: string[], client: string | undefined) => Promise<number>;
@@ -15,9 +17,9 @@ type Register = (program: Command, ctx: Context, runLine: LineRunner) => void;
 // The specifier is built at run time, so Deno loads a command's module graph only when it runs:
 // a literal one makes every start-up read the graphs of all commands (about 3 ms of 10).
 // scripts/compile.ts includes the command modules by name for that reason.
-// `get`, which scripts call in loops, is imported statically: it is small, and an import() of
-// a specifier built at run time costs about 0.4 ms. `images` is imported by a literal specifier:
-// Deno reads its graph at start-up (a little cost to every command), and imports it faster.
+// `get` and `images`, which scripts call in loops, are imported statically: an import() of a
+// specifier built at run time costs about 0.4 ms, and even a literal one about 0.5 ms more than
+// loading the same modules with the rest (which costs every other command about 0.25 ms).
 function load(file: string, name: string): () => Promise<Register> {
   return async () => (await import(new URL(`./${file}.ts`, import.meta.url).href))[name];
 }
@@ -28,7 +30,7 @@ const COMMANDS: [string[], () => Promise<Register>][] = [
   [["backend"], load("backend", "registerBackend")],
   [["shell"], load("shell", "registerShell")],
   [["config"], load("config", "registerConfig")],
-  [["images"], async () => (await import("./images.ts")).registerImages],
+  [["images"], () => Promise.resolve(registerImages)],
   [["inspect"], load("inspect", "registerInspect")],
   [["get"], () => Promise.resolve(registerGet)],
   [["add"], load("add", "registerAdd")],

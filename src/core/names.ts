@@ -5,7 +5,7 @@
  * names users type and names remotes answer alike, so every later path built from an ImageName
  * stays inside storage.
  */
-import { InvalidNameError, printable } from "../errors.ts";
+import { InvalidNameError, isPrintableAscii, printable } from "../errors.ts";
 
 /** A parsed image name. */
 export interface ImageName {
@@ -44,13 +44,8 @@ let forbidden: RegExp | undefined;
 const encoder = new TextEncoder();
 
 // Printable ASCII but space and backslash: what nearly every name is, and none of it forbidden.
-// Checked by hand: a regular expression costs every start-up its compiling on first use.
 function isPlain(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x21 || code > 0x7e || code === 0x5c) return false;
-  }
-  return true;
+  return isPrintableAscii(text) && !text.includes(" ") && !text.includes("\\");
 }
 
 // The first character of `input` that no name may hold, or null.

@@ -213,7 +213,9 @@ Deno.test("option and argument specs are read into their parts, and a malformed 
   for (
     const flags of [
       "--Name",
+      "--dry-Run",
       "-n --name",
+      "-n. --name",
       "-1, --name",
       "--name <value",
       "--name [value]",
@@ -226,7 +228,7 @@ Deno.test("option and argument specs are read into their parts, and a malformed 
     assert.throws(() => command.option(flags, ""), /bad option flags/, flags);
   }
   assert.throws(() => command.requiredOption("--name", ""), /a required option takes a value/);
-  for (const spec of ["name", "<name]", "[name>", "<>", "<1st>", "<a b>", "[na.me]"]) {
+  for (const spec of ["name", "<name]", "[name>", "<>", "<1st>", "<a b>", "[na.me]", "<a=b>"]) {
     assert.throws(() => command.argument(spec, ""), /bad argument spec/, spec);
   }
 });

@@ -43,8 +43,12 @@ Deno.test("deno task compile includes every module the command list loads by nam
 
 Deno.test("deno task compile includes every module imported by a specifier built at run time", () => {
   const imported = sources(join(ROOT, "src")).flatMap((file) =>
-    [...Deno.readTextFileSync(file).matchAll(/import\(\s*new URL\("([^"]+)", import\.meta\.url\)/g)]
-      .map((match) => relative(ROOT, join(dirname(file), match[1])))
+    [
+      ...Deno.readTextFileSync(file).matchAll(
+        /import\(\s*new URL\(\s*(["'`])([^"'`$]+)\1,\s*import\.meta\.url\s*\)/g,
+      ),
+    ]
+      .map((match) => relative(ROOT, join(dirname(file), match[2])))
   );
   assert.ok(imported.includes("src/core/journal.ts"), "the journal is imported at run time");
   const included = [...WORKERS, ...RUNTIME_IMPORTS, ...commandModules(ROOT)];
