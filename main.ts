@@ -26,7 +26,6 @@ import "./src/core/registry.ts";
 import "./src/core/schema.ts";
 import "./src/core/sharing.ts";
 import "./src/core/storage.ts";
-import "./src/core/store_identity.ts";
 import "./src/errors.ts";
 import "./src/output/image_listing.ts";
 import "./src/output/io.ts";

@@ -18,10 +18,15 @@ export const WORKERS = [
 
 /**
  * The other modules imported by a specifier built at run time (start-up then reads them only
- * when they are used): the crash journal's recovery and what only some `images` flags need.
+ * when they are used): the crash journal's recovery, the claim of a storage folder that names no
+ * database, and what only some `images` flags need.
  * Command modules among them are included with every command module.
  */
-export const RUNTIME_IMPORTS = ["src/core/journal.ts", "src/core/architecture.ts"];
+export const RUNTIME_IMPORTS = [
+  "src/core/journal.ts",
+  "src/core/store_identity.ts",
+  "src/core/architecture.ts",
+];
 
 /** Every command module, as compile includes them. */
 export function commandModules(root: string): string[] {

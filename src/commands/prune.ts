@@ -5,7 +5,7 @@
  */
 import type { Command } from "../command_line.ts";
 import type { Context } from "../context.ts";
-import { STORE_MARKER, type StoreOwnership } from "../core/store_identity.ts";
+import { STORE_MARKER } from "../core/storage.ts";
 import { UsageError } from "../errors.ts";
 import { prune, type PruneCriteria, type PruneOutcome } from "../core/prune.ts";
 import {
@@ -63,14 +63,14 @@ export async function runPrune(ctx: Context, options: PruneCommandOptions): Prom
   if (isEmptyPlan(plan)) {
     if (options.json) ctx.io.out.write(renderJson(pruneJson(plan, null, options.dryRun)));
     ctx.io.err.line("Nothing to prune.");
-    noteKept(ctx, plan, registry.ownership);
+    noteKept(ctx, plan);
     return;
   }
   if (options.dryRun) {
     if (options.json) ctx.io.out.write(renderJson(pruneJson(plan, null, true)));
     else ctx.io.out.write(planTable(plan, null));
     ctx.io.err.line(`prune --dry-run: would ${summary(plan)}; nothing was changed`);
-    noteKept(ctx, plan, registry.ownership);
+    noteKept(ctx, plan);
     return;
   }
   const agreed = await confirm(ctx, `${capitalise(summary(plan))}?`, {
@@ -99,7 +99,7 @@ export async function runPrune(ctx: Context, options: PruneCommandOptions): Prom
         "another command changed what they were about meanwhile",
     );
   }
-  noteKept(ctx, plan, registry.ownership);
+  noteKept(ctx, plan);
 }
 
 // A whole number of at least 1, or undefined when the option is absent.
@@ -134,7 +134,8 @@ function pastSummary(plan: PrunePlan): string {
 }
 
 // Records prune leaves although their file is not right, and why.
-function noteKept(ctx: Context, plan: PrunePlan, ownership: StoreOwnership): void {
+function noteKept(ctx: Context, plan: PrunePlan): void {
+  const { ownership } = plan;
   if (plan.foreign.length > 0) {
     ctx.io.err.line(
       ownership.own

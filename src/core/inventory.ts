@@ -5,7 +5,6 @@
  * ever a file no live process holds: a temporary file whose owner lock (core/file_lock.ts) is
  * abandoned, a partial download whose lock is not held, a tombstone no journal entry names.
  */
-import { STORE_MARKER } from "./store_identity.ts";
 import { basename, dirname, join } from "./paths.ts";
 import {
   listStoredRecords,
@@ -25,6 +24,7 @@ import {
   realPath,
   RESERVED_PREFIX,
   STALE_AFTER_MS,
+  STORE_MARKER,
   TEMP_PREFIX,
   temporaryFileOwner,
   TOMBSTONE_PREFIX,

@@ -10,6 +10,7 @@ import { hashFiles } from "./file_hashes.ts";
 import { type Inventory, type LeftoverKind, type RecordFile, takeInventory } from "./inventory.ts";
 import type { Registry } from "./registry.ts";
 import { FreedBytes, inodeKey, type StoredEntry } from "./storage_walk.ts";
+import { type StoreOwnership, storeOwnership } from "./store_identity.ts";
 
 /** What to prune beyond what is broken or left over. */
 export interface PruneOptions {
@@ -98,6 +99,8 @@ export interface PrunePlan {
    * `<collection>/<name>/<file>.sif`), or in a storage folder another database owns.
    */
   foreign: StoredEntry[];
+  /** Whether the storage folder is this database's: only then are unknown files removed. */
+  ownership: StoreOwnership;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -112,6 +115,7 @@ export async function planPrune(
   taken?: Inventory,
 ): Promise<PrunePlan> {
   const inventory = taken ?? await takeInventory(registry, []);
+  const ownership = storeOwnership(registry.db, registry.storage.root);
   const kept: KeptRecord[] = [];
   const missing: RecordFile[] = [];
   for (const file of inventory.records) {
@@ -138,7 +142,7 @@ export async function planPrune(
     inventory.records.filter((file) => !leaving.has(file.record.id)).map((file) => file.path),
   );
   const restoring = new Set(restores.map((restore) => restore.tombstone.path));
-  const removable = (entry: StoredEntry) => registry.ownership.own && inLayout(registry, entry);
+  const removable = (entry: StoredEntry) => ownership.own && inLayout(registry, entry);
   const files: Omit<PlannedFile, "freed">[] = [
     ...inventory.unknown.filter(removable).map((entry) => ({
       entry,
@@ -171,6 +175,7 @@ export async function planPrune(
     kept: kept.filter((k) => !leaving.has(k.record.id)),
     bytes: attribution.total,
     foreign: inventory.unknown.filter((entry) => !removable(entry)),
+    ownership,
   };
 }
 

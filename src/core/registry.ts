@@ -8,9 +8,16 @@ import { join } from "./paths.ts";
 import { ConfigError, NotFoundError, reason, UsageError } from "../errors.ts";
 import { BUSY_TIMEOUT_MS, openDatabase } from "./database.ts";
 import { migrate } from "./schema.ts";
-import { ensureFolder, isFolder, Storage, tagCacheFolder, unusablePath } from "./storage.ts";
+import {
+  ensureFolder,
+  exists,
+  isFolder,
+  Storage,
+  STORE_MARKER,
+  tagCacheFolder,
+  unusablePath,
+} from "./storage.ts";
 import { isSharedFolder, shareDatabaseFile } from "./sharing.ts";
-import { claimStorage, type StoreOwnership, storeOwnership } from "./store_identity.ts";
 import type { JournalHost } from "./journal.ts";
 import {
   type Container,
@@ -35,8 +42,6 @@ export interface Registry extends Disposable, JournalHost {
   readonly db: DatabaseSync;
   /** The storage folder. */
   readonly storage: Storage;
-  /** Whether the storage folder is this database's (core/store_identity.ts). */
-  readonly ownership: StoreOwnership;
 }
 
 /** Where the database and the images live. */
@@ -85,17 +90,10 @@ export async function openRegistry(location: RegistryLocation): Promise<Registry
     );
     return state === "file" ? "local" : state;
   });
-  // A storage folder that names no database becomes this one's now; which database one that
-  // does names is read when a command asks (prune), so `get` never spends time on it.
-  let ownership = claimStorage(db, storage.root);
   let owner: string | undefined;
   const registry: Registry = {
     db,
     storage,
-    get ownership() {
-      ownership ??= storeOwnership(db, storage.root);
-      return ownership;
-    },
     databaseFolder: location.databaseFolder,
     ownersFolder: join(location.databaseFolder, OWNERS_FOLDER),
     sharedDatabase,
@@ -112,6 +110,15 @@ export async function openRegistry(location: RegistryLocation): Promise<Registry
     },
   };
   try {
+    // A storage folder that names no database becomes this one's now; which database one that
+    // does names is read when a command asks (prune), so `get` never spends time on it. The code
+    // loads only for a folder without its marker, by a specifier built at run time (see below).
+    if (!exists(join(storage.root, STORE_MARKER))) {
+      const identity: typeof import("./store_identity.ts") = await import(
+        new URL("./store_identity.ts", import.meta.url).href
+      );
+      identity.storeOwnership(db, storage.root);
+    }
     // The journal's code loads only when a change is pending: nearly every open finds none, and
     // start-up is what a script calling `get` in a loop pays. Its specifier is built at run time,
     // or Deno would read its modules at every start-up (scripts/compile.ts includes them).

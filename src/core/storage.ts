@@ -25,6 +25,8 @@ export const RESERVED_PREFIX = ".sregistry-";
 
 /** The tag (bford.info/cachedir) that tells backup tools to skip the storage folder. */
 export const CACHEDIR_TAG = "CACHEDIR.TAG";
+/** The file in the storage root that names its database (core/store_identity.ts). */
+export const STORE_MARKER = ".sregistry-store";
 const CACHEDIR_TAG_TEXT = "Signature: 8a477f597d28d172789f06886806bc55\n" +
   "# This file is a cache directory tag created by sregistry: its images can be pulled again.\n" +
   "# For information about cache directory tags, see https://bford.info/cachedir/\n";

@@ -7,9 +7,7 @@
  */
 import type { DatabaseSync } from "node:sqlite";
 import { join } from "./paths.ts";
-
-/** The file in the storage root that names its database. */
-export const STORE_MARKER = ".sregistry-store";
+import { STORE_MARKER } from "./storage.ts";
 
 /** Whether this database owns its storage folder, and the id the folder names otherwise. */
 export interface StoreOwnership {
@@ -37,19 +35,6 @@ export function storeOwnership(db: DatabaseSync, storageRoot: string): StoreOwne
   }
   if (named === null) return { own: false, otherId: null };
   return named === id ? { own: true, otherId: null } : { own: false, otherId: named };
-}
-
-/**
- * Claims a storage folder that names no database (writing its marker) and returns its
- * ownership then; returns undefined, reading nothing, when the folder has a marker already.
- */
-export function claimStorage(db: DatabaseSync, storageRoot: string): StoreOwnership | undefined {
-  try {
-    Deno.lstatSync(join(storageRoot, STORE_MARKER));
-    return undefined;
-  } catch {
-    return storeOwnership(db, storageRoot);
-  }
 }
 
 // The id a marker holds: a short line of hex, never followed through a link, never large.

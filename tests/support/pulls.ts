@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { CACHEDIR_TAG } from "../../src/core/storage.ts";
-import { STORE_MARKER } from "../../src/core/store_identity.ts";
+import { STORE_MARKER } from "../../src/core/storage.ts";
 import { startSregistry } from "./cli.ts";
 import type { FakeHub, FakeImage, RecordedRequest } from "./fake_hub.ts";
 import type { TempHome } from "./home.ts";

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { CACHEDIR_TAG } from "../../src/core/storage.ts";
-import { STORE_MARKER } from "../../src/core/store_identity.ts";
+import { STORE_MARKER } from "../../src/core/storage.ts";
 import type { CliResult } from "./cli.ts";
 import { sregistryInProcess } from "./cli.ts";
 import type { TempHome } from "./home.ts";
