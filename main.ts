@@ -35,7 +35,7 @@ import { systemHost } from "./src/context.ts";
 import { VERSION } from "./src/version.ts";
 
 // Started later than this, Deno compiled the modules from source instead of taking them from its
-// code cache (here, about 4 ms with the cache and 14 without).
+// code cache (here, about 4.5 ms with the cache and over 20 without).
 const COLD_START_MS = 8;
 // How long a cold start waits at most for its event loop to end: a line reader's read-ahead on a
 // terminal holds it, and Deno has stored the cache long before.

@@ -3,13 +3,8 @@
  * result rows and the table they print, temporary HOMEs and generated big files.
  */
 import { join } from "node:path";
-import { ROOT, sregistryCommand } from "../tests/support/cli.ts";
+import { DENO_DIR, denoRunArgs, sregistryCommand } from "../tests/support/cli.ts";
 import { samplePeakRss } from "../tests/support/memory.ts";
-import { V8_FLAGS } from "./v8_flags.ts";
-
-/** The user's deno cache, kept for every child so nothing is downloaded again. */
-export const DENO_DIR = Deno.env.get("DENO_DIR") ??
-  join(Deno.env.get("HOME") ?? "/root", ".cache", "deno");
 
 /** One MiB. */
 export const MIB = 1024 * 1024;
@@ -267,20 +262,7 @@ export function sregistrySpec(
 
 /** A spec that runs a script exactly as sregistry is run (same flags, same permission set). */
 export function denoScriptSpec(script: string, home: string): RunSpec {
-  return {
-    cmd: Deno.execPath(),
-    args: [
-      "run",
-      "--quiet",
-      "--no-prompt",
-      ...V8_FLAGS,
-      "--config",
-      join(ROOT, "deno.json"),
-      "-P",
-      script,
-    ],
-    home,
-  };
+  return { cmd: Deno.execPath(), args: denoRunArgs(script), home };
 }
 
 /** A fresh temporary HOME inside the bench root. */

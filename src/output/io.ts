@@ -38,22 +38,21 @@ export interface Io {
 }
 
 /**
- * Builds an OutputStream over a sink of text. `columns` may be a function, asked once when a
- * renderer first wants the width: most commands never do, and asking a terminal takes time.
+ * Builds an OutputStream over a sink of text. `columns` may be a function, asked when a renderer
+ * wants the width: most commands never do, and asking a terminal takes time (the real host's
+ * asks it once).
  */
 export function outputStream(
   sink: (text: string) => void,
   options: { isTerminal?: boolean; columns?: number | (() => number) } = {},
 ): OutputStream {
-  const width = options.columns ?? 80;
-  let columns = typeof width === "number" ? width : undefined;
+  const columns = options.columns ?? 80;
   return {
     write: sink,
     line: (text = "") => sink(text + "\n"),
     isTerminal: options.isTerminal ?? false,
     get columns() {
-      columns ??= (width as () => number)();
-      return columns;
+      return typeof columns === "number" ? columns : columns();
     },
   };
 }

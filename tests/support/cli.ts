@@ -40,6 +40,14 @@ export interface CliOptions {
 
 /** The argument list that runs the CLI from source with the executable's permissions. */
 export function sregistryCommand(args: string[]): string[] {
+  return denoRunArgs(join(ROOT, "main.ts"), args);
+}
+
+/**
+ * The argument list that runs `script` as the CLI is run: the same Deno and V8 flags, the
+ * executable's permission set (deno.json's). The benchmarks' empty script is run this way too.
+ */
+export function denoRunArgs(script: string, args: string[] = []): string[] {
   return [
     "run",
     "--quiet",
@@ -48,7 +56,7 @@ export function sregistryCommand(args: string[]): string[] {
     "--config",
     join(ROOT, "deno.json"),
     "-P",
-    join(ROOT, "main.ts"),
+    script,
     ...args,
   ];
 }
